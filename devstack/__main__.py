@@ -1,0 +1,112 @@
+"""``make run``: the local stack in the foreground until Ctrl-C.
+
+    python -m devstack run [--collect-port 8080] [--emulator-port 8085] [--vendor-base-port 8081]
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from devstack import config as stack_config
+from devstack.stack import LocalStack
+
+
+def _follow(path: Path, prefix: str, stop: threading.Event) -> None:
+    """Echo a process's log to the terminal, so deliveries show up where the user looks."""
+    while not path.exists() and not stop.is_set():
+        time.sleep(0.1)
+    with open(path, "r", errors="replace") as handle:
+        while not stop.is_set():
+            line = handle.readline()
+            if not line:
+                time.sleep(0.05)
+                continue
+            sys.stdout.write(f"{prefix} {line}")
+            sys.stdout.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    config = stack_config.load()
+    vendors = config.enabled_vendors()
+    ports = {v.name: args.vendor_base_port + i for i, v in enumerate(vendors)}
+    log_dir = Path(args.log_dir).resolve()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    stack = LocalStack(
+        config,
+        emulator_port=args.emulator_port,
+        collect_port=args.collect_port,
+        vendor_ports=ports,
+        log_dir=log_dir,
+    )
+    stopping = threading.Event()
+
+    def _terminate(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        print("starting the Pub/Sub emulator, collect and the vendor functions ...", flush=True)
+        stack.start()
+        print(
+            f"\nLocal stack is up (project {stack.project}).\n"
+            f"  Pub/Sub emulator   127.0.0.1:{stack.emulator_port}  "
+            f"(topic tagging-events, dead letters: subscription tagging-dead-letter-inspect)\n"
+            f"  collect            {stack.collect_url}/g/collect\n"
+        )
+        for vendor in stack.vendor_configs:
+            print(f"  vendor {vendor.name:<11} {stack.vendor_url(vendor.name)}  log {stack.log_path('vendor-' + vendor.name)}")
+        print(
+            "\nSend a hit:\n"
+            f"  curl -X POST '{stack.collect_url}/g/collect?v=2&tid=G-TEST&cid=1.2&en=page_view"
+            "&dl=https%3A%2F%2Fexample.com%2F'\n"
+            "Each vendor's delivery lines (dry-run requests when it has no credentials) appear below.\n"
+            "Ctrl-C stops everything.\n",
+            flush=True,
+        )
+        followers = [
+            threading.Thread(
+                target=_follow, args=(stack.log_path(f"vendor-{v.name}"), f"[{v.name}]", stopping), daemon=True
+            )
+            for v in stack.vendor_configs
+        ]
+        followers.append(
+            threading.Thread(target=_follow, args=(stack.log_path("collect"), "[collect]", stopping), daemon=True)
+        )
+        for follower in followers:
+            follower.start()
+        while True:
+            for name, process in stack.processes.items():
+                if process.poll() is not None:
+                    print(f"{name} exited with {process.poll()}; see {process.log_path}", file=sys.stderr)
+                    return 1
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        print("\nstopping ...", flush=True)
+        return 0
+    finally:
+        stopping.set()
+        stack.stop()
+        print("every process the stack started has stopped.", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_parser = sub.add_parser("run", help="run the local stack in the foreground")
+    run_parser.add_argument("--emulator-port", type=int, default=8085)
+    run_parser.add_argument("--collect-port", type=int, default=8080)
+    run_parser.add_argument("--vendor-base-port", type=int, default=8081)
+    run_parser.add_argument("--log-dir", default=".run/logs")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return run(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

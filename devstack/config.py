@@ -1,0 +1,95 @@
+"""The vendor configuration file (config/vendors.yaml), shared with Terraform."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_PATH = REPO_ROOT / "config" / "vendors.yaml"
+VENDORS_DIR = REPO_ROOT / "functions" / "vendors"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_delivery_attempts: int
+    minimum_backoff_seconds: int
+    maximum_backoff_seconds: int
+
+
+@dataclass(frozen=True)
+class VendorConfig:
+    name: str
+    enabled: bool = True
+    events: tuple[str, ...] = ()
+    settings: dict[str, str] = field(default_factory=dict)
+    secrets: tuple[str, ...] = ()
+
+    @property
+    def source_dir(self) -> Path:
+        return VENDORS_DIR / self.name
+
+    def environment(self) -> dict[str, str]:
+        """The vendor function's settings as ``<VENDOR>_<SETTING>`` environment variables."""
+        prefix = self.name.upper()
+        env = {f"{prefix}_{key}": str(value) for key, value in self.settings.items() if value not in (None, "")}
+        if self.events:
+            env[f"{prefix}_EVENTS"] = ",".join(self.events)
+        return env
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    vendors: tuple[VendorConfig, ...]
+    local_retry: RetryPolicy
+    cloud_retry: RetryPolicy
+
+    def enabled_vendors(self) -> tuple[VendorConfig, ...]:
+        return tuple(v for v in self.vendors if v.enabled)
+
+    def vendor(self, name: str) -> VendorConfig:
+        for vendor in self.vendors:
+            if vendor.name == name:
+                return vendor
+        raise KeyError(f"vendor {name!r} is not in the configuration")
+
+
+def load(path: Path = CONFIG_PATH) -> StackConfig:
+    """Read and validate the configuration; raise ``ValueError`` with what is wrong."""
+    raw: dict[str, Any] = yaml.safe_load(path.read_text()) or {}
+    delivery = raw.get("delivery") or {}
+    vendors = []
+    for name, entry in (raw.get("vendors") or {}).items():
+        entry = entry or {}
+        if not (VENDORS_DIR / name / "main.py").is_file():
+            raise ValueError(f"{path}: vendor {name!r} has no functions/vendors/{name}/main.py")
+        vendors.append(
+            VendorConfig(
+                name=name,
+                enabled=bool(entry.get("enabled", True)),
+                events=tuple(entry.get("events") or ()),
+                settings={str(k): "" if v is None else str(v) for k, v in (entry.get("settings") or {}).items()},
+                secrets=tuple(entry.get("secrets") or ()),
+            )
+        )
+    return StackConfig(
+        vendors=tuple(vendors),
+        local_retry=_retry(delivery.get("local") or {}, RetryPolicy(5, 1, 10)),
+        cloud_retry=_retry(delivery.get("cloud") or {}, RetryPolicy(100, 10, 600)),
+    )
+
+
+def _retry(raw: dict[str, Any], default: RetryPolicy) -> RetryPolicy:
+    policy = RetryPolicy(
+        max_delivery_attempts=int(raw.get("max_delivery_attempts", default.max_delivery_attempts)),
+        minimum_backoff_seconds=int(raw.get("minimum_backoff_seconds", default.minimum_backoff_seconds)),
+        maximum_backoff_seconds=int(raw.get("maximum_backoff_seconds", default.maximum_backoff_seconds)),
+    )
+    if not 5 <= policy.max_delivery_attempts <= 100:
+        raise ValueError("max_delivery_attempts must be between 5 and 100 (Pub/Sub's limits)")
+    if not 0 <= policy.minimum_backoff_seconds <= policy.maximum_backoff_seconds <= 600:
+        raise ValueError("backoff must satisfy 0 <= minimum <= maximum <= 600 seconds")
+    return policy

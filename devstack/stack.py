@@ -1,0 +1,156 @@
+"""The local stack: emulator, topology, collect and every enabled vendor function.
+
+Used by ``make run`` (fixed ports, foreground) and by the integration tests (free ports,
+per-test vendor settings), so both exercise the same wiring.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from devstack.config import REPO_ROOT, StackConfig, VendorConfig
+from devstack.emulator import PubSubEmulator
+from devstack.processes import ManagedProcess, free_port, wait_for_port
+from devstack.topology import Topology
+
+LOCAL_PROJECT = "tagging-local"
+
+
+def function_process(
+    name: str,
+    source: Path,
+    target: str,
+    port: int,
+    env: Mapping[str, str],
+    log_dir: Path,
+) -> ManagedProcess:
+    """A function served exactly as in the cloud: ``functions-framework --target --source``."""
+    argv = [
+        sys.executable,
+        "-m",
+        "functions_framework",
+        f"--target={target}",
+        f"--source={source}",
+        "--host=127.0.0.1",
+        f"--port={port}",
+    ]
+    full_env = {
+        **os.environ,
+        # The deployed archive has shared/ beside main.py; locally the repo root gives the same import.
+        "PYTHONPATH": str(REPO_ROOT),
+        "PYTHONUNBUFFERED": "1",
+        **env,
+    }
+    return ManagedProcess(name, argv, log_dir / f"{name}.log", env=full_env, cwd=REPO_ROOT)
+
+
+@dataclass
+class LocalStack:
+    """Starts and stops the whole local stack. Use as a context manager."""
+
+    config: StackConfig
+    emulator_port: int = 0
+    collect_port: int = 0
+    vendor_ports: dict[str, int] = field(default_factory=dict)
+    vendor_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    collect_env: dict[str, str] = field(default_factory=dict)
+    vendors: tuple[str, ...] | None = None
+    log_dir: Path | None = None
+    project: str = LOCAL_PROJECT
+
+    def __post_init__(self) -> None:
+        self.emulator_port = self.emulator_port or free_port()
+        self.collect_port = self.collect_port or free_port()
+        self.log_dir = Path(self.log_dir or tempfile.mkdtemp(prefix="tagging-stack-"))
+        names = self.vendors if self.vendors is not None else tuple(v.name for v in self.config.enabled_vendors())
+        self.vendor_configs: list[VendorConfig] = [self.config.vendor(n) for n in names]
+        for vendor in self.vendor_configs:
+            self.vendor_ports.setdefault(vendor.name, free_port())
+        self.emulator = PubSubEmulator(self.emulator_port, self.project, self.log_dir)
+        self.processes: dict[str, ManagedProcess] = {}
+        self.topology: Topology | None = None
+        self._saved_env: dict[str, str | None] = {}
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def __enter__(self) -> "LocalStack":
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.emulator.start()
+        for key, value in self.emulator.env().items():
+            self._saved_env[key] = os.environ.get(key)
+            os.environ[key] = value
+        self.topology = Topology(self.project)
+        self.topology.create_bus()
+        for vendor in self.vendor_configs:
+            self.start_vendor(vendor.name)
+            self.topology.create_push_subscription(vendor.name, self.vendor_url(vendor.name), self.config.local_retry)
+        self.start_collect()
+
+    def stop(self) -> None:
+        for process in reversed(list(self.processes.values())):
+            process.stop()
+        if self.topology is not None:
+            self.topology.close()
+        self.emulator.stop()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    # -- processes -------------------------------------------------------------------------
+
+    def start_collect(self) -> ManagedProcess:
+        process = function_process(
+            "collect",
+            REPO_ROOT / "functions" / "collect" / "main.py",
+            "collect",
+            self.collect_port,
+            {**self.emulator.env(), **self.collect_env},
+            self.log_dir,
+        )
+        self.processes["collect"] = process.start()
+        wait_for_port(self.collect_port, 60, process)
+        return process
+
+    def start_vendor(self, name: str) -> ManagedProcess:
+        vendor = self.config.vendor(name)
+        env = {
+            **self.emulator.env(),
+            **vendor.environment(),
+            "MAX_DELIVERY_ATTEMPTS": str(self.config.local_retry.max_delivery_attempts),
+            **self.vendor_env.get(name, {}),
+        }
+        process = function_process(
+            f"vendor-{name}", vendor.source_dir / "main.py", "deliver", self.vendor_ports[name], env, self.log_dir
+        )
+        self.processes[f"vendor-{name}"] = process.start()
+        wait_for_port(self.vendor_ports[name], 60, process)
+        return process
+
+    # -- addresses -------------------------------------------------------------------------
+
+    @property
+    def collect_url(self) -> str:
+        return f"http://127.0.0.1:{self.collect_port}"
+
+    def vendor_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.vendor_ports[name]}/"
+
+    def log_path(self, process_name: str) -> Path:
+        return self.processes[process_name].log_path

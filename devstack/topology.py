@@ -1,0 +1,100 @@
+"""Topics and subscriptions of the local stack, created on the emulator.
+
+The same shape Terraform creates in the cloud: the events topic, a dead-letter topic with a
+pull subscription to inspect it, and one push subscription per vendor with a retry policy
+and a dead-letter policy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from google.api_core import exceptions as gexc
+from google.cloud import pubsub_v1
+from google.protobuf import duration_pb2
+
+from devstack.config import RetryPolicy
+
+EVENTS_TOPIC = "tagging-events"
+DEAD_LETTER_TOPIC = "tagging-dead-letter"
+DEAD_LETTER_SUBSCRIPTION = "tagging-dead-letter-inspect"
+
+
+def vendor_subscription(vendor: str) -> str:
+    return f"{vendor}-push"
+
+
+@dataclass
+class Topology:
+    """Creates and names the local Pub/Sub resources (expects PUBSUB_EMULATOR_HOST set)."""
+
+    project: str
+    events_topic: str = EVENTS_TOPIC
+    dead_letter_topic: str = DEAD_LETTER_TOPIC
+    dead_letter_subscription: str = DEAD_LETTER_SUBSCRIPTION
+
+    def __post_init__(self) -> None:
+        self.publisher = pubsub_v1.PublisherClient()
+        self.subscriber = pubsub_v1.SubscriberClient()
+
+    def topic_path(self, topic: str) -> str:
+        return self.publisher.topic_path(self.project, topic)
+
+    def subscription_path(self, subscription: str) -> str:
+        return self.subscriber.subscription_path(self.project, subscription)
+
+    def create_bus(self) -> None:
+        for topic in (self.events_topic, self.dead_letter_topic):
+            try:
+                self.publisher.create_topic(name=self.topic_path(topic))
+            except gexc.AlreadyExists:
+                pass
+        self._create_subscription(
+            name=self.subscription_path(self.dead_letter_subscription),
+            topic=self.topic_path(self.dead_letter_topic),
+            ack_deadline_seconds=60,
+        )
+
+    def create_push_subscription(self, vendor: str, endpoint: str, retry: RetryPolicy, ack_deadline: int = 30) -> str:
+        """A push subscription to ``endpoint`` with the retry and dead-letter policies."""
+        path = self.subscription_path(vendor_subscription(vendor))
+        self._create_subscription(
+            name=path,
+            topic=self.topic_path(self.events_topic),
+            push_config={"push_endpoint": endpoint},
+            ack_deadline_seconds=ack_deadline,
+            retry_policy={
+                "minimum_backoff": duration_pb2.Duration(seconds=retry.minimum_backoff_seconds),
+                "maximum_backoff": duration_pb2.Duration(seconds=retry.maximum_backoff_seconds),
+            },
+            dead_letter_policy={
+                "dead_letter_topic": self.topic_path(self.dead_letter_topic),
+                "max_delivery_attempts": retry.max_delivery_attempts,
+            },
+        )
+        return path
+
+    def _create_subscription(self, **request) -> None:
+        try:
+            self.subscriber.create_subscription(request=request)
+        except gexc.AlreadyExists:
+            pass
+
+    def pull_dead_letters(self, max_messages: int = 100, ack: bool = True) -> list:
+        """Pull what sits in the dead-letter subscription (acking it unless ``ack`` is False)."""
+        path = self.subscription_path(self.dead_letter_subscription)
+        try:
+            response = self.subscriber.pull(
+                request={"subscription": path, "max_messages": max_messages}, timeout=5
+            )
+        except gexc.DeadlineExceeded:
+            return []
+        received = list(response.received_messages)
+        if ack and received:
+            self.subscriber.acknowledge(
+                request={"subscription": path, "ack_ids": [m.ack_id for m in received]}
+            )
+        return [m.message for m in received]
+
+    def close(self) -> None:
+        self.subscriber.close()

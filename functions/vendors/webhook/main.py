@@ -1,0 +1,34 @@
+"""Webhook: POST each normalized event as JSON to ``WEBHOOK_URL``. Entry point ``deliver``.
+
+The simplest vendor, and the template for the others: a declaration and a pure mapping.
+Without ``WEBHOOK_URL`` it runs dry and logs the exact request it would send.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import flask
+import functions_framework
+
+from shared.delivery import Vendor, VendorRequest
+
+
+def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorRequest:
+    """The whole normalized event, as JSON, to the configured URL."""
+    return VendorRequest(
+        method="POST",
+        url=settings.get("URL") or "https://webhook.invalid/",
+        headers={"Content-Type": "application/json"},
+        json=event,
+    )
+
+
+VENDOR = Vendor(name="webhook", build_request=build_request, setting_names=("URL",), required_settings=("URL",))
+
+
+@functions_framework.http
+def deliver(request: flask.Request) -> flask.Response:
+    """Pub/Sub push endpoint: 2xx acks the message, anything else makes Pub/Sub retry."""
+    status, payload = VENDOR.handle_push(request.get_data())
+    return flask.jsonify(payload), status

@@ -1,0 +1,55 @@
+"""The normalized event's identity and its Pub/Sub message encoding.
+
+Message data is the event as UTF-8 JSON; message attributes carry what subscriptions filter
+on (event name, measurement ID, consent, debug), so routing never needs the body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+CONSENT_PURPOSES = ("ad_storage", "analytics_storage", "ad_user_data", "ad_personalization")
+
+# Pub/Sub caps attribute values at 1024 bytes.
+_MAX_ATTRIBUTE_BYTES = 1024
+
+
+def stable_event_id(*parts: str) -> str:
+    """A deterministic id: the same hit sent twice yields the same id (dedup at vendors)."""
+    digest = hashlib.sha256("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()
+    return digest[:32]
+
+
+def message_attributes(event: dict[str, Any]) -> dict[str, str]:
+    """The design's filterable attributes for one normalized event."""
+    consent = event.get("consent") or {}
+    attributes = {
+        "event_name": str(event.get("event_name", "")),
+        "measurement_id": str(event.get("x-ga-measurement_id", "")),
+        "debug": "true" if event.get("debug_mode") else "false",
+    }
+    for purpose in CONSENT_PURPOSES:
+        attributes[f"consent_{purpose}"] = str(consent.get(purpose, "not_set"))
+    return {key: _clip(value) for key, value in attributes.items()}
+
+
+def encode_event(event: dict[str, Any]) -> bytes:
+    """Message data: compact UTF-8 JSON."""
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def decode_event(data: bytes) -> dict[str, Any]:
+    """Inverse of :func:`encode_event`; raises ``ValueError`` on anything but a JSON object."""
+    event = json.loads(data.decode("utf-8"))
+    if not isinstance(event, dict):
+        raise ValueError("message data is not a JSON object")
+    return event
+
+
+def _clip(value: str) -> str:
+    encoded = value.encode("utf-8")
+    if len(encoded) <= _MAX_ATTRIBUTE_BYTES:
+        return value
+    return encoded[:_MAX_ATTRIBUTE_BYTES].decode("utf-8", "ignore")

@@ -1,0 +1,1 @@
+"""The GA4 protocol: gtag ``/g/collect`` hits and Measurement Protocol bodies → normalized events."""
