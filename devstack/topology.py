@@ -24,6 +24,15 @@ def vendor_subscription(vendor: str) -> str:
     return f"{vendor}-push"
 
 
+def replay_topic(vendor: str) -> str:
+    """Each vendor's own replay topic: dead letters moved back reach that vendor only."""
+    return f"tagging-replay-{vendor}"
+
+
+def replay_subscription(vendor: str) -> str:
+    return f"{vendor}-replay-push"
+
+
 @dataclass
 class Topology:
     """Creates and names the local Pub/Sub resources (expects PUBSUB_EMULATOR_HOST set)."""
@@ -56,11 +65,20 @@ class Topology:
         )
 
     def create_push_subscription(self, vendor: str, endpoint: str, retry: RetryPolicy, ack_deadline: int = 30) -> str:
-        """A push subscription to ``endpoint`` with the retry and dead-letter policies."""
-        path = self.subscription_path(vendor_subscription(vendor))
+        """The vendor's push subscription to ``endpoint``, and its replay topic's, with the
+        same retry and dead-letter policies."""
+        try:
+            self.publisher.create_topic(name=self.topic_path(replay_topic(vendor)))
+        except gexc.AlreadyExists:
+            pass
+        self._create_push(replay_subscription(vendor), replay_topic(vendor), endpoint, retry, ack_deadline)
+        return self._create_push(vendor_subscription(vendor), self.events_topic, endpoint, retry, ack_deadline)
+
+    def _create_push(self, subscription: str, topic: str, endpoint: str, retry: RetryPolicy, ack_deadline: int) -> str:
+        path = self.subscription_path(subscription)
         self._create_subscription(
             name=path,
-            topic=self.topic_path(self.events_topic),
+            topic=self.topic_path(topic),
             push_config={"push_endpoint": endpoint},
             ack_deadline_seconds=ack_deadline,
             retry_policy={
