@@ -1,11 +1,17 @@
 """``make run``: the local stack in the foreground until Ctrl-C.
 
     python -m devstack run [--collect-port 8080] [--emulator-port 8085] [--vendor-base-port 8081]
+                           [--inspector-port 8090]
+
+The inspector (devstack/inspector) serves the live view of every hit on 127.0.0.1; collect
+logs raw and normalized hits (LOG_HITS=1) and vendors their requests and responses
+(LOG_REQUESTS=1) for it. Both are local-only switches: the cloud never sets them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import threading
@@ -13,7 +19,30 @@ import time
 from pathlib import Path
 
 from devstack import config as stack_config
+from devstack.inspector import Inspector
 from devstack.stack import LocalStack
+
+
+# Local-only detail (LOG_HITS, LOG_REQUESTS) is for the inspector; the terminal keeps the
+# lines it showed before: hits and deliveries, and the request of a dry run.
+_INSPECTOR_ONLY = ("raw", "normalized", "response")
+
+
+def terminal_line(line: str) -> str:
+    """A log line as echoed to the terminal: without the bulky fields the inspector shows."""
+    if not line.startswith("{"):
+        return line
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return line
+    if not isinstance(record, dict) or not any(key in record for key in (*_INSPECTOR_ONLY, "request")):
+        return line
+    for key in _INSPECTOR_ONLY:
+        record.pop(key, None)
+    if record.get("outcome") != "dry_run":
+        record.pop("request", None)
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n"
 
 
 def _follow(path: Path, prefix: str, stop: threading.Event) -> None:
@@ -26,7 +55,7 @@ def _follow(path: Path, prefix: str, stop: threading.Event) -> None:
             if not line:
                 time.sleep(0.05)
                 continue
-            sys.stdout.write(f"{prefix} {line}")
+            sys.stdout.write(f"{prefix} {terminal_line(line)}")
             sys.stdout.flush()
 
 
@@ -42,7 +71,10 @@ def run(args: argparse.Namespace) -> int:
         collect_port=args.collect_port,
         vendor_ports=ports,
         log_dir=log_dir,
+        collect_env={"LOG_HITS": "1"},
+        vendor_env={v.name: {"LOG_REQUESTS": "1"} for v in vendors},
     )
+    inspector: Inspector | None = None
     stopping = threading.Event()
 
     def _terminate(signum, frame):  # noqa: ARG001
@@ -52,11 +84,18 @@ def run(args: argparse.Namespace) -> int:
     try:
         print("starting the Pub/Sub emulator, collect and the vendor functions ...", flush=True)
         stack.start()
+        try:
+            inspector = Inspector.for_stack(stack, port=args.inspector_port).start()
+        except OSError as exc:
+            print(f"the inspector cannot listen on 127.0.0.1:{args.inspector_port} ({exc.strerror}); "
+                  "pass --inspector-port", file=sys.stderr)
+            return 1
         print(
             f"\nLocal stack is up (project {stack.project}).\n"
             f"  Pub/Sub emulator   127.0.0.1:{stack.emulator_port}  "
             f"(topic tagging-events, dead letters: subscription tagging-dead-letter-inspect)\n"
             f"  collect            {stack.collect_url}/g/collect\n"
+            f"  inspector          {inspector.url}   <- open this to watch hits flow through every vendor\n"
         )
         for vendor in stack.vendor_configs:
             print(f"  vendor {vendor.name:<11} {stack.vendor_url(vendor.name)}  log {stack.log_path('vendor-' + vendor.name)}")
@@ -64,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
             "\nSend a hit:\n"
             f"  curl -X POST '{stack.collect_url}/g/collect?v=2&tid=G-TEST&cid=1.2&en=page_view"
             "&dl=https%3A%2F%2Fexample.com%2F'\n"
-            "Each vendor's delivery lines (dry-run requests when it has no credentials) appear below.\n"
+            f"Watch it in the inspector at {inspector.url}; each vendor's delivery lines (dry-run\n"
+            "requests when it has no credentials) also appear below.\n"
             "Ctrl-C stops everything.\n",
             flush=True,
         )
@@ -90,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     finally:
         stopping.set()
+        if inspector is not None:
+            inspector.stop()
         stack.stop()
         print("every process the stack started has stopped.", flush=True)
 
@@ -101,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--emulator-port", type=int, default=8085)
     run_parser.add_argument("--collect-port", type=int, default=8080)
     run_parser.add_argument("--vendor-base-port", type=int, default=8081)
+    run_parser.add_argument("--inspector-port", type=int, default=8090)
     run_parser.add_argument("--log-dir", default=".run/logs")
     args = parser.parse_args(argv)
     if args.command == "run":

@@ -7,16 +7,17 @@ per-test vendor settings), so both exercise the same wiring.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
-from devstack.config import REPO_ROOT, StackConfig, VendorConfig
+from devstack.config import REPO_ROOT, RetryPolicy, StackConfig, VendorConfig
 from devstack.emulator import PubSubEmulator
 from devstack.processes import ManagedProcess, free_port, wait_for_port
-from devstack.topology import Topology
+from devstack.topology import Topology, drop_retry_policy
 
 LOCAL_PROJECT = "tagging-local"
 
@@ -62,8 +63,14 @@ class LocalStack:
     vendors: tuple[str, ...] | None = None
     log_dir: Path | None = None
     project: str = LOCAL_PROJECT
+    # The push subscriptions' retry and dead-letter policy; None = config's delivery.local.
+    retry: RetryPolicy | None = None
+    # False: no retry policy on the emulator's push subscriptions (redelivery ~1 s apart), to
+    # avoid the emulator's lost-redelivery bug (devstack.topology.drop_retry_policy).
+    emulator_backoff: bool = True
 
     def __post_init__(self) -> None:
+        self.retry = self.retry or self.config.local_retry
         self.emulator_port = self.emulator_port or free_port()
         self.collect_port = self.collect_port or free_port()
         self.log_dir = Path(self.log_dir or tempfile.mkdtemp(prefix="tagging-stack-"))
@@ -98,7 +105,9 @@ class LocalStack:
         self.topology.create_bus()
         for vendor in self.vendor_configs:
             self.start_vendor(vendor.name)
-            self.topology.create_push_subscription(vendor.name, self.vendor_url(vendor.name), self.config.local_retry)
+            self.topology.create_push_subscription(vendor.name, self.vendor_url(vendor.name), self.retry)
+            if not self.emulator_backoff:
+                drop_retry_policy(self.topology, vendor.name)
         self.start_collect()
 
     def stop(self) -> None:
@@ -133,7 +142,7 @@ class LocalStack:
         env = {
             **self.emulator.env(),
             **vendor.environment(),
-            "MAX_DELIVERY_ATTEMPTS": str(self.config.local_retry.max_delivery_attempts),
+            "MAX_DELIVERY_ATTEMPTS": str(self.retry.max_delivery_attempts),
             **self.vendor_env.get(name, {}),
         }
         process = function_process(
@@ -154,3 +163,52 @@ class LocalStack:
 
     def log_path(self, process_name: str) -> Path:
         return self.processes[process_name].log_path
+
+    # -- fault injection (reliability/chaos.py) ----------------------------------------------
+
+    def kill(self, process_name: str) -> None:
+        """SIGKILL a stack process's whole group: a crash, not a shutdown."""
+        self.processes[process_name].kill()
+
+    def restart_collect(self) -> ManagedProcess:
+        """Start collect again on the same port (after :meth:`kill`)."""
+        self.processes["collect"].stop()
+        return self.start_collect()
+
+    def restart_vendor(self, name: str) -> ManagedProcess:
+        """Start a vendor function again on the same port, so its push subscription finds it."""
+        self.processes[f"vendor-{name}"].stop()
+        return self.start_vendor(name)
+
+    def stop_emulator(self) -> None:
+        """Stop the Pub/Sub emulator. It keeps everything in memory: topics, subscriptions and
+        undelivered messages are gone until :meth:`restart_emulator`."""
+        self.emulator.stop()
+
+    def restart_emulator(self) -> None:
+        """A fresh emulator on the same port, with the topics and subscriptions recreated."""
+        self.emulator.stop()
+        self.emulator = PubSubEmulator(self.emulator_port, self.project, self.log_dir)
+        self.emulator.start()
+        if self.topology is not None:
+            self.topology.close()
+        self.topology = Topology(self.project)
+        self.topology.create_bus()
+        for vendor in self.vendor_configs:
+            self.topology.create_push_subscription(vendor.name, self.vendor_url(vendor.name), self.retry)
+            if not self.emulator_backoff:
+                drop_retry_policy(self.topology, vendor.name)
+
+    def pause_emulator(self) -> None:
+        """SIGSTOP the emulator's process group: the broker hangs but keeps its messages."""
+        self.emulator.process.signal_group(signal.SIGSTOP)
+
+    def resume_emulator(self) -> None:
+        self.emulator.process.signal_group(signal.SIGCONT)
+
+    def process_groups(self) -> dict[str, int]:
+        """Process-group id of every running process of the stack (for memory sampling)."""
+        groups = {name: p.pid for name, p in self.processes.items() if p.pid is not None}
+        if self.emulator.process.pid is not None:
+            groups["pubsub-emulator"] = self.emulator.process.pid
+        return groups

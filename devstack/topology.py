@@ -116,3 +116,21 @@ class Topology:
 
     def close(self) -> None:
         self.subscriber.close()
+
+
+def drop_retry_policy(topology: Topology, vendor: str) -> None:
+    """Remove the retry policy (keep the dead-letter policy) of a vendor's push subscriptions.
+
+    A workaround for the emulator only (cloud-pubsub-emulator 0.8.20): with a retry policy,
+    when two failed pushes are nacked in the same millisecond its delayed-redelivery map holds
+    one ack id twice, the second redelivery throws inside its scheduled task and that
+    subscription never redelivers again. Without a retry policy the emulator redelivers a
+    failed push about a second later, every time. See docs/reliability.md.
+    """
+    for subscription in (vendor_subscription(vendor), replay_subscription(vendor)):
+        topology.subscriber.update_subscription(
+            request={
+                "subscription": {"name": topology.subscription_path(subscription)},
+                "update_mask": {"paths": ["retry_policy"]},
+            }
+        )

@@ -23,7 +23,11 @@ def stable_event_id(*parts: str) -> str:
 
 
 def message_attributes(event: dict[str, Any]) -> dict[str, str]:
-    """The design's filterable attributes for one normalized event."""
+    """The design's filterable attributes for one normalized event.
+
+    ``event_name``, ``measurement_id``, ``debug`` (``true``/``false``), ``consent_<purpose>``
+    for the four purposes (``granted``/``denied``/``not_set``), ``consent_npa``, ``consent_dma``.
+    """
     consent = event.get("consent") or {}
     attributes = {
         "event_name": str(event.get("event_name", "")),
@@ -32,6 +36,9 @@ def message_attributes(event: dict[str, Any]) -> dict[str, str]:
     }
     for purpose in CONSENT_PURPOSES:
         attributes[f"consent_{purpose}"] = str(consent.get(purpose, "not_set"))
+    # npa (non-personalised ads) and dma (Digital Markets Act applies) as sent by the tag.
+    attributes["consent_npa"] = "true" if consent.get("npa") else "false"
+    attributes["consent_dma"] = "true" if consent.get("dma") else "false"
     return {key: _clip(value) for key, value in attributes.items()}
 
 

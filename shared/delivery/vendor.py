@@ -1,4 +1,20 @@
-"""A vendor: its declaration, and the delivery of one push message to its API."""
+"""A vendor: its declaration, and the delivery of one push message to its API.
+
+The order of one delivery, all of it generic (a vendor folder only declares and maps):
+
+1. decode the push envelope (:mod:`shared.delivery.envelope`);
+2. gate, each gate an ack with a specific logged reason:
+   measurement ID (``measurement_id_not_configured:G-X``), the configured event list
+   (``event_not_subscribed:scroll``), the vendor's event mapping (``event_not_mapped:scroll``),
+   consent (``consent_denied:ad_storage``), debug without a test code
+   (``debug_without_test_event_code``), age (``event_too_old:...``), already delivered
+   (``already_delivered``, vendors without a dedup key);
+3. map (a pure function of event and settings) → :class:`VendorRequest`;
+4. no credentials → dry run (the redacted request is logged);
+5. send through one pooled session, with ``VENDOR_API_BASE`` overriding the origin;
+6. classify: delivered / retrying / rejected (vendor hook first, e.g. TikTok's ``code``);
+7. one JSON ``delivery`` log line (docs/contracts.md).
+"""
 
 from __future__ import annotations
 
@@ -12,11 +28,16 @@ from typing import Any, Callable, Mapping
 
 import requests
 
-from shared import jsonlog, settings
+from shared import jsonlog, secrets, settings as env_settings
+from shared.delivery import http
 from shared.delivery.envelope import EnvelopeError, PushMessage, decode_push
 from shared.delivery.outcome import Outcome
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
+CONNECT_TIMEOUT_SECONDS = 3.05
+# Runtime settings every vendor understands, read as <VENDOR>_<KEY> like its own settings.
+RUNTIME_SETTINGS = ("EVENTS", "EVENT_MAP", "SEND_UNMAPPED", "MEASUREMENT_IDS", "TEST_MODE", "TIMEOUT_SECONDS")
+_MAX_REMEMBERED = 100_000
 
 
 @dataclass
@@ -36,6 +57,11 @@ class Skip(Exception):
     """Raised by a mapping when the vendor must not get this event; the message is the reason."""
 
 
+class Reject(Exception):
+    """Raised by a mapping when the event can never be valid for the vendor (e.g. a purchase
+    without currency for Meta); the message is the reason. Acked and logged as rejected."""
+
+
 @dataclass
 class Attempt:
     """The result of one delivery attempt, as logged."""
@@ -44,36 +70,195 @@ class Attempt:
     reason: str = ""
     status: int | None = None
     detail: str = ""
+    response: http.Response | None = None
+    # Credentials refused (401/403, Meta 190, TikTok token codes): logged at ERROR so that
+    # alerting fires, since every following event will fail the same way.
+    alert: bool = False
 
 
-Mapping_ = Callable[[dict[str, Any], Mapping[str, str]], VendorRequest]
+@dataclass
+class Plan:
+    """What the runtime decided before any I/O: a request to send, or a gated outcome."""
+
+    request: VendorRequest | None
+    attempt: Attempt | None
+    debug: bool = False
+    vendor_event: str = ""
+
+
+BuildRequest = Callable[[dict[str, Any], Mapping[str, str]], VendorRequest]
+Classifier = Callable[[http.Response], "Attempt | None"]
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
+def parse_event_map(value: str) -> dict[str, str]:
+    """``"generate_lead:Lead, contact:-"`` → ``{"generate_lead": "Lead", "contact": ""}``.
+
+    ``-`` (or nothing after the colon) unmaps an event the vendor maps by default.
+    """
+    mapping: dict[str, str] = {}
+    for pair in _split(value):
+        source, _, target = pair.partition(":")
+        target = target.strip()
+        mapping[source.strip()] = "" if target in ("", "-") else target
+    return mapping
 
 
 @dataclass
 class Vendor:
     """A vendor function's declaration.
 
-    ``build_request(event, settings)`` is a pure function; ``settings`` holds the values of
-    ``setting_names`` read from ``<NAME>_<SETTING>`` environment variables. When a setting
-    in ``required_settings`` is empty, the vendor runs dry: it logs the exact request instead
-    of sending it.
+    ``build_request(event, settings)`` is a pure function. ``settings`` holds the values of
+    ``setting_names`` (environment variables ``<NAME>_<SETTING>``) and ``secret_names``
+    (through :mod:`shared.secrets`, names ``<NAME>_<SECRET>``), plus two the runtime
+    resolves: ``EVENT``, the vendor's name for this event, and ``DEBUG``, ``"1"`` when the
+    event goes through the vendor's test mechanism. When a setting or secret in
+    ``required_settings`` is empty, the vendor runs dry: it logs the exact request instead of
+    sending it.
+
+    ``event_map`` maps GA4 event names to the vendor's (``None``: every event, named as is);
+    the ``<NAME>_EVENT_MAP`` setting overrides entries, ``<NAME>_SEND_UNMAPPED=true`` sends
+    unmapped events under their GA4 name. ``required_consent`` lists the consent purposes that
+    must not be ``denied``. With ``test_event_code_setting``, debug events need that setting
+    (else they are skipped), and ``<NAME>_TEST_MODE=all`` makes every event a test event.
+    ``classify`` sees every HTTP response first and may decide its outcome (``None``: the
+    generic status rules decide).
     """
 
     name: str
-    build_request: Mapping_
+    build_request: BuildRequest
     setting_names: tuple[str, ...] = ()
     required_settings: tuple[str, ...] = ()
+    secret_names: tuple[str, ...] = ()
+    event_map: Mapping[str, str] | None = None
+    required_consent: tuple[str, ...] = ()
+    test_event_code_setting: str | None = None
+    measurement_id_setting: str = "MEASUREMENT_IDS"
+    max_event_age_seconds: float | None = None
+    classify: Classifier | None = None
     timeout: float = DEFAULT_TIMEOUT_SECONDS
-    session: requests.Session = field(default_factory=requests.Session)
+    dedupe_delivered: bool = False
+    session: requests.Session = field(default_factory=http.new_session)
     _seen: "OrderedDict[str, int]" = field(default_factory=OrderedDict, repr=False)
-    _seen_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _delivered: "OrderedDict[str, None]" = field(default_factory=OrderedDict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    # -- configuration -------------------------------------------------------------------------
 
     def settings(self) -> dict[str, str]:
+        """Settings, runtime settings and secrets of this vendor, read now.
+
+        Raises :class:`shared.secrets.SecretUnavailable` when a configured secret cannot be
+        read (the delivery then retries).
+        """
         prefix = self.name.upper()
-        return {key: os.environ.get(f"{prefix}_{key}", "") for key in self.setting_names}
+        names = dict.fromkeys((*self.setting_names, *RUNTIME_SETTINGS, self.measurement_id_setting))
+        values = {key: os.environ.get(f"{prefix}_{key}", "").strip() for key in names}
+        for key in self.secret_names:
+            values[key] = secrets.get(f"{prefix}_{key}")
+        return values
 
     def max_delivery_attempts(self) -> int:
-        return settings.env_int("MAX_DELIVERY_ATTEMPTS", 5)
+        return env_settings.env_int("MAX_DELIVERY_ATTEMPTS", 5)
+
+    def vendor_event_name(self, event_name: str, values: Mapping[str, str]) -> str:
+        """The vendor's name for a GA4 event, ``""`` when the vendor does not take it."""
+        overrides = parse_event_map(values.get("EVENT_MAP", ""))
+        if event_name in overrides:
+            return overrides[event_name]
+        if self.event_map is None:
+            return event_name
+        if event_name in self.event_map:
+            return self.event_map[event_name]
+        return event_name if _truthy(values.get("SEND_UNMAPPED", "")) else ""
+
+    # -- the pure part: gates and mapping --------------------------------------------------------
+
+    def plan(
+        self,
+        event: dict[str, Any],
+        values: Mapping[str, str],
+        attributes: Mapping[str, str] | None = None,
+        now: float | None = None,
+    ) -> Plan:
+        """Gate and map one event; no I/O, so golden tests call it directly."""
+        attributes = attributes or {}
+        debug = _truthy(event.get("debug_mode", False)) or attributes.get("debug") == "true"
+        event_name = str(event.get("event_name") or "")
+
+        def gated(outcome: Outcome, reason: str) -> Plan:
+            return Plan(None, Attempt(outcome, reason=reason), debug=debug)
+
+        accepted_ids = _split(values.get(self.measurement_id_setting, ""))
+        measurement_id = str(event.get("x-ga-measurement_id") or attributes.get("measurement_id") or "")
+        if accepted_ids and measurement_id not in accepted_ids:
+            return gated(Outcome.SKIPPED, f"measurement_id_not_configured:{measurement_id or '(none)'}")
+        selected = _split(values.get("EVENTS", ""))
+        if selected and event_name not in selected:
+            return gated(Outcome.SKIPPED, f"event_not_subscribed:{event_name}")
+        vendor_event = self.vendor_event_name(event_name, values)
+        if not vendor_event:
+            return gated(Outcome.SKIPPED, f"event_not_mapped:{event_name}")
+        consent = event.get("consent") if isinstance(event.get("consent"), dict) else {}
+        for purpose in self.required_consent:
+            state = str(consent.get(purpose) or attributes.get(f"consent_{purpose}") or "not_set")
+            if state == "denied":
+                return gated(Outcome.SKIPPED, f"consent_denied:{purpose}")
+        prepared = dict(values)
+        if self.test_event_code_setting:
+            code = prepared.get(self.test_event_code_setting, "")
+            if code and prepared.get("TEST_MODE", "").lower() == "all":
+                debug = True
+            elif debug and not code:
+                return gated(Outcome.SKIPPED, "debug_without_test_event_code")
+            elif not debug:
+                prepared[self.test_event_code_setting] = ""
+        if self.max_event_age_seconds is not None:
+            micros = event.get("timestamp_micros")
+            if isinstance(micros, (int, float)) and not isinstance(micros, bool) and micros > 0:
+                age = (time.time() if now is None else now) - micros / 1_000_000
+                if age > self.max_event_age_seconds:
+                    return gated(Outcome.REJECTED, f"event_too_old:{int(age)}s>{int(self.max_event_age_seconds)}s")
+        prepared["EVENT"] = vendor_event
+        prepared["DEBUG"] = "1" if debug else ""
+        try:
+            request = self.build_request(event, prepared)
+        except Skip as skip:
+            return Plan(None, Attempt(Outcome.SKIPPED, reason=str(skip)), debug, vendor_event)
+        except Reject as reject:
+            return Plan(None, Attempt(Outcome.REJECTED, reason=str(reject)), debug, vendor_event)
+        except (KeyError, TypeError, ValueError) as exc:
+            # The event cannot be mapped: a permanent problem for this message.
+            attempt = Attempt(Outcome.REJECTED, reason="mapping_failed", detail=f"{type(exc).__name__}: {exc}")
+            return Plan(None, attempt, debug, vendor_event)
+        except Exception as exc:  # noqa: BLE001
+            # A bug in the mapping: retry, so the event ends in the dead-letter topic and can
+            # be replayed once the mapping is fixed, instead of being acked and lost.
+            attempt = Attempt(Outcome.RETRYING, reason="mapping_error", detail=f"{type(exc).__name__}: {exc}",
+                              alert=True)
+            return Plan(None, attempt, debug, vendor_event)
+        try:
+            json.dumps(request.json, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            attempt = Attempt(Outcome.REJECTED, reason="mapping_failed", detail=f"body is not valid JSON: {exc}")
+            return Plan(None, attempt, debug, vendor_event)
+        missing = [key for key in self.required_settings if not prepared.get(key)]
+        if missing:
+            prefix = self.name.upper()
+            reason = "missing_settings:" + ",".join(f"{prefix}_{key}" for key in missing)
+            return Plan(request, Attempt(Outcome.DRY_RUN, reason=reason), debug, vendor_event)
+        return Plan(request, None, debug, vendor_event)
+
+    # -- the I/O part ----------------------------------------------------------------------------
 
     def handle_push(self, body: bytes) -> tuple[int, dict[str, Any]]:
         """Deliver one push message; return the HTTP status for Pub/Sub and a JSON body."""
@@ -91,21 +276,22 @@ class Vendor:
     def deliver(self, message: PushMessage) -> Attempt:
         started = time.perf_counter()
         event = message.event
-        values = self.settings()
-        request: VendorRequest | None = None
+        log_requests = env_settings.env_bool("LOG_REQUESTS")
+        plan = Plan(None, None)
+        values: dict[str, str] = {}
         try:
-            request = self.build_request(event, values)
-        except Skip as skip:
-            attempt = Attempt(Outcome.SKIPPED, reason=str(skip))
-        except (KeyError, TypeError, ValueError) as exc:
-            # The event cannot be mapped: a permanent problem for this message.
-            attempt = Attempt(Outcome.REJECTED, reason="mapping_failed", detail=f"{type(exc).__name__}: {exc}")
+            values = self.settings()
+        except secrets.SecretUnavailable as exc:
+            attempt = Attempt(Outcome.RETRYING, reason="secret_unavailable", detail=str(exc))
         else:
-            missing = [key for key in self.required_settings if not values.get(key)]
-            if missing:
-                attempt = Attempt(Outcome.DRY_RUN, reason=f"missing settings: {', '.join(missing)}")
+            event_id = str(event.get("event_id") or "")
+            if self.dedupe_delivered and event_id and self._was_delivered(event_id):
+                attempt = Attempt(Outcome.SKIPPED, reason="already_delivered")
             else:
-                attempt = self._send(request)
+                plan = self.plan(event, values, message.attributes)
+                attempt = plan.attempt or self._send(plan.request, values)
+                if attempt.outcome is Outcome.DELIVERED and self.dedupe_delivered and event_id:
+                    self._remember_delivered(event_id)
         attempt_number = self._attempt_number(message)
         if attempt.outcome is Outcome.RETRYING and attempt_number >= self.max_delivery_attempts():
             attempt.outcome = Outcome.DEAD_LETTERED
@@ -119,46 +305,117 @@ class Vendor:
             "http_status": attempt.status,
             "latency_ms": round((time.perf_counter() - started) * 1000, 2),
             "attempt": attempt_number,
+            "debug": plan.debug,
         }
         if attempt.detail:
             record["detail"] = attempt.detail[:500]
-        if attempt.outcome is Outcome.DRY_RUN and request is not None:
-            record["request"] = request.as_dict()
+        if plan.request is not None and (log_requests or attempt.outcome is Outcome.DRY_RUN):
+            record["request"] = self._loggable(plan.request, values, log_requests)
+        if log_requests and attempt.response is not None:
+            record["response"] = {"status": attempt.response.status, "body": attempt.response.excerpt()}
         severity = "INFO" if attempt.outcome.ack and attempt.outcome is not Outcome.REJECTED else "WARNING"
+        if attempt.alert:
+            severity = "ERROR"
         jsonlog.log(severity, "delivery", **record)
         return attempt
 
-    def _attempt_number(self, message: PushMessage) -> int:
-        """Pub/Sub's deliveryAttempt; without it (the emulator), this process's own count."""
-        with self._seen_lock:
-            count = self._seen.pop(message.message_id, 0) + 1
-            self._seen[message.message_id] = count
-            while len(self._seen) > 100_000:
-                self._seen.popitem(last=False)
-        return message.delivery_attempt or count
+    def _loggable(self, request: VendorRequest, values: Mapping[str, str], local: bool) -> dict[str, Any]:
+        """The request with secrets redacted; outside local runs, the user's IP too."""
+        secret_values = [values.get(key, "") for key in self.secret_names]
+        logged = http.redact_request(self._outgoing(request).as_dict(), secret_values)
+        if not local:
+            logged["json"] = _mask_ips(logged["json"])
+        return logged
 
-    def _send(self, request: VendorRequest) -> Attempt:
+    def _outgoing(self, request: VendorRequest) -> VendorRequest:
+        base = os.environ.get("VENDOR_API_BASE", "").strip()
+        if not base:
+            return request
+        return VendorRequest(request.method, http.with_origin(request.url, base), request.headers, request.json)
+
+    def _send(self, request: VendorRequest | None, values: Mapping[str, str]) -> Attempt:
+        assert request is not None
+        outgoing = self._outgoing(request)
         try:
-            response = self.session.request(
-                request.method,
-                request.url,
-                headers=request.headers,
-                data=json.dumps(request.json, separators=(",", ":")).encode("utf-8") if request.json is not None else None,
-                timeout=self.timeout,
+            timeout = float(values.get("TIMEOUT_SECONDS") or self.timeout)
+        except ValueError:
+            timeout = self.timeout
+        try:
+            response = http.send(
+                self.session,
+                outgoing.method,
+                outgoing.url,
+                outgoing.headers,
+                outgoing.json,
+                (min(CONNECT_TIMEOUT_SECONDS, timeout), timeout),
             )
         except requests.Timeout:
             return Attempt(Outcome.RETRYING, reason="timeout")
         except requests.ConnectionError as exc:
-            return Attempt(Outcome.RETRYING, reason="connection_error", detail=str(exc))
+            return Attempt(Outcome.RETRYING, reason="connection_error", detail=_safe_error(exc, values, self))
         except requests.RequestException as exc:
-            return Attempt(Outcome.RETRYING, reason="request_error", detail=str(exc))
-        return classify_response(response.status_code, response.text)
+            return Attempt(Outcome.RETRYING, reason="request_error", detail=_safe_error(exc, values, self))
+        attempt = self.classify(response) if self.classify is not None else None
+        if attempt is None:
+            attempt = classify_response(response.status, response.text)
+        if attempt.status is None:
+            attempt.status = response.status
+        retry_after = response.headers.get("retry-after")
+        if retry_after and attempt.outcome is Outcome.RETRYING:
+            value = retry_after.strip()[:40]
+            unit = "s" if value.isdigit() else ""
+            attempt.detail = f"retry_after={value}{unit}; {attempt.detail}".rstrip("; ")
+        attempt.response = response
+        return attempt
+
+    # -- per-process memory ----------------------------------------------------------------------
+
+    def _attempt_number(self, message: PushMessage) -> int:
+        """Pub/Sub's deliveryAttempt; without it (the emulator), this process's own count."""
+        with self._lock:
+            count = self._seen.pop(message.message_id, 0) + 1
+            self._seen[message.message_id] = count
+            while len(self._seen) > _MAX_REMEMBERED:
+                self._seen.popitem(last=False)
+        return message.delivery_attempt or count
+
+    def _was_delivered(self, event_id: str) -> bool:
+        with self._lock:
+            return event_id in self._delivered
+
+    def _remember_delivered(self, event_id: str) -> None:
+        with self._lock:
+            self._delivered[event_id] = None
+            while len(self._delivered) > _MAX_REMEMBERED:
+                self._delivered.popitem(last=False)
+
+
+def _safe_error(exc: Exception, values: Mapping[str, str], vendor: Vendor) -> str:
+    """A transport error's text, with credentials out of it (URLs may carry tokens)."""
+    text = str(exc)
+    for key in vendor.secret_names:
+        secret = values.get(key, "")
+        if secret and len(secret) >= 4:
+            text = text.replace(secret, http.REDACTED)
+    return type(exc).__name__ + ": " + text[:300]
+
+
+_IP_KEYS = frozenset({"client_ip_address", "ip", "ip_override", "ip_address"})
+
+
+def _mask_ips(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: (http.REDACTED if k in _IP_KEYS and v else _mask_ips(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mask_ips(v) for v in value]
+    return value
 
 
 def classify_response(status: int, text: str) -> Attempt:
-    """Vendor response → outcome: 2xx delivered; 429 and 5xx retry; other 4xx rejected."""
+    """Vendor response → outcome: 2xx delivered; 408, 429 and 5xx retry; other 4xx rejected."""
     if 200 <= status < 300:
         return Attempt(Outcome.DELIVERED, status=status)
-    if status == 429 or status >= 500 or status == 408:
+    if status in (408, 425, 429) or status >= 500:
         return Attempt(Outcome.RETRYING, reason=f"http_{status}", status=status, detail=text[:500])
-    return Attempt(Outcome.REJECTED, reason=f"http_{status}", status=status, detail=text[:500])
+    return Attempt(Outcome.REJECTED, reason=f"http_{status}", status=status, detail=text[:500],
+                   alert=status in (401, 403))

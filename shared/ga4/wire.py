@@ -1,4 +1,4 @@
-"""Lenient parsing of the gtag wire format: query strings and batched body lines.
+"""Lenient parsing of the gtag wire format: query strings, batched body lines, cookies.
 
 gtag.js sends ``application/x-www-form-urlencoded``-style pairs in the URL and, for batches,
 one event per body line. Real traffic has flags without ``=``, empty values and duplicate
@@ -7,7 +7,14 @@ keys, so parsing never fails on shape: it returns what it can and the caller val
 
 from __future__ import annotations
 
-from urllib.parse import unquote_plus
+from urllib.parse import unquote, unquote_plus
+
+
+def _decode(text: str) -> str:
+    # Most keys and many values need no decoding; skipping unquote_plus saves real CPU per hit.
+    if "%" in text or "+" in text:
+        return unquote_plus(text)
+    return text
 
 
 def parse_pairs(raw: str) -> dict[str, str]:
@@ -19,13 +26,27 @@ def parse_pairs(raw: str) -> dict[str, str]:
         if not part:
             continue
         key, sep, value = part.partition("=")
-        key = unquote_plus(key)
+        key = _decode(key)
         if not key:
             continue
-        params[key] = unquote_plus(value) if sep else ""
+        params[key] = _decode(value) if sep else ""
     return params
 
 
 def split_lines(body: str) -> list[str]:
     """One event per non-blank line; tolerates ``\\r\\n``, ``\\n`` and trailing newlines."""
-    return [line.strip() for line in body.splitlines() if line.strip()]
+    return [stripped for line in body.splitlines() if (stripped := line.strip())]
+
+
+def parse_cookies(header: str) -> dict[str, str]:
+    """``a=1; b=2`` → ``{"a": "1", "b": "2"}``; malformed pieces are skipped, never fatal."""
+    cookies: dict[str, str] = {}
+    for piece in header.split(";"):
+        name, sep, value = piece.partition("=")
+        name = name.strip()
+        if sep and name:
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            cookies[name] = unquote(value) if "%" in value else value
+    return cookies

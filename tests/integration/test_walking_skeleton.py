@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from devstack import config as stack_config
+from devstack.config import RetryPolicy
 from devstack.mock_vendor import MockVendor, Reply
 from devstack.stack import LocalStack
 from tests.stackutil import delivery_lines, wait_until
@@ -32,11 +33,12 @@ def target():
         yield vendor
 
 
-def _stack(target: MockVendor) -> LocalStack:
+def _stack(target: MockVendor, retry: RetryPolicy | None = None) -> LocalStack:
     return LocalStack(
         stack_config.load(),
         vendors=("webhook",),
         vendor_env={"webhook": {"WEBHOOK_URL": target.url + "/events"}},
+        retry=retry,
     )
 
 
@@ -84,13 +86,14 @@ def test_target_failing_three_times_still_gets_the_event(target):
 
 def test_target_always_failing_sends_the_event_to_the_dead_letter_topic(target):
     target.default = Reply(503)
-    with _stack(target) as stack:
+    # The configured local policy retries for minutes (see config/vendors.yaml): a fast one here.
+    with _stack(target, retry=RetryPolicy(max_delivery_attempts=5, minimum_backoff_seconds=1, maximum_backoff_seconds=2)) as stack:
         response = requests.post(
             f"{stack.collect_url}/g/collect?v=2&tid=G-TEST&cid=9.9&en=sign_up",
             timeout=10,
         )
         assert response.status_code == 204
-        attempts = stack.config.local_retry.max_delivery_attempts
+        attempts = stack.retry.max_delivery_attempts
         dead = wait_until(lambda: stack.topology.pull_dead_letters(), timeout=120, interval=1)
         log = stack.log_path("vendor-webhook")
         lines = delivery_lines(log)

@@ -1,0 +1,242 @@
+"""Meta Conversions API. Entry point ``deliver``.
+
+One ``POST /{version}/{pixel}/events`` per event, deduplicated against the browser pixel by
+the same ``event_id`` and ``event_name``; ``action_source`` website, ``event_source_url``,
+``user_data`` normalized and hashed to Meta's rules (IP, user agent, ``fbc``, ``fbp`` raw),
+``custom_data`` from the GA4 ecommerce parameters. Skipped when ``ad_storage`` is denied.
+Settings ``META_PIXEL_ID``, ``META_TEST_EVENT_CODE``, ``META_API_VERSION`` (default v24.0),
+``META_LIMITED_DATA_USE``; secret ``META_ACCESS_TOKEN``. See docs/vendors/meta.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+from urllib.parse import quote
+
+import flask
+import functions_framework
+
+from shared import hashing
+from shared.delivery import Attempt, Outcome, Reject, Vendor, VendorRequest
+from shared.delivery import eventdata as ed
+from shared.delivery.http import Response
+
+API_ORIGIN = "https://graph.facebook.com"
+DEFAULT_API_VERSION = "v24.0"
+EVENT_MAP = {
+    "page_view": "PageView",
+    "view_item": "ViewContent",
+    "search": "Search",
+    "view_search_results": "Search",
+    "add_to_cart": "AddToCart",
+    "add_to_wishlist": "AddToWishlist",
+    "begin_checkout": "InitiateCheckout",
+    "add_payment_info": "AddPaymentInfo",
+    "purchase": "Purchase",
+    "generate_lead": "Lead",
+    "sign_up": "CompleteRegistration",
+    "contact": "Contact",
+    "subscribe": "Subscribe",
+    "start_trial": "StartTrial",
+}
+# Graph API error codes worth retrying (Rudder's classification, docs/vendors/meta.md).
+TRANSIENT_CODES = frozenset({1, 2, 4, 17, 341, 368, 613, 5000, 21009, 80003, 80004})
+
+
+def fbc_value(event: dict[str, Any]) -> str:
+    """The click id cookie; rebuilt only when the landing URL has a *new* ``fbclid``.
+
+    ``fb.1.<ms>.<fbclid>``: subdomain index 1 (the cookie's eTLD+1 level, as Meta's pixel
+    writes it), creation time = the event's time in ms, fbclid case kept.
+    """
+    existing = ed.first_of(event, ("fbc", "x-fb-ck-fbc", "x-fb-fbc", "_fbc"), ("_fbc",))
+    fbclid = ed.first_of(event, ("fbclid",)) or ed.query_param(ed.page_url(event), "fbclid")
+    if fbclid and existing.split(".", 3)[-1] != fbclid:
+        micros = ed.number(event.get("timestamp_micros")) or 0
+        return f"fb.1.{int(micros // 1000)}.{fbclid}"
+    return existing
+
+
+def fbp_value(event: dict[str, Any]) -> str:
+    return ed.first_of(event, ("fbp", "x-fb-ck-fbp", "x-fb-fbp", "_fbp"), ("_fbp",))
+
+
+def _one(value: str, normalize) -> str:
+    return hashing.hashed(value, normalize)
+
+
+def user_data(event: dict[str, Any]) -> dict[str, Any]:
+    """Meta's customer information parameters: hashed where Meta requires, raw where it must."""
+    data: dict[str, Any] = {}
+    emails = [_one(v, hashing.email_basic) for v in ed.user_values(event, ("email", "email_address"), ("sha256_email_address",))]
+    phones = [_one(v, hashing.phone_digits) for v in ed.user_values(event, ("phone_number", "phone"), ("sha256_phone_number",))]
+    if any(emails):
+        data["em"] = [e for e in emails if e]
+    if any(phones):
+        data["ph"] = [p for p in phones if p]
+    addresses = ed.addresses(event)
+    if addresses:
+        address = addresses[0]
+        country = ed.address_value(address, "country")
+        for key, field, normalize in (
+            ("fn", "first_name", hashing.name_meta),
+            ("ln", "last_name", hashing.name_meta),
+            ("ct", "city", hashing.city_meta),
+            ("st", "region", hashing.state_meta),
+            ("zp", "postal_code", lambda v: hashing.zip_meta(v, country)),
+            ("country", "country", hashing.country_code),
+        ):
+            value = _one(ed.address_value(address, field), normalize)
+            if value:
+                data[key] = value
+    raw = ed.user_data(event)
+    gender = _one(str(raw.get("gender") or ""), hashing.gender_meta)
+    if gender:
+        data["ge"] = gender
+    birth = _one(str(raw.get("date_of_birth") or raw.get("birthday") or ""), hashing.date_of_birth_meta)
+    if birth:
+        data["db"] = birth
+    external = [_one(v, hashing.trimmed) for v in
+                [ed.text(event, "user_id"), *ed.user_values(event, ("external_id",), ("sha256_external_id",))] if v]
+    if any(external):
+        data["external_id"] = list(dict.fromkeys(e for e in external if e))
+    ip = ed.client_ip(event)
+    if ip:
+        data["client_ip_address"] = ip
+    agent = ed.text(event, "user_agent")
+    if agent:
+        data["client_user_agent"] = agent
+    fbc = fbc_value(event)
+    if fbc:
+        data["fbc"] = fbc
+    fbp = fbp_value(event)
+    if fbp:
+        data["fbp"] = fbp
+    return data
+
+
+def custom_data(event: dict[str, Any], meta_event: str) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    items = ed.items(event)
+    value = ed.number(event.get("value"))
+    if value is None:
+        value = ed.items_value(event)
+    currency = ed.text(event, "currency").upper()
+    if value is not None:
+        data["value"] = value
+    if currency:
+        data["currency"] = currency
+    order_id = ed.text(event, "transaction_id")
+    if order_id:
+        data["order_id"] = order_id
+    contents = []
+    for item in items:
+        item_id = str(item.get("item_id") or "").strip()
+        if not item_id:
+            continue
+        content: dict[str, Any] = {"id": item_id}
+        quantity = ed.number(item.get("quantity"))
+        content["quantity"] = int(quantity) if quantity is not None else 1
+        price = ed.number(item.get("price"))
+        if price is not None:
+            content["item_price"] = price
+        contents.append(content)
+    if contents:
+        data["content_type"] = "product"
+        data["content_ids"] = [c["id"] for c in contents]
+        data["contents"] = contents
+        data["num_items"] = sum(c["quantity"] for c in contents)
+    if len(items) == 1:
+        for key, source in (("content_name", "item_name"), ("content_category", "item_category")):
+            if str(items[0].get(source) or "").strip():
+                data[key] = str(items[0][source]).strip()
+    search = ed.text(event, "search_term")
+    if search:
+        data["search_string"] = search
+    if meta_event == "Purchase" and ("currency" not in data or "value" not in data):
+        raise Reject("purchase_without_value_or_currency")
+    return data
+
+
+def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorRequest:
+    """The normalized event → one Conversions API request."""
+    meta_event = settings["EVENT"]
+    source_url = ed.page_url(event)
+    if not source_url:
+        raise Reject("missing_field:event_source_url")
+    if not ed.text(event, "user_agent"):
+        raise Reject("missing_field:client_user_agent")
+    server_event: dict[str, Any] = {
+        "event_name": meta_event,
+        "event_time": ed.timestamp_seconds(event),
+        "event_id": ed.text(event, "event_id"),
+        "action_source": "website",
+        "event_source_url": source_url,
+        "user_data": user_data(event),
+    }
+    referrer = ed.text(event, "page_referrer")
+    if referrer:
+        server_event["referrer_url"] = referrer
+    data = custom_data(event, meta_event)
+    if data:
+        server_event["custom_data"] = data
+    if settings.get("LIMITED_DATA_USE", "").lower() in ("1", "true", "yes"):
+        # Meta geolocates the user (0/0) to decide whether LDU applies.
+        server_event["data_processing_options"] = ["LDU"]
+        server_event["data_processing_options_country"] = 0
+        server_event["data_processing_options_state"] = 0
+    body: dict[str, Any] = {"data": [server_event]}
+    if settings.get("TEST_EVENT_CODE"):
+        body["test_event_code"] = settings["TEST_EVENT_CODE"]
+    version = settings.get("API_VERSION") or DEFAULT_API_VERSION
+    pixel = settings.get("PIXEL_ID") or "PIXEL_ID"
+    url = f"{API_ORIGIN}/{version}/{quote(pixel)}/events?access_token={quote(settings.get('ACCESS_TOKEN', ''), safe='')}"
+    return VendorRequest("POST", url, {"Content-Type": "application/json"}, body)
+
+
+def classify(response: Response) -> Attempt | None:
+    """Graph API errors by code: transient/throttling retry, the rest (auth 190, 100) permanent.
+
+    A 2xx counts only when Meta says it received the event (``events_received`` ≥ 1).
+    """
+    body = response.json()
+    if 200 <= response.status < 300:
+        if isinstance(body, dict) and body.get("events_received") == 0:
+            # Meta took the request but not the event: not a delivery, and resending the
+            # same event will not change that.
+            return Attempt(Outcome.REJECTED, reason="meta_events_received:0", status=response.status,
+                           detail=response.excerpt())
+        return None
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return None
+    code = error.get("code")
+    subcode = error.get("error_subcode")
+    reason = f"meta_error:{code}" + (f".{subcode}" if subcode else "")
+    detail = f"{error.get('type', '')}: {error.get('message', '')}"[:500]
+    if error.get("is_transient") is True or code in TRANSIENT_CODES or response.status >= 500 or response.status == 429:
+        return Attempt(Outcome.RETRYING, reason=reason, status=response.status, detail=detail)
+    return Attempt(Outcome.REJECTED, reason=reason, status=response.status, detail=detail,
+                   alert=code == 190 or response.status in (401, 403))
+
+
+VENDOR = Vendor(
+    name="meta",
+    build_request=build_request,
+    setting_names=("PIXEL_ID", "TEST_EVENT_CODE", "API_VERSION", "LIMITED_DATA_USE"),
+    secret_names=("ACCESS_TOKEN",),
+    required_settings=("PIXEL_ID", "ACCESS_TOKEN"),
+    event_map=EVENT_MAP,
+    required_consent=("ad_storage",),
+    test_event_code_setting="TEST_EVENT_CODE",
+    max_event_age_seconds=7 * 24 * 3600,
+    classify=classify,
+    timeout=5.0,
+)
+
+
+@functions_framework.http
+def deliver(request: flask.Request) -> flask.Response:
+    """Pub/Sub push endpoint: 2xx acks the message, anything else makes Pub/Sub retry."""
+    status, payload = VENDOR.handle_push(request.get_data())
+    return flask.jsonify(payload), status

@@ -1,0 +1,191 @@
+"""TikTok Events API 2.0 (``/open_api/v1.3/event/track/``). Entry point ``deliver``.
+
+One web event per request, deduplicated against the pixel by ``event_id``; ``Access-Token``
+header; ``ttclid``/``ttp`` raw, email/phone/external id hashed; page and user context.
+TikTok answers HTTP 200 even on failure, so responses are classified by their ``code``.
+Skipped when ``ad_storage`` is denied. Settings ``TIKTOK_PIXEL_CODE``,
+``TIKTOK_TEST_EVENT_CODE``, ``TIKTOK_LIMITED_DATA_USE``; secret ``TIKTOK_ACCESS_TOKEN``.
+See docs/vendors/tiktok.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import flask
+import functions_framework
+
+from shared import hashing
+from shared.delivery import Attempt, Outcome, Vendor, VendorRequest
+from shared.delivery import eventdata as ed
+from shared.delivery.http import Response
+
+API_URL = "https://business-api.tiktok.com/open_api/v1.3/event/track/"
+EVENT_MAP = {
+    "page_view": "Pageview",
+    "view_item": "ViewContent",
+    "search": "Search",
+    "view_search_results": "Search",
+    "add_to_cart": "AddToCart",
+    "add_to_wishlist": "AddToWishlist",
+    "begin_checkout": "InitiateCheckout",
+    "add_payment_info": "AddPaymentInfo",
+    "purchase": "CompletePayment",
+    "generate_lead": "SubmitForm",
+    "sign_up": "CompleteRegistration",
+    "contact": "Contact",
+    "subscribe": "Subscribe",
+}
+# TikTok's own code list (tiktok-business-api-sdk tiktok_code.py), see docs/vendors/tiktok.md.
+SUCCESS_CODES = frozenset({0, 20001})
+RETRY_CODES = frozenset({40100, 40132, 61000, 60001, 50000, 50002, 40700})
+CREDENTIAL_CODES = frozenset({40001, 40102, 40104, 40105})
+PERMANENT_CODES = CREDENTIAL_CODES | {40000, 40002, 40061, 40062}
+
+
+def ttclid_value(event: dict[str, Any]) -> str:
+    return ed.first_of(event, ("ttclid", "x-tt-ttclid"), ("ttclid",)) or ed.query_param(ed.page_url(event), "ttclid")
+
+
+def ttp_value(event: dict[str, Any]) -> str:
+    return ed.first_of(event, ("ttp", "x-tt-ttp", "_ttp"), ("_ttp",))
+
+
+def user(event: dict[str, Any]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    emails = [hashing.hashed(v, hashing.email_basic) for v in
+              ed.user_values(event, ("email", "email_address"), ("sha256_email_address",))]
+    phones = [hashing.hashed(v, hashing.phone_e164) for v in
+              ed.user_values(event, ("phone_number", "phone"), ("sha256_phone_number",))]
+    externals = [hashing.hashed(v, hashing.trimmed) for v in
+                 [ed.text(event, "user_id"), *ed.user_values(event, ("external_id",), ("sha256_external_id",))] if v]
+    for key, values in (("email", emails), ("phone", phones), ("external_id", externals)):
+        values = list(dict.fromkeys(v for v in values if v))
+        if values:
+            data[key] = values[0] if len(values) == 1 else values
+    addresses = ed.addresses(event)
+    if addresses:
+        address = addresses[0]
+        for key, field, normalize in (("first_name", "first_name", hashing.name_tiktok),
+                                      ("last_name", "last_name", hashing.name_tiktok),
+                                      ("zip_code", "postal_code", lambda v: v.strip().lower().replace(" ", ""))):
+            value = hashing.hashed(ed.address_value(address, field), normalize)
+            if value:
+                data[key] = value
+        for key, field in (("city", "city"), ("state", "region"), ("country", "country")):
+            value = str(address.get(field) or "").strip()
+            if value:
+                data[key] = value
+    for key, value in (
+        ("ttclid", ttclid_value(event)),
+        ("ttp", ttp_value(event)),
+        ("ip", ed.client_ip(event)),
+        ("user_agent", ed.text(event, "user_agent")),
+        ("locale", ed.text(event, "language")),
+    ):
+        if value:
+            data[key] = value
+    return data
+
+
+def properties(event: dict[str, Any]) -> dict[str, Any]:
+    props: dict[str, Any] = {}
+    contents = []
+    for item in ed.items(event):
+        content: dict[str, Any] = {}
+        for key, source in (("content_id", "item_id"), ("content_name", "item_name"),
+                            ("content_category", "item_category"), ("brand", "item_brand")):
+            if str(item.get(source) or "").strip():
+                content[key] = str(item[source]).strip()
+        price = ed.number(item.get("price"))
+        if price is not None:
+            content["price"] = price
+        quantity = ed.number(item.get("quantity"))
+        if quantity is not None:
+            content["quantity"] = int(quantity)
+        if content:
+            contents.append(content)
+    if contents:
+        props["contents"] = contents
+        props["content_type"] = "product"
+    value = ed.number(event.get("value"))
+    if value is None:
+        value = ed.items_value(event)
+    if value is not None:
+        props["value"] = value
+    currency = ed.text(event, "currency").upper()
+    if currency:
+        props["currency"] = currency
+    order_id = ed.text(event, "transaction_id")
+    if order_id:
+        props["order_id"] = order_id
+    search = ed.text(event, "search_term")
+    if search:
+        props["query"] = search
+    return props
+
+
+def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorRequest:
+    """The normalized event → one Events API 2.0 request."""
+    item: dict[str, Any] = {
+        "event": settings["EVENT"],
+        "event_time": ed.timestamp_seconds(event),
+        "event_id": ed.text(event, "event_id"),
+        "user": user(event),
+    }
+    page = {k: v for k, v in (("url", ed.page_url(event)), ("referrer", ed.text(event, "page_referrer"))) if v}
+    if page:
+        item["page"] = page
+    props = properties(event)
+    if props:
+        item["properties"] = props
+    if settings.get("LIMITED_DATA_USE", "").lower() in ("1", "true", "yes"):
+        item["limited_data_use"] = True
+    body: dict[str, Any] = {"event_source": "web", "event_source_id": settings.get("PIXEL_CODE", ""), "data": [item]}
+    if settings.get("TEST_EVENT_CODE"):
+        body["test_event_code"] = settings["TEST_EVENT_CODE"]
+    headers = {"Access-Token": settings.get("ACCESS_TOKEN", ""), "Content-Type": "application/json"}
+    return VendorRequest("POST", API_URL, headers, body)
+
+
+def classify(response: Response) -> Attempt | None:
+    """TikTok reports failures inside HTTP 200: classify by ``code``, never by status alone."""
+    if not 200 <= response.status < 300:
+        return None
+    body = response.json()
+    code = body.get("code") if isinstance(body, dict) else None
+    if not isinstance(code, int) or isinstance(code, bool):
+        # A 2xx without TikTok's envelope is not a success we can vouch for: retry, so it
+        # ends in the dead-letter topic rather than silently acked.
+        return Attempt(Outcome.RETRYING, reason="tiktok_unrecognized_response", status=response.status,
+                       detail=response.excerpt())
+    if code in SUCCESS_CODES:
+        return Attempt(Outcome.DELIVERED, status=response.status)
+    detail = f"{code} {body.get('message', '')}"[:500]
+    if code in PERMANENT_CODES:
+        return Attempt(Outcome.REJECTED, reason=f"tiktok_code:{code}", status=response.status, detail=detail,
+                       alert=code in CREDENTIAL_CODES)
+    # RETRY_CODES, 51xxx-53xxx internal errors, and any code not known to be permanent.
+    return Attempt(Outcome.RETRYING, reason=f"tiktok_code:{code}", status=response.status, detail=detail)
+
+
+VENDOR = Vendor(
+    name="tiktok",
+    build_request=build_request,
+    setting_names=("PIXEL_CODE", "TEST_EVENT_CODE", "LIMITED_DATA_USE"),
+    secret_names=("ACCESS_TOKEN",),
+    required_settings=("PIXEL_CODE", "ACCESS_TOKEN"),
+    event_map=EVENT_MAP,
+    required_consent=("ad_storage",),
+    test_event_code_setting="TEST_EVENT_CODE",
+    max_event_age_seconds=7 * 24 * 3600,
+    classify=classify,
+    timeout=5.0,
+)
+
+
+@functions_framework.http
+def deliver(request: flask.Request) -> flask.Response:
+    """Pub/Sub push endpoint: 2xx acks the message, anything else makes Pub/Sub retry."""
+    status, payload = VENDOR.handle_push(request.get_data())
+    return flask.jsonify(payload), status

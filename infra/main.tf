@@ -1,0 +1,288 @@
+/**
+ * Server-side tagging on Google Cloud: the whole stack.
+ *
+ * collect (public HTTP function) -> Pub/Sub tagging-events -> one push subscription per
+ * vendor -> one vendor function per vendor; dead letters in tagging-dead-letter. Vendors are
+ * read from config/vendors.yaml and discovered as functions/vendors/<name>/main.py: adding a
+ * vendor is a folder plus an entry, nothing here.
+ */
+
+locals {
+  source_root  = abspath(coalesce(var.source_root, "${path.module}/.."))
+  vendors_root = "${local.source_root}/functions/vendors"
+  vendors      = module.vendor_config.vendors
+  delivery     = module.vendor_config.delivery
+
+  # Each function's archive is its folder + shared/ + requirements.txt (see function_source).
+  build_dir = "${path.root}/.terraform/archives"
+
+  services = concat(
+    [
+      "artifactregistry.googleapis.com",
+      "cloudbuild.googleapis.com",
+      "cloudfunctions.googleapis.com",
+      "cloudresourcemanager.googleapis.com",
+      "iam.googleapis.com",
+      "logging.googleapis.com",
+      "monitoring.googleapis.com",
+      "pubsub.googleapis.com",
+      "run.googleapis.com",
+      "secretmanager.googleapis.com",
+      "storage.googleapis.com",
+    ],
+    var.enable_event_archive || var.enable_delivery_ledger ? ["bigquery.googleapis.com"] : [],
+    var.domain_mode == "load_balancer" ? ["compute.googleapis.com"] : [],
+  )
+
+  pubsub_service_agent = "service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+}
+
+module "vendor_config" {
+  source = "./modules/vendor_config"
+
+  config_file = coalesce(var.vendors_config_file, "${local.source_root}/config/vendors.yaml")
+  vendors_dir = local.vendors_root
+}
+
+# Fails the plan with a clear message when the configuration and the folders disagree.
+resource "terraform_data" "vendor_config" {
+  input = keys(local.vendors)
+
+  lifecycle {
+    precondition {
+      condition     = length(module.vendor_config.missing_folders) == 0
+      error_message = "config/vendors.yaml lists vendor(s) without a folder functions/vendors/<name>/main.py: ${join(", ", module.vendor_config.missing_folders)}. Add the folder or remove the entry."
+    }
+    precondition {
+      condition     = !module.vendor_config.duplicate_secrets
+      error_message = "Two vendors in config/vendors.yaml have a secret with the same full name <VENDOR>_<NAME> (e.g. vendor shop with EU_TOKEN and vendor shop_eu with TOKEN); full names are Secret Manager IDs and must be unique."
+    }
+    precondition {
+      condition     = local.delivery.max_delivery_attempts >= 5 && local.delivery.max_delivery_attempts <= 100
+      error_message = "delivery.cloud.max_delivery_attempts in config/vendors.yaml must be between 5 and 100 (Pub/Sub's limits)."
+    }
+    precondition {
+      condition     = local.delivery.minimum_backoff_seconds >= 0 && local.delivery.minimum_backoff_seconds <= local.delivery.maximum_backoff_seconds && local.delivery.maximum_backoff_seconds <= 600
+      error_message = "delivery.cloud backoff in config/vendors.yaml must satisfy 0 <= minimum <= maximum <= 600 seconds."
+    }
+  }
+}
+
+data "google_project" "this" {
+  project_id = var.project_id
+}
+
+resource "google_project_service" "enabled" {
+  for_each = toset(local.services)
+
+  project            = var.project_id
+  service            = each.value
+  disable_on_destroy = false
+}
+
+# ---------------------------------------------------------------------------------------------
+# Function sources and the identity that builds them
+# ---------------------------------------------------------------------------------------------
+
+resource "google_storage_bucket" "sources" {
+  #checkov:skip=CKV_GCP_62:Access logs of a bucket holding only build archives of this repository's public code add cost and no audit value; Cloud Audit Logs record admin access.
+  name                        = "${var.project_id}-tagging-sources"
+  project                     = var.project_id
+  location                    = var.region
+  uniform_bucket_level_access = true
+  public_access_prevention    = "enforced"
+  force_destroy               = true
+  labels                      = var.labels
+
+  versioning {
+    enabled = true
+  }
+
+  # Every deploy uploads new archives (the object name carries the content hash): keep a few.
+  lifecycle_rule {
+    action {
+      type = "Delete"
+    }
+    condition {
+      age = 30
+    }
+  }
+
+  depends_on = [google_project_service.enabled]
+}
+
+module "collect_source" {
+  source = "./modules/function_source"
+
+  name              = "collect"
+  function_dir      = "${local.source_root}/functions/collect"
+  shared_dir        = "${local.source_root}/shared"
+  requirements_file = "${local.source_root}/requirements.txt"
+  build_dir         = local.build_dir
+  bucket            = google_storage_bucket.sources.name
+}
+
+module "vendor_source" {
+  source   = "./modules/function_source"
+  for_each = local.vendors
+
+  name              = "vendor-${each.key}"
+  function_dir      = "${local.vendors_root}/${each.key}"
+  shared_dir        = "${local.source_root}/shared"
+  requirements_file = "${local.source_root}/requirements.txt"
+  build_dir         = local.build_dir
+  bucket            = google_storage_bucket.sources.name
+}
+
+# Cloud Build runs the function builds as this account instead of the default compute
+# service account, which may hold the Editor role. It writes build logs and images and reads
+# sources: ours, and the copies Cloud Run functions keeps in its own per-project buckets, whose
+# names are not known in advance (hence project-wide read, for this build identity only).
+resource "google_service_account" "build" {
+  project      = var.project_id
+  account_id   = "tagging-build"
+  display_name = "Builds the tagging functions"
+  depends_on   = [google_project_service.enabled]
+}
+
+resource "google_project_iam_member" "build" {
+  for_each = toset([
+    "roles/logging.logWriter",
+    "roles/artifactregistry.writer",
+    "roles/storage.objectViewer",
+  ])
+
+  project = var.project_id
+  role    = each.value
+  member  = google_service_account.build.member
+}
+
+# ---------------------------------------------------------------------------------------------
+# The event bus, collect and the vendors
+# ---------------------------------------------------------------------------------------------
+
+module "event_bus" {
+  source = "./modules/event_bus"
+
+  project_id                  = var.project_id
+  pubsub_service_agent        = local.pubsub_service_agent
+  enable_event_archive        = var.enable_event_archive
+  bigquery_location           = var.bigquery_location
+  archive_retention_days      = var.archive_retention_days
+  archive_deletion_protection = var.archive_deletion_protection
+  labels                      = var.labels
+
+  depends_on = [google_project_service.enabled]
+}
+
+module "collect" {
+  source = "./modules/ingest_function"
+
+  project_id              = var.project_id
+  region                  = var.region
+  source_bucket           = module.collect_source.bucket
+  source_object           = module.collect_source.object
+  build_service_account   = google_service_account.build.id
+  events_topic_id         = module.event_bus.events_topic_id
+  events_topic_name       = module.event_bus.events_topic_name
+  allowed_measurement_ids = var.allowed_measurement_ids
+  allowed_origins         = var.allowed_origins
+  cookie_domain           = var.cookie_domain
+  ingress_settings        = var.domain_mode == "load_balancer" ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_ALL"
+  scaling                 = var.collect
+  provisioned_secrets     = var.provisioned_secrets
+  labels                  = var.labels
+
+  depends_on = [google_project_service.enabled, google_project_iam_member.build]
+}
+
+# The identity Pub/Sub signs push requests with (OIDC); it may only invoke vendor functions.
+resource "google_service_account" "push" {
+  project      = var.project_id
+  account_id   = "tagging-push"
+  display_name = "Pub/Sub push identity for the vendor functions"
+  depends_on   = [google_project_service.enabled]
+}
+
+# The Pub/Sub service agent mints the OIDC tokens of push requests as the push identity.
+resource "google_service_account_iam_member" "pubsub_signs_push_tokens" {
+  service_account_id = google_service_account.push.name
+  role               = "roles/iam.serviceAccountTokenCreator"
+  member             = "serviceAccount:${local.pubsub_service_agent}"
+}
+
+module "vendor" {
+  source   = "./modules/vendor_function"
+  for_each = local.vendors
+
+  project_id              = var.project_id
+  region                  = var.region
+  vendor                  = each.key
+  source_bucket           = module.vendor_source[each.key].bucket
+  source_object           = module.vendor_source[each.key].object
+  build_service_account   = google_service_account.build.id
+  settings                = each.value.settings
+  secrets                 = each.value.secrets
+  events                  = each.value.events
+  filter                  = each.value.filter
+  provisioned_secrets     = var.provisioned_secrets
+  events_topic_id         = module.event_bus.events_topic_id
+  dead_letter_topic_id    = module.event_bus.dead_letter_topic_id
+  max_delivery_attempts   = local.delivery.max_delivery_attempts
+  minimum_backoff_seconds = local.delivery.minimum_backoff_seconds
+  maximum_backoff_seconds = local.delivery.maximum_backoff_seconds
+  push_service_account    = google_service_account.push.email
+  pubsub_service_agent    = local.pubsub_service_agent
+  scaling                 = var.vendor_functions
+  labels                  = var.labels
+
+  depends_on = [
+    terraform_data.vendor_config,
+    google_project_service.enabled,
+    google_project_iam_member.build,
+    google_service_account_iam_member.pubsub_signs_push_tokens,
+  ]
+}
+
+# ---------------------------------------------------------------------------------------------
+# Domain, monitoring, ledger
+# ---------------------------------------------------------------------------------------------
+
+module "custom_domain" {
+  source = "./modules/custom_domain"
+
+  project_id      = var.project_id
+  region          = var.region
+  mode            = var.domain_mode
+  domain          = var.domain
+  service_name    = module.collect.function_name
+  security_policy = var.security_policy
+  labels          = var.labels
+
+  depends_on = [google_project_service.enabled]
+}
+
+module "monitoring" {
+  source = "./modules/monitoring"
+
+  project_id                    = var.project_id
+  vendor_subscriptions          = flatten([for v in keys(local.vendors) : ["${v}-push", "${v}-replay-push"]])
+  dead_letter_subscription      = module.event_bus.dead_letter_subscription_name
+  alert_email                   = var.alert_email
+  rejected_deliveries_threshold = var.rejected_deliveries_threshold
+  labels                        = var.labels
+
+  depends_on = [google_project_service.enabled]
+}
+
+module "delivery_ledger" {
+  source = "./modules/delivery_ledger"
+  count  = var.enable_delivery_ledger ? 1 : 0
+
+  project_id     = var.project_id
+  location       = var.bigquery_location
+  retention_days = var.ledger_retention_days
+  labels         = var.labels
+
+  depends_on = [google_project_service.enabled]
+}

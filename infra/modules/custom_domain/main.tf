@@ -1,0 +1,158 @@
+/**
+ * The custom domain in front of collect, one of:
+ *  - load_balancer: global external Application Load Balancer, serverless NEG, Google-managed
+ *    certificate, HTTP->HTTPS redirect. About $18/month for the forwarding rules before
+ *    traffic; required for Cloud Armor and for serving from a fixed anycast IP.
+ *  - domain_mapping: Cloud Run domain mapping. Free; only in regions that support it.
+ *  - none: nothing here; use collect's own URL or route a path of the site to it
+ *    (docs/deploy.md, "Same-origin path routing").
+ */
+
+locals {
+  lb      = var.mode == "load_balancer" ? 1 : 0
+  mapping = var.mode == "domain_mapping" ? 1 : 0
+}
+
+resource "google_compute_global_address" "this" {
+  count = local.lb
+
+  project = var.project_id
+  name    = "${var.name_prefix}-ip"
+}
+
+resource "google_compute_region_network_endpoint_group" "this" {
+  count = local.lb
+
+  project               = var.project_id
+  region                = var.region
+  name                  = "${var.name_prefix}-collect-neg"
+  network_endpoint_type = "SERVERLESS"
+
+  cloud_run {
+    service = var.service_name
+  }
+}
+
+resource "google_compute_backend_service" "this" {
+  count = local.lb
+
+  project               = var.project_id
+  name                  = "${var.name_prefix}-collect"
+  load_balancing_scheme = "EXTERNAL_MANAGED"
+  protocol              = "HTTPS"
+  security_policy       = var.security_policy
+
+  backend {
+    group = google_compute_region_network_endpoint_group.this[0].id
+  }
+
+  log_config {
+    enable      = true
+    sample_rate = 0.01 # collect logs every hit itself; 1% of LB logs is enough to debug routing
+  }
+}
+
+resource "google_compute_url_map" "https" {
+  count = local.lb
+
+  project         = var.project_id
+  name            = "${var.name_prefix}-https"
+  default_service = google_compute_backend_service.this[0].id
+}
+
+resource "google_compute_managed_ssl_certificate" "this" {
+  count = local.lb
+
+  project = var.project_id
+  name    = "${var.name_prefix}-cert"
+
+  managed {
+    domains = [var.domain]
+  }
+
+  lifecycle {
+    create_before_destroy = true
+  }
+}
+
+resource "google_compute_ssl_policy" "this" {
+  count = local.lb
+
+  project         = var.project_id
+  name            = "${var.name_prefix}-tls"
+  profile         = "MODERN"
+  min_tls_version = "TLS_1_2"
+}
+
+resource "google_compute_target_https_proxy" "this" {
+  count = local.lb
+
+  project          = var.project_id
+  name             = "${var.name_prefix}-https"
+  url_map          = google_compute_url_map.https[0].id
+  ssl_certificates = [google_compute_managed_ssl_certificate.this[0].id]
+  ssl_policy       = google_compute_ssl_policy.this[0].id
+}
+
+resource "google_compute_global_forwarding_rule" "https" {
+  count = local.lb
+
+  project               = var.project_id
+  name                  = "${var.name_prefix}-https"
+  load_balancing_scheme = "EXTERNAL_MANAGED"
+  ip_address            = google_compute_global_address.this[0].id
+  port_range            = "443"
+  target                = google_compute_target_https_proxy.this[0].id
+  labels                = var.labels
+}
+
+# Plain HTTP only redirects to HTTPS.
+resource "google_compute_url_map" "redirect" {
+  count = local.lb
+
+  project = var.project_id
+  name    = "${var.name_prefix}-http-redirect"
+
+  default_url_redirect {
+    https_redirect         = true
+    redirect_response_code = "MOVED_PERMANENTLY_DEFAULT"
+    strip_query            = false
+  }
+}
+
+resource "google_compute_target_http_proxy" "redirect" {
+  count = local.lb
+
+  project = var.project_id
+  name    = "${var.name_prefix}-http-redirect"
+  url_map = google_compute_url_map.redirect[0].id
+}
+
+resource "google_compute_global_forwarding_rule" "http" {
+  count = local.lb
+
+  project               = var.project_id
+  name                  = "${var.name_prefix}-http"
+  load_balancing_scheme = "EXTERNAL_MANAGED"
+  ip_address            = google_compute_global_address.this[0].id
+  port_range            = "80"
+  target                = google_compute_target_http_proxy.redirect[0].id
+  labels                = var.labels
+}
+
+resource "google_cloud_run_domain_mapping" "this" {
+  count = local.mapping
+
+  project  = var.project_id
+  location = var.region
+  name     = var.domain
+
+  metadata {
+    namespace = var.project_id
+    labels    = var.labels
+  }
+
+  spec {
+    route_name = var.service_name
+  }
+}

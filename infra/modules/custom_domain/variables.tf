@@ -1,0 +1,47 @@
+variable "project_id" {
+  description = "The project of the load balancer or domain mapping."
+  type        = string
+}
+
+variable "region" {
+  description = "The region of collect (serverless NEG and domain mapping live there)."
+  type        = string
+}
+
+variable "mode" {
+  description = "load_balancer (global external HTTPS LB + serverless NEG + managed certificate), domain_mapping (Cloud Run domain mapping) or none."
+  type        = string
+  validation {
+    condition     = contains(["load_balancer", "domain_mapping", "none"], var.mode)
+    error_message = "mode must be one of load_balancer, domain_mapping, none."
+  }
+}
+
+variable "domain" {
+  description = "The tracking subdomain, e.g. track.example.com."
+  type        = string
+  default     = ""
+}
+
+variable "service_name" {
+  description = "The Cloud Run service behind the domain (a Cloud Run function's service has the function's name)."
+  type        = string
+}
+
+variable "security_policy" {
+  description = "Optional Cloud Armor security policy (self link) for the load balancer's backend."
+  type        = string
+  default     = null
+}
+
+variable "name_prefix" {
+  description = "Prefix of the load balancer's resource names."
+  type        = string
+  default     = "tagging"
+}
+
+variable "labels" {
+  description = "Labels for every resource that takes them."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,110 @@
+variable "project_id" {
+  description = "The project of the function."
+  type        = string
+}
+
+variable "region" {
+  description = "The function's region."
+  type        = string
+}
+
+variable "name" {
+  description = "The function's (and its Cloud Run service's) name."
+  type        = string
+  default     = "collect"
+}
+
+variable "runtime" {
+  description = "The Cloud Run functions runtime."
+  type        = string
+  default     = "python312"
+}
+
+variable "entry_point" {
+  description = "The function in main.py that serves requests."
+  type        = string
+  default     = "collect"
+}
+
+variable "source_bucket" {
+  description = "The bucket holding the source archive."
+  type        = string
+}
+
+variable "source_object" {
+  description = "The source archive's object name."
+  type        = string
+}
+
+variable "build_service_account" {
+  description = "The service account (projects/<p>/serviceAccounts/<email>) Cloud Build builds the function as."
+  type        = string
+}
+
+variable "events_topic_id" {
+  description = "The events topic's ID; collect may publish to it and to nothing else."
+  type        = string
+}
+
+variable "events_topic_name" {
+  description = "The events topic's short name (EVENTS_TOPIC)."
+  type        = string
+}
+
+variable "allowed_measurement_ids" {
+  description = "ALLOWED_MEASUREMENT_IDS: GA4 measurement IDs collect accepts."
+  type        = list(string)
+  default     = []
+}
+
+variable "allowed_origins" {
+  description = "ALLOWED_ORIGINS: page origins allowed to send hits with credentials."
+  type        = list(string)
+  default     = []
+}
+
+variable "cookie_domain" {
+  description = "COOKIE_DOMAIN: the Domain attribute of the first-party client-id cookie."
+  type        = string
+  default     = ""
+}
+
+variable "secret_names" {
+  description = "Secret settings of collect: Secret Manager secret IDs, injected as environment variables of the same name."
+  type        = list(string)
+  default     = ["MP_API_SECRETS", "DEBUG_TOKEN"]
+}
+
+variable "provisioned_secrets" {
+  description = "Secret IDs that hold an enabled version; only these are injected (a missing version would stop instances from starting)."
+  type        = set(string)
+  default     = []
+}
+
+variable "ingress_settings" {
+  description = "ALLOW_ALL (public), or ALLOW_INTERNAL_AND_GCLB when the load balancer is the only way in."
+  type        = string
+  default     = "ALLOW_ALL"
+  validation {
+    condition     = contains(["ALLOW_ALL", "ALLOW_INTERNAL_AND_GCLB"], var.ingress_settings)
+    error_message = "collect must be reachable from browsers: ALLOW_ALL or ALLOW_INTERNAL_AND_GCLB."
+  }
+}
+
+variable "scaling" {
+  description = "Instances, concurrency (THREADS matches it), CPU, memory and timeout."
+  type = object({
+    min_instance_count               = number
+    max_instance_count               = number
+    max_instance_request_concurrency = number
+    available_cpu                    = string
+    available_memory                 = string
+    timeout_seconds                  = number
+  })
+}
+
+variable "labels" {
+  description = "Labels for every resource that takes them."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,40 @@
+/**
+ * Reads config/vendors.yaml and discovers the vendor folders. A vendor is deployed when it has
+ * an entry (enabled unless `enabled: false`) and a folder functions/vendors/<name>/main.py.
+ * Entries without a folder are reported in `missing_folders` (the root fails the plan on them).
+ */
+
+locals {
+  config = yamldecode(file(var.config_file))
+
+  folders = toset([for f in fileset(var.vendors_dir, "*/main.py") : dirname(f)])
+
+  # An entry may be empty (`meta:`) and any key may be missing: try() turns "missing or null"
+  # into the default without unifying types.
+  entries = try({ for name, entry in local.config.vendors : name => entry }, {})
+
+  delivery_defaults = { max_delivery_attempts = 100, minimum_backoff_seconds = 10, maximum_backoff_seconds = 600 }
+  delivery          = try(merge(local.delivery_defaults, local.config.delivery.cloud), local.delivery_defaults)
+
+  vendors = {
+    for name, entry in local.entries : name => {
+      events = try([for e in entry.events : tostring(e)], [])
+      # The push subscription's attribute filter; empty (every event) without an events list.
+      filter = join(" OR ", [for e in try(entry.events, []) : "attributes.event_name = \"${e}\""])
+      # Secret names as the code reads them (shared/secrets.py): <VENDOR>_<NAME>. Both
+      # `ACCESS_TOKEN` and `META_ACCESS_TOKEN` under meta mean META_ACCESS_TOKEN, which is
+      # also the Secret Manager secret's ID and the environment variable's name.
+      secrets = try([
+        for s in entry.secrets : startswith(tostring(s), "${upper(name)}_") ? tostring(s) : "${upper(name)}_${s}"
+      ], [])
+      # settings -> <VENDOR>_<SETTING>; empty values are left out, as `make run` does.
+      settings = try({
+        for key, value in entry.settings :
+        "${upper(name)}_${key}" => tostring(value) if value != null && tostring(value) != ""
+      }, {})
+    } if try(entry.enabled, true) == true && contains(local.folders, name)
+  }
+
+  missing_folders = sort([for name in keys(local.entries) : name if !contains(local.folders, name)])
+  all_secrets     = flatten([for v in values(local.vendors) : v.secrets])
+}

@@ -1,0 +1,24 @@
+output "vendors" {
+  description = "Deployed vendors: name => {events, filter, secrets (<VENDOR>_<NAME>), settings (<VENDOR>_<SETTING> => value)}."
+  value       = local.vendors
+}
+
+output "delivery" {
+  description = "The cloud retry and dead-letter policy (delivery.cloud) with defaults filled in."
+  value       = local.delivery
+}
+
+output "missing_folders" {
+  description = "Configured vendors without a functions/vendors/<name>/main.py."
+  value       = local.missing_folders
+}
+
+output "duplicate_secrets" {
+  description = "Secret names listed by more than one vendor (they must be unique Secret Manager IDs)."
+  value       = length(local.all_secrets) != length(distinct(local.all_secrets))
+}
+
+output "folders" {
+  description = "Every vendor folder found."
+  value       = sort(local.folders)
+}

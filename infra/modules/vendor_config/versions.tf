@@ -1,0 +1,4 @@
+terraform {
+  # Pure expressions over files: no provider, so tests evaluate it offline (terraform console).
+  required_version = ">= 1.9"
+}

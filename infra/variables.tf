@@ -1,0 +1,192 @@
+# The root module's inputs. `make deploy` passes project_id, region and domain; everything
+# else has a default that suits a small site. Vendors come from config/vendors.yaml, not from
+# variables, so that `make run` and Terraform read the same list.
+
+variable "project_id" {
+  description = "The Google Cloud project to deploy into (it must exist and have billing enabled)."
+  type        = string
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a project ID (6-30 lowercase letters, digits or hyphens), not a project name or number."
+  }
+}
+
+variable "region" {
+  description = "The region for the functions, the serverless NEG and the domain mapping, e.g. europe-west1."
+  type        = string
+  validation {
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]$", var.region))
+    error_message = "region must be a Cloud Run region such as europe-west1 or us-central1."
+  }
+}
+
+variable "domain" {
+  description = "The tracking subdomain that serves collect, e.g. track.example.com. Empty with domain_mode = \"none\"."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.domain == "" || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,}$", var.domain))
+    error_message = "domain must be a lowercase host name such as track.example.com (no scheme, no path)."
+  }
+}
+
+variable "domain_mode" {
+  description = <<-EOT
+    How the domain reaches collect: "load_balancer" (global external HTTPS load balancer with a
+    serverless NEG and a Google-managed certificate; about $18/month; needed for Cloud Armor),
+    "domain_mapping" (Cloud Run domain mapping, free, only in regions that support it) or "none"
+    (collect's own URL, or same-origin path routing through the site's own CDN/load balancer).
+  EOT
+  type        = string
+  default     = "load_balancer"
+  validation {
+    condition     = contains(["load_balancer", "domain_mapping", "none"], var.domain_mode)
+    error_message = "domain_mode must be one of load_balancer, domain_mapping, none."
+  }
+  validation {
+    condition     = var.domain_mode == "none" || var.domain != ""
+    error_message = "domain_mode load_balancer and domain_mapping need a domain (e.g. track.example.com)."
+  }
+}
+
+variable "security_policy" {
+  description = "Optional Cloud Armor security policy (self link) attached to the load balancer's backend. Only with domain_mode = \"load_balancer\"."
+  type        = string
+  default     = null
+}
+
+variable "vendors_config_file" {
+  description = "The vendor configuration shared with `make run`. Defaults to config/vendors.yaml in this repository."
+  type        = string
+  default     = null
+}
+
+variable "source_root" {
+  description = "The repository root holding functions/, shared/ and requirements.txt. Defaults to the parent of this module."
+  type        = string
+  default     = null
+}
+
+variable "allowed_measurement_ids" {
+  description = "GA4 measurement IDs collect accepts (ALLOWED_MEASUREMENT_IDS), e.g. [\"G-XXXXXXX\"]. Empty accepts any."
+  type        = list(string)
+  default     = []
+}
+
+variable "allowed_origins" {
+  description = "Page origins allowed to send hits with credentials (ALLOWED_ORIGINS), e.g. [\"https://www.example.com\"]."
+  type        = list(string)
+  default     = []
+}
+
+variable "cookie_domain" {
+  description = "Domain attribute of the first-party client-id cookie (COOKIE_DOMAIN), e.g. example.com. Empty: collect's default."
+  type        = string
+  default     = ""
+}
+
+variable "collect" {
+  description = "Sizing of the collect function. THREADS is set to max_instance_request_concurrency."
+  type = object({
+    min_instance_count               = optional(number, 0)
+    max_instance_count               = optional(number, 20)
+    max_instance_request_concurrency = optional(number, 80)
+    available_cpu                    = optional(string, "1")
+    available_memory                 = optional(string, "512Mi")
+    timeout_seconds                  = optional(number, 30)
+  })
+  default = {}
+  validation {
+    condition     = var.collect.min_instance_count >= 0 && var.collect.min_instance_count <= var.collect.max_instance_count
+    error_message = "collect.min_instance_count must be between 0 and max_instance_count."
+  }
+  validation {
+    condition     = var.collect.max_instance_request_concurrency >= 1 && var.collect.max_instance_request_concurrency <= 1000
+    error_message = "collect.max_instance_request_concurrency must be between 1 and 1000 (concurrency above 1 needs at least 1 vCPU)."
+  }
+}
+
+variable "vendor_functions" {
+  description = <<-EOT
+    Sizing of every vendor function. timeout_seconds is also each push subscription's ack
+    deadline, so it must stay above the vendor HTTP timeout (10 s, shared/delivery).
+  EOT
+  type = object({
+    min_instance_count               = optional(number, 0)
+    max_instance_count               = optional(number, 10)
+    max_instance_request_concurrency = optional(number, 16)
+    available_cpu                    = optional(string, "1")
+    available_memory                 = optional(string, "512Mi")
+    timeout_seconds                  = optional(number, 60)
+  })
+  default = {}
+  validation {
+    condition     = var.vendor_functions.timeout_seconds >= 20 && var.vendor_functions.timeout_seconds <= 600
+    error_message = "vendor_functions.timeout_seconds must be 20-600: it is the push ack deadline and must exceed the vendor HTTP timeout (10 s)."
+  }
+}
+
+variable "provisioned_secrets" {
+  description = <<-EOT
+    Secret IDs that already hold an enabled version. Only these are injected into the functions
+    (an env-var secret without a version would stop the function from starting); a vendor whose
+    secrets are missing runs dry and logs the request it would send. `make deploy` fills this in
+    from `gcloud secrets versions list`.
+  EOT
+  type        = set(string)
+  default     = []
+}
+
+variable "enable_event_archive" {
+  description = "Archive every raw event in BigQuery through a Pub/Sub BigQuery subscription."
+  type        = bool
+  default     = false
+}
+
+variable "archive_deletion_protection" {
+  description = "Protect the raw event archive table from `make destroy` (set false and deploy before destroying it)."
+  type        = bool
+  default     = true
+}
+
+variable "enable_delivery_ledger" {
+  description = "Route the vendor functions' \"delivery\" log lines to a partitioned BigQuery dataset (docs/ledger.md)."
+  type        = bool
+  default     = true
+}
+
+variable "bigquery_location" {
+  description = "Location of the BigQuery datasets (event archive, delivery ledger), e.g. EU or US."
+  type        = string
+  default     = "EU"
+}
+
+variable "archive_retention_days" {
+  description = "Days a partition of the raw event archive is kept."
+  type        = number
+  default     = 400
+}
+
+variable "ledger_retention_days" {
+  description = "Days a partition of the delivery ledger is kept."
+  type        = number
+  default     = 90
+}
+
+variable "alert_email" {
+  description = "Email address for alerts (dead letters, rejected deliveries). Empty: alerts open incidents in the console only."
+  type        = string
+  default     = ""
+}
+
+variable "rejected_deliveries_threshold" {
+  description = "Alert when a vendor rejects more than this many deliveries in 5 minutes."
+  type        = number
+  default     = 0
+}
+
+variable "labels" {
+  description = "Labels added to every resource that takes labels."
+  type        = map(string)
+  default     = {}
+}

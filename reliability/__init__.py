@@ -1,0 +1,1 @@
+"""Delivery accounting, fault injection (``make chaos``), dead-letter replay, fuzzing and soak."""

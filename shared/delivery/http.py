@@ -1,0 +1,122 @@
+"""Sending a vendor request: one pooled session per process, origin override, redaction."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Iterable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+REDACTED = "[REDACTED]"
+# Query parameters and headers that carry credentials in some vendor's API.
+SECRET_QUERY_PARAMS = frozenset({"access_token", "api_secret", "token", "key", "api_key", "appsecret_proof"})
+SECRET_HEADERS = frozenset({"access-token", "authorization", "x-api-key", "api-key", "x-access-token"})
+_EXCERPT = 500
+
+
+def new_session(pool_size: int = 16) -> requests.Session:
+    """A session with keep-alive connection pools; built once per vendor, per process."""
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def with_origin(url: str, base: str) -> str:
+    """``url`` sent to ``base``'s origin instead (``VENDOR_API_BASE``), path and query kept.
+
+    A path in ``base`` is prepended: ``http://127.0.0.1:9000/meta`` + ``/v24.0/1/events`` →
+    ``http://127.0.0.1:9000/meta/v24.0/1/events``.
+    """
+    if not base:
+        return url
+    target = urlsplit(url)
+    origin = urlsplit(base)
+    path = origin.path.rstrip("/") + target.path
+    return urlunsplit((origin.scheme, origin.netloc, path, target.query, target.fragment))
+
+
+def redact_url(url: str, secrets: Iterable[str] = ()) -> str:
+    parts = urlsplit(url)
+    if not parts.query:
+        return _redact_text(url, secrets)
+    query = [
+        (key, REDACTED if key.lower() in SECRET_QUERY_PARAMS and value else _redact_text(value, secrets))
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query, safe="[]"), parts.fragment))
+
+
+def redact_request(request: dict[str, Any], secrets: Iterable[str] = ()) -> dict[str, Any]:
+    """A copy of ``{method, url, headers, json}`` safe to log: credentials replaced."""
+    secrets = [s for s in secrets if s and len(s) >= 4]
+    headers = {
+        key: (REDACTED if key.lower() in SECRET_HEADERS and value else _redact_text(value, secrets))
+        for key, value in (request.get("headers") or {}).items()
+    }
+    return {
+        "method": request.get("method"),
+        "url": redact_url(request.get("url", ""), secrets),
+        "headers": headers,
+        "json": _redact_json(request.get("json"), secrets),
+    }
+
+
+def _redact_text(value: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret and len(secret) >= 4 and secret in value:
+            value = value.replace(secret, REDACTED)
+    return value
+
+
+def _redact_json(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: (REDACTED if k.lower() in SECRET_QUERY_PARAMS and v else _redact_json(v, secrets))
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_redact_json(v, secrets) for v in value]
+    if isinstance(value, str):
+        return _redact_text(value, secrets)
+    return value
+
+
+@dataclass
+class Response:
+    """What the classification needs of a vendor's answer."""
+
+    status: int
+    text: str
+    headers: dict[str, str]
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.text)
+        except (ValueError, TypeError):
+            return None
+
+    def excerpt(self) -> str:
+        return self.text[:_EXCERPT]
+
+
+def send(
+    session: requests.Session,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: Any,
+    timeout: tuple[float, float],
+) -> Response:
+    """One HTTP call; raises ``requests.RequestException`` subclasses on transport failures.
+
+    Redirects are not followed: a vendor answering a POST with a redirect is a permanent
+    problem to surface, not to chase.
+    """
+    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8") if body is not None else None
+    response = session.request(method, url, headers=headers, data=data, timeout=timeout, allow_redirects=False)
+    return Response(response.status_code, response.text, {k.lower(): v for k, v in response.headers.items()})

@@ -1,0 +1,154 @@
+"""GA4, Meta and TikTok end to end over real parts: a hit to collect → the Pub/Sub emulator →
+each vendor function (functions-framework) → a real local HTTP server standing in for the
+vendor's API, reached through VENDOR_API_BASE with credentials from the environment."""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+
+import pytest
+import requests
+
+from devstack import config as stack_config
+from devstack.mock_vendor import MockVendor, Reply
+from devstack.stack import LocalStack
+from tests.stackutil import delivery_lines, wait_until
+
+pytestmark = pytest.mark.integration
+
+USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) E2E/1.0"
+LANDING = "https://shop.example/thanks?fbclid=AbC123xyz&ttclid=E.C.P.e2e"
+REPLIES = {
+    "ga4": Reply(204, body=b""),
+    "meta": Reply(200, body={"events_received": 1, "messages": [], "fbtrace_id": "e2e"}),
+    "tiktok": Reply(200, body={"code": 0, "message": "OK", "request_id": "e2e", "data": {}}),
+}
+CREDENTIALS = {
+    "ga4": {"GA4_MEASUREMENT_ID": "G-E2ETEST", "GA4_API_SECRET": "test-e2e-ga4-secret"},
+    "meta": {"META_PIXEL_ID": "1234567890", "META_ACCESS_TOKEN": "test-e2e-meta-token"},
+    "tiktok": {"TIKTOK_PIXEL_CODE": "CE2EPIXEL", "TIKTOK_ACCESS_TOKEN": "test-e2e-tiktok-token"},
+}
+
+
+@pytest.fixture
+def vendor_servers():
+    servers = {name: MockVendor(default=reply) for name, reply in REPLIES.items()}
+    for server in servers.values():
+        server.__enter__()
+    try:
+        yield servers
+    finally:
+        for server in servers.values():
+            server.close()
+
+
+def _stack(servers: dict[str, MockVendor]) -> LocalStack:
+    env = {
+        name: {**CREDENTIALS[name], "VENDOR_API_BASE": servers[name].url, "LOG_REQUESTS": "1"}
+        for name in servers
+    }
+    return LocalStack(stack_config.load(), vendors=tuple(servers), vendor_env=env)
+
+
+def _purchase_hit(stack: LocalStack, measurement_id: str = "G-E2ETEST", event_name: str = "purchase") -> None:
+    query = urllib.parse.urlencode({
+        "v": "2", "tid": measurement_id, "cid": "111.222", "sid": "1730000000", "sct": "2", "_et": "50",
+        "en": event_name, "dl": LANDING, "dr": "https://news.example/", "dt": "Thanks", "cu": "EUR",
+        "ep.transaction_id": "T-E2E", "epn.value": "10.5", "pr1": "idSKU1~nmShirt~pr10.5~qt1",
+    })
+    response = requests.post(f"{stack.collect_url}/g/collect?{query}", headers={"User-Agent": USER_AGENT}, timeout=10)
+    assert response.status_code in (200, 204), response.text
+
+
+def test_a_purchase_reaches_ga4_meta_and_tiktok_as_their_apis_expect(vendor_servers):
+    with _stack(vendor_servers) as stack:
+        _purchase_hit(stack)
+        got = {name: server.wait_for(1, timeout=60) for name, server in vendor_servers.items()}
+        lines = {name: wait_until(lambda n=name: delivery_lines(stack.log_path(f"vendor-{n}")), timeout=20)
+                 for name in vendor_servers}
+
+    ga4, meta, tiktok = got["ga4"][0], got["meta"][0], got["tiktok"][0]
+    # GA4 Measurement Protocol: the stream's secret in the query, the event kept in its session.
+    assert ga4.path == "/mp/collect?measurement_id=G-E2ETEST&api_secret=test-e2e-ga4-secret"
+    ga4_body = ga4.json()
+    assert ga4_body["client_id"] == "111.222"
+    params = ga4_body["events"][0]["params"]
+    assert ga4_body["events"][0]["name"] == "purchase"
+    assert (params["session_id"], params["engagement_time_msec"]) == ("1730000000", 50)
+    assert (params["transaction_id"], params["value"], params["currency"]) == ("T-E2E", 10.5, "EUR")
+    assert params["items"][0]["item_id"] == "SKU1"
+
+    # Meta: same event_id as collect gave the event, fbc built from the landing fbclid.
+    assert meta.path == "/v24.0/1234567890/events?access_token=test-e2e-meta-token"
+    server_event = meta.json()["data"][0]
+    assert server_event["event_name"] == "Purchase" and server_event["action_source"] == "website"
+    assert server_event["event_source_url"] == LANDING
+    assert server_event["user_data"]["client_user_agent"] == USER_AGENT
+    assert server_event["user_data"]["fbc"].startswith("fb.1.") and server_event["user_data"]["fbc"].endswith(".AbC123xyz")
+    assert server_event["custom_data"] == {
+        "value": 10.5, "currency": "EUR", "order_id": "T-E2E", "content_type": "product",
+        "content_ids": ["SKU1"], "contents": [{"id": "SKU1", "quantity": 1, "item_price": 10.5}], "num_items": 1,
+        "content_name": "Shirt",
+    }
+    assert "test_event_code" not in meta.json()
+
+    # TikTok: Access-Token header, the ttclid from the landing URL.
+    assert tiktok.path == "/open_api/v1.3/event/track/"
+    assert tiktok.headers["access-token"] == "test-e2e-tiktok-token"
+    tiktok_body = tiktok.json()
+    assert tiktok_body["event_source_id"] == "CE2EPIXEL"
+    data = tiktok_body["data"][0]
+    assert data["event"] == "CompletePayment" and data["user"]["ttclid"] == "E.C.P.e2e"
+    assert data["page"]["url"] == LANDING
+
+    # One event, one id across vendors (browser/server dedup), and a delivered line each.
+    assert server_event["event_id"] == data["event_id"] != ""
+    for name, vendor_lines in lines.items():
+        assert [l["outcome"] for l in vendor_lines] == ["delivered"], name
+        line = vendor_lines[0]
+        assert line["event_id"] == data["event_id"] and line["http_status"] in (200, 204)
+        # LOG_REQUESTS=1: the request is in the line, with the credentials redacted.
+        assert "test-e2e" not in json.dumps(line["request"])
+
+
+def test_another_streams_event_and_an_unmapped_event_leave_a_reason(vendor_servers):
+    with _stack(vendor_servers) as stack:
+        _purchase_hit(stack, measurement_id="G-OTHER")
+        _purchase_hit(stack, event_name="scroll")
+
+        def lines_of(name: str) -> list[dict]:
+            return delivery_lines(stack.log_path(f"vendor-{name}"))
+
+        wait_until(lambda: all(len(lines_of(n)) >= 2 for n in vendor_servers), timeout=60)
+        # Acked: give a redelivery the chance to show up before counting.
+        wait_until(lambda: any(len(lines_of(n)) > 2 for n in vendor_servers), timeout=3)
+        outcomes = {n: sorted((l["outcome"], l["reason"]) for l in lines_of(n)) for n in vendor_servers}
+    # GA4 forwards any event name, but only its own stream's events.
+    assert outcomes["ga4"] == [("delivered", ""), ("skipped", "measurement_id_not_configured:G-OTHER")]
+    assert [r.json()["events"][0]["name"] for r in vendor_servers["ga4"].received] == ["scroll"]
+    # Meta and TikTok have no stream restriction here, and no mapping for scroll.
+    for name in ("meta", "tiktok"):
+        assert outcomes[name] == [("delivered", ""), ("skipped", "event_not_mapped:scroll")], name
+        assert len(vendor_servers[name].received) == 1
+
+
+def test_a_debug_hit_goes_to_each_vendors_test_mechanism_or_is_skipped(vendor_servers):
+    stack = _stack(vendor_servers)
+    stack.vendor_env["meta"]["META_TEST_EVENT_CODE"] = "TEST12345"  # TikTok has none configured
+    with stack:
+        query = urllib.parse.urlencode({"v": "2", "tid": "G-E2ETEST", "cid": "333.444", "sid": "1730000001",
+                                        "en": "page_view", "dl": "https://shop.example/", "_dbg": "1"})
+        response = requests.post(f"{stack.collect_url}/g/collect?{query}", headers={"User-Agent": USER_AGENT},
+                                 timeout=10)
+        assert response.status_code in (200, 204), response.text
+        vendor_servers["ga4"].wait_for(1, timeout=60)
+        vendor_servers["meta"].wait_for(1, timeout=60)
+        tiktok_lines = wait_until(lambda: delivery_lines(stack.log_path("vendor-tiktok")), timeout=60)
+        meta_lines = wait_until(lambda: delivery_lines(stack.log_path("vendor-meta")), timeout=20)
+    assert vendor_servers["ga4"].received[0].json()["events"][0]["params"]["debug_mode"] is True
+    assert vendor_servers["meta"].received[0].json()["test_event_code"] == "TEST12345"
+    assert meta_lines[0]["debug"] is True and meta_lines[0]["outcome"] == "delivered"
+    assert vendor_servers["tiktok"].received == []
+    assert (tiktok_lines[0]["outcome"], tiktok_lines[0]["reason"], tiktok_lines[0]["debug"]) == (
+        "skipped", "debug_without_test_event_code", True)

@@ -1,0 +1,46 @@
+"""Whatever shape an event has, every vendor's gates and mapping answer with a plan (a
+request or a logged outcome) and never raise: property-based, over JSON-like junk."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings, strategies as st
+
+from functions.vendors.ga4.main import VENDOR as GA4
+from functions.vendors.meta.main import VENDOR as META
+from functions.vendors.tiktok.main import VENDOR as TIKTOK
+from shared.delivery import Outcome
+
+EVENTS = json.loads((Path(__file__).resolve().parent.parent / "golden" / "vendors" / "events.json").read_text())["events"]
+SETTINGS = {
+    "ga4": {"MEASUREMENT_ID": "G-TEST123", "API_SECRET": "s"},
+    "meta": {"PIXEL_ID": "1", "ACCESS_TOKEN": "t"},
+    "tiktok": {"PIXEL_CODE": "C", "ACCESS_TOKEN": "t"},
+}
+VENDORS = {"ga4": GA4, "meta": META, "tiktok": TIKTOK}
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=10,
+)
+KEYS = sorted({key for event in EVENTS.values() for key in event} | {"fbclid", "ttclid", "x-fb-ck-fbc", "_ttp"})
+
+
+@pytest.mark.parametrize("vendor", sorted(VENDORS))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(base=st.sampled_from(sorted(EVENTS)), changes=st.dictionaries(st.sampled_from(KEYS), json_values, max_size=6))
+@example(base="purchase", changes={"value": float("nan"), "items": [{"price": float("inf")}], "page_title": {"a": [1]}})
+@example(base="purchase", changes={"timestamp_micros": float("nan"), "consent": "denied", "user_data": [1]})
+def test_any_event_shape_gives_a_plan_not_an_exception(vendor, base, changes):
+    event = {**EVENTS[base], **changes}
+    plan = VENDORS[vendor].plan(event, SETTINGS[vendor], {}, now=1730000100)
+    assert plan.request is not None or plan.attempt is not None
+    if plan.attempt is not None:
+        # Junk data is a gate or a rejection with a reason, never a bug-retry.
+        assert plan.attempt.reason and plan.attempt.reason != "mapping_error", plan.attempt
+    if plan.request is not None and plan.attempt is None:
+        json.dumps(plan.request.json, allow_nan=False)  # what is sent is valid JSON
