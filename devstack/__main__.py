@@ -65,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
     ports = {v.name: args.vendor_base_port + i for i, v in enumerate(vendors)}
     log_dir = Path(args.log_dir).resolve()
     log_dir.mkdir(parents=True, exist_ok=True)
+    # A run's logs start empty: the terminal echo and the inspector read them from the top,
+    # and must not replay the previous run's hits.
+    for old_log in log_dir.glob("*.log"):
+        old_log.unlink()
     stack = LocalStack(
         config,
         emulator_port=args.emulator_port,
@@ -81,6 +85,9 @@ def run(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _terminate)
+    # Ctrl-C must stop the stack even when SIGINT was inherited as ignored (a shell starts
+    # background jobs that way, and Python then never raises KeyboardInterrupt).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         print("starting the Pub/Sub emulator, collect and the vendor functions ...", flush=True)
         stack.start()

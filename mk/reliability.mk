@@ -3,7 +3,7 @@
 
 .PHONY: chaos replay fuzz soak
 
-chaos: setup ## fault scenarios on the real local stack; prints one row per scenario (~5 min)
+chaos: setup ## fault scenarios on the real local stack; prints one row per scenario (~4 min)
 	$(PY) -m reliability chaos --out .run/chaos
 
 # make replay VENDOR=meta [DRY_RUN=1] [LIMIT=100] [MAX_SECONDS=60] [PROJECT=my-gcp-project]

@@ -8,25 +8,13 @@ import json
 import pytest
 
 from shared.collect_app import CollectConfig, Collector, HttpRequest
-from shared.publishing import PublishError
+from tests.recording import RecordingPublisher
 
 Q = "v=2&tid=G-TEST&cid=111.222&en=page_view&dl=https%3A%2F%2Fshop.example.com%2Fa"
 DENIED = Q + "&gcs=G100"
 TOKEN = "debug-token-for-tests"
 SECRET = "mp-secret-for-tests"
 UA = "Mozilla/5.0 (test)"
-
-
-class RecordingPublisher:
-    def __init__(self, fail: bool = False) -> None:
-        self.events: list[dict] = []
-        self.fail = fail
-
-    async def __call__(self, events):
-        if self.fail:
-            raise PublishError("broker down")
-        self.events.extend(events)
-        return [str(i) for i in range(len(events))]
 
 
 def handle(request: HttpRequest, config: CollectConfig | None = None, publisher: RecordingPublisher | None = None):

@@ -7,19 +7,7 @@ import asyncio
 import pytest
 
 from shared.collect_app import CollectConfig, Collector, HttpRequest
-from shared.publishing import PublishError
-
-
-class RecordingPublisher:
-    def __init__(self, fail: bool = False) -> None:
-        self.events: list[dict] = []
-        self.fail = fail
-
-    async def __call__(self, events):
-        if self.fail:
-            raise PublishError("broker down")
-        self.events.extend(events)
-        return [str(i) for i in range(len(events))]
+from tests.recording import RecordingPublisher
 
 
 def handle(request: HttpRequest, publisher=None, config=None):
