@@ -14,23 +14,14 @@ from google.cloud import pubsub_v1
 from google.protobuf import duration_pb2
 
 from devstack.config import RetryPolicy
-
-EVENTS_TOPIC = "tagging-events"
-DEAD_LETTER_TOPIC = "tagging-dead-letter"
-DEAD_LETTER_SUBSCRIPTION = "tagging-dead-letter-inspect"
-
-
-def vendor_subscription(vendor: str) -> str:
-    return f"{vendor}-push"
-
-
-def replay_topic(vendor: str) -> str:
-    """Each vendor's own replay topic: dead letters moved back reach that vendor only."""
-    return f"tagging-replay-{vendor}"
-
-
-def replay_subscription(vendor: str) -> str:
-    return f"{vendor}-replay-push"
+from devstack.names import (  # noqa: F401 - re-exported: callers name resources through topology
+    DEAD_LETTER_SUBSCRIPTION,
+    DEAD_LETTER_TOPIC,
+    EVENTS_TOPIC,
+    replay_subscription,
+    replay_topic,
+    vendor_subscription,
+)
 
 
 @dataclass

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from devstack.names import DEAD_LETTER_SOURCE, vendor_of_subscription
+
 DELIVERED_OUTCOMES = ("delivered", "dry_run")
-DEAD_LETTER_SOURCE = "CloudPubSubDeadLetterSourceSubscription"
 
 
 def read_json_lines(paths: Iterable[Path | str]) -> list[dict[str, Any]]:
@@ -56,15 +57,6 @@ def published_from_hits(lines: Iterable[Mapping[str, Any]]) -> dict[str, str]:
             if isinstance(event, Mapping) and event.get("event_id"):
                 published[str(event["event_id"])] = str(event.get("event_name", ""))
     return published
-
-
-def vendor_of_subscription(subscription: str) -> str:
-    """``projects/p/subscriptions/meta-push`` or ``meta-replay-push`` → ``meta``."""
-    name = subscription.rsplit("/", 1)[-1]
-    for suffix in ("-replay-push", "-push"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
 
 
 @dataclass(frozen=True)

@@ -21,21 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 from devstack.inspector.redact import redact, redact_query
+from devstack.names import DEAD_LETTER_SOURCE, vendor_of_subscription
 
 # Outcomes in the order the page sorts and colours them; "pending" means no line yet.
 OUTCOMES = ("delivered", "dry_run", "skipped", "rejected", "retrying", "dead_lettered", "invalid_envelope")
-DEAD_LETTER_SOURCE = "CloudPubSubDeadLetterSourceSubscription"
 
 Change = tuple[str, Any]  # ("hit", hit dict) or ("remove", hit id)
-
-
-def vendor_of_subscription(subscription: str) -> str:
-    """``projects/p/subscriptions/meta-push`` (or ``meta-replay-push``) → ``meta``."""
-    name = subscription.rsplit("/", 1)[-1]
-    for suffix in ("-replay-push", "-push"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name
 
 
 @dataclass

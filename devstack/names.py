@@ -1,0 +1,35 @@
+"""The naming scheme of the Pub/Sub resources, the same locally and in Terraform (infra/).
+
+Pure functions and constants, so log readers (accounting, the inspector) use them without a
+Pub/Sub client.
+"""
+
+from __future__ import annotations
+
+EVENTS_TOPIC = "tagging-events"
+DEAD_LETTER_TOPIC = "tagging-dead-letter"
+DEAD_LETTER_SUBSCRIPTION = "tagging-dead-letter-inspect"
+# The attribute Pub/Sub adds to a dead-lettered message: the subscription that gave up on it.
+DEAD_LETTER_SOURCE = "CloudPubSubDeadLetterSourceSubscription"
+
+
+def vendor_subscription(vendor: str) -> str:
+    return f"{vendor}-push"
+
+
+def replay_topic(vendor: str) -> str:
+    """Each vendor's own replay topic: dead letters moved back reach that vendor only."""
+    return f"tagging-replay-{vendor}"
+
+
+def replay_subscription(vendor: str) -> str:
+    return f"{vendor}-replay-push"
+
+
+def vendor_of_subscription(subscription: str) -> str:
+    """``projects/p/subscriptions/meta-push`` (or ``meta-replay-push``) → ``meta``."""
+    name = subscription.rsplit("/", 1)[-1]
+    for suffix in ("-replay-push", "-push"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
