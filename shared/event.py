@@ -10,6 +10,8 @@ import hashlib
 import json
 from typing import Any
 
+import orjson
+
 CONSENT_PURPOSES = ("ad_storage", "analytics_storage", "ad_user_data", "ad_personalization")
 
 # Pub/Sub caps attribute values at 1024 bytes.
@@ -44,7 +46,11 @@ def message_attributes(event: dict[str, Any]) -> dict[str, str]:
 
 def encode_event(event: dict[str, Any]) -> bytes:
     """Message data: compact UTF-8 JSON."""
-    return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    try:
+        # orjson writes the same compact UTF-8 JSON several times faster (it runs once per event).
+        return orjson.dumps(event)
+    except TypeError:  # orjson.JSONEncodeError: e.g. an int beyond 64 bits, which json handles
+        return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def decode_event(data: bytes) -> dict[str, Any]:
@@ -56,6 +62,8 @@ def decode_event(data: bytes) -> dict[str, Any]:
 
 
 def _clip(value: str) -> str:
+    if len(value) <= _MAX_ATTRIBUTE_BYTES // 4:  # a character is at most 4 UTF-8 bytes: fits
+        return value
     encoded = value.encode("utf-8")
     if len(encoded) <= _MAX_ATTRIBUTE_BYTES:
         return value

@@ -12,6 +12,11 @@ import threading
 import time
 from typing import Any
 
+import orjson
+
+# Types json.dumps(default=str) would stringify but orjson formats its own way go to str too.
+_ORJSON_OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
 _lock = threading.Lock()
 
 
@@ -19,7 +24,11 @@ def log(severity: str, message: str, **fields: Any) -> dict[str, Any]:
     """Write one structured log line and return the record (handy for tests and the inspector)."""
     record: dict[str, Any] = {"severity": severity, "message": message, **fields}
     record.setdefault("time", time.time())
-    line = json.dumps(record, separators=(",", ":"), default=str, ensure_ascii=False)
+    try:
+        # One line per hit: orjson is several times cheaper than json.dumps for it.
+        line = orjson.dumps(record, default=str, option=_ORJSON_OPTIONS).decode("utf-8")
+    except TypeError:  # orjson.JSONEncodeError: e.g. an int beyond 64 bits or a non-str key
+        line = json.dumps(record, separators=(",", ":"), default=str, ensure_ascii=False)
     with _lock:
         sys.stdout.write(line + "\n")
         sys.stdout.flush()

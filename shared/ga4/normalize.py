@@ -90,66 +90,37 @@ def normalize_gtag(params: dict[str, str]) -> dict[str, Any]:
     user_data: dict[str, Any] = {}
     debug = False
     for key, value in params.items():
-        target = STRING_PARAMS.get(key)
-        if target is not None:
-            event[target] = value
-            continue
-        number = NUMBER_PARAMS.get(key)
-        if number is not None:
-            set_number(event, number[0], value, integer=number[1])
-            continue
-        prefix = key[:3]
-        if prefix == "ep.":
-            name = key[3:]
-            if name in NUMERIC_EVENT_PARAMS:
-                set_number(event, name, value)
-            elif name.startswith("user_data."):
-                if not _set_path(user_data, name[10:], value):
-                    event[f"x-ga-mp2-{key}"] = value
-            elif name == "event_id":
-                if value:
-                    event["event_id"] = value
-            elif name == "debug_mode":
-                # Our debug_mode is a bool; the tag's own string is kept beside it.
-                debug = debug or value in _TRUE
-                event["x-ga-mp2-ep.debug_mode"] = value
-            elif not name or name in OWNED_KEYS or name.startswith("x-"):
-                event[f"x-ga-mp2-{key}"] = value
-            else:
-                event[name] = value
-        elif prefix == "epn":
-            if key[3:4] == ".":
-                name = key[4:]
-                if not name or name in OWNED_KEYS or name.startswith("x-"):
-                    event[f"x-ga-mp2-{key}"] = value
-                else:
-                    set_number(event, name, value)
-            else:
-                event[f"x-ga-mp2-{key}"] = value
-        elif prefix == "up." and len(key) > 3:
-            user_properties[key[3:]] = value
-        elif key[:4] == "upn." and len(key) > 4:
-            set_number(user_properties, key[4:], value)
-        elif key[:2] == "pr" and (index := item_index(key)) is not None:
+        op, arg, flag = _KINDS.get(key) or _kind(key)
+        if op == _SET:
+            event[arg] = value
+        elif op == _NUMBER:
+            set_number(event, arg, value, integer=flag)
+        elif op == _ITEM:
             if value:
-                items[index] = parse_item(value)
+                items[flag] = parse_item(value)
             else:
-                event[f"x-ga-mp2-{key}"] = value  # an empty item: kept, not made an item
-        elif key in SYSTEM_PARAMS:
-            system[SYSTEM_PARAMS[key]] = True if key == "_ee" else value
-            if key == "_dbg" and value == "1":
+                event[arg] = value  # an empty item: kept, not made an item
+        elif op == _SYSTEM:
+            system[arg] = True if flag == "_ee" else value
+            if flag == "_dbg" and value == "1":
                 debug = True
-        elif key in INTERNAL_PARAMS:
-            event[f"x-ga-{key}"] = value
-        elif prefix == "sst":
-            if key[3:4] == ".":
-                sst[key[4:]] = value
-            else:
-                event[f"x-ga-mp2-{key}"] = value
-        elif key in HINT_PARAMS:
-            continue  # client hints are assembled by the caller (they need the headers too)
-        else:
-            event[f"x-ga-mp2-{key}"] = value
+        elif op == _USER_PROPERTY:
+            user_properties[arg] = value
+        elif op == _USER_PROPERTY_NUMBER:
+            set_number(user_properties, arg, value)
+        elif op == _USER_DATA:
+            if not _set_path(user_data, arg, value):
+                event[flag] = value
+        elif op == _EVENT_ID:
+            if value:
+                event["event_id"] = value
+        elif op == _DEBUG_MODE:
+            # Our debug_mode is a bool; the tag's own string is kept beside it.
+            debug = debug or value in _TRUE
+            event["x-ga-mp2-ep.debug_mode"] = value
+        elif op == _SST:
+            sst[arg] = value
+        # _SKIP: client hints are assembled by the caller (they need the headers too)
     if items:
         event["items"] = [items[index] for index in sorted(items)]
     if user_properties:
@@ -171,6 +142,81 @@ def normalize_gtag(params: dict[str, str]) -> dict[str, Any]:
         except ValueError:
             pass  # a page_location that is not a URL stays as sent, without derived parts
     return event
+
+
+# What normalize_gtag does with a parameter depends on its key alone, so each key is
+# classified once and the answer cached: a batch repeats the shared URL parameters on every
+# line, and every hit of a site sends the same keys. Ops, with (arg, flag):
+_SET = 0  # event[arg] = value
+_NUMBER = 1  # set_number(event, arg, value, integer=flag)
+_ITEM = 2  # items[flag] = parse_item(value); empty value → event[arg]
+_SYSTEM = 3  # system[arg]; flag is the wire key (_ee is a flag, _dbg=1 turns debug on)
+_USER_PROPERTY = 4
+_USER_PROPERTY_NUMBER = 5
+_USER_DATA = 6  # user_data path arg; flag: the event key that keeps the value if the path collides
+_EVENT_ID = 7
+_DEBUG_MODE = 8
+_SST = 9
+_SKIP = 10
+_KINDS: dict[str, tuple[int, Any, Any]] = {}
+# Keys come from the internet: the cache stops growing here (real tags use a few hundred).
+_MAX_CACHED_KINDS = 4096
+
+
+def _kind(key: str) -> tuple[int, Any, Any]:
+    """Classify a wire parameter key (see the ops above) and cache the answer."""
+    kind = _classify(key)
+    if len(_KINDS) < _MAX_CACHED_KINDS:
+        _KINDS[key] = kind
+    return kind
+
+
+def _classify(key: str) -> tuple[int, Any, Any]:
+    verbatim = (_SET, f"x-ga-mp2-{key}", None)
+    target = STRING_PARAMS.get(key)
+    if target is not None:
+        return (_SET, target, None)
+    number = NUMBER_PARAMS.get(key)
+    if number is not None:
+        return (_NUMBER, number[0], number[1])
+    prefix = key[:3]
+    if prefix == "ep.":
+        name = key[3:]
+        if name in NUMERIC_EVENT_PARAMS:
+            return (_NUMBER, name, False)
+        if name.startswith("user_data."):
+            return (_USER_DATA, name[10:], f"x-ga-mp2-{key}")
+        if name == "event_id":
+            return (_EVENT_ID, None, None)
+        if name == "debug_mode":
+            return (_DEBUG_MODE, None, None)
+        if not name or name in OWNED_KEYS or name.startswith("x-"):
+            return verbatim
+        return (_SET, name, None)
+    if prefix == "epn":
+        if key[3:4] == ".":
+            name = key[4:]
+            if not name or name in OWNED_KEYS or name.startswith("x-"):
+                return verbatim
+            return (_NUMBER, name, False)
+        return verbatim
+    if prefix == "up." and len(key) > 3:
+        return (_USER_PROPERTY, key[3:], None)
+    if key[:4] == "upn." and len(key) > 4:
+        return (_USER_PROPERTY_NUMBER, key[4:], None)
+    if key[:2] == "pr" and (index := item_index(key)) is not None:
+        return (_ITEM, f"x-ga-mp2-{key}", index)
+    if key in SYSTEM_PARAMS:
+        return (_SYSTEM, SYSTEM_PARAMS[key], key)
+    if key in INTERNAL_PARAMS:
+        return (_SET, f"x-ga-{key}", None)
+    if prefix == "sst":
+        if key[3:4] == ".":
+            return (_SST, key[4:], None)
+        return verbatim
+    if key in HINT_PARAMS:
+        return (_SKIP, None, None)
+    return verbatim
 
 
 def _set_path(root: dict[str, Any], path: str, value: str) -> bool:
