@@ -21,6 +21,7 @@ from pathlib import Path
 from devstack import config as stack_config
 from devstack.inspector import Inspector
 from devstack.stack import LocalStack
+from shared.jsonlog import parse_line
 
 
 # Local-only detail (LOG_HITS, LOG_REQUESTS) is for the inspector; the terminal keeps the
@@ -30,13 +31,8 @@ _INSPECTOR_ONLY = ("raw", "normalized", "response")
 
 def terminal_line(line: str) -> str:
     """A log line as echoed to the terminal: without the bulky fields the inspector shows."""
-    if not line.startswith("{"):
-        return line
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError:
-        return line
-    if not isinstance(record, dict) or not any(key in record for key in (*_INSPECTOR_ONLY, "request")):
+    record = parse_line(line)
+    if record is None or not any(key in record for key in (*_INSPECTOR_ONLY, "request")):
         return line
     for key in _INSPECTOR_ONLY:
         record.pop(key, None)

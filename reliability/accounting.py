@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from shared.jsonlog import parse_line
 from devstack.names import DEAD_LETTER_SOURCE, vendor_of_subscription
 
 DELIVERED_OUTCOMES = ("delivered", "dry_run")
@@ -31,16 +32,7 @@ def read_json_lines(paths: Iterable[Path | str]) -> list[dict[str, Any]]:
             text = Path(path).read_text(errors="replace")
         except FileNotFoundError:
             continue
-        for line in text.splitlines():
-            line = line.strip()
-            if not line.startswith("{"):
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict):
-                records.append(record)
+        records.extend(r for r in map(parse_line, text.splitlines()) if r is not None)
     return records
 
 

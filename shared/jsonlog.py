@@ -35,6 +35,18 @@ def log(severity: str, message: str, **fields: Any) -> dict[str, Any]:
     return record
 
 
+def parse_line(line: str) -> dict[str, Any] | None:
+    """One log line back into its record; banners, tracebacks and partial lines → ``None``."""
+    line = line.strip()
+    if not line.startswith("{"):
+        return None
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
 def info(message: str, **fields: Any) -> dict[str, Any]:
     return log("INFO", message, **fields)
 

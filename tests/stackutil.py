@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any, Callable
 
-
-def read_json_lines(path: Path) -> list[dict[str, Any]]:
-    """Every JSON line of a process log (other lines, e.g. server banners, are ignored)."""
-    records = []
-    try:
-        text = path.read_text(errors="replace")
-    except FileNotFoundError:
-        return records
-    for line in text.splitlines():
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                records.append(json.loads(line))
-            except json.JSONDecodeError:
-                pass
-    return records
+from reliability.accounting import read_json_lines
 
 
 def delivery_lines(path: Path) -> list[dict[str, Any]]:
-    return [r for r in read_json_lines(path) if r.get("message") == "delivery"]
+    return [r for r in read_json_lines([path]) if r.get("message") == "delivery"]
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 0.1) -> Any:

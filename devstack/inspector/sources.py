@@ -8,21 +8,11 @@ import threading
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from shared.jsonlog import parse_line
+
 log = logging.getLogger(__name__)
 
 INSPECTOR_SUBSCRIPTION = "tagging-dead-letter-inspector"
-
-
-def parse_line(line: str) -> dict[str, Any] | None:
-    """One JSON log line → dict; banners, tracebacks and partial lines → None."""
-    line = line.strip()
-    if not line.startswith("{"):
-        return None
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError:
-        return None
-    return record if isinstance(record, dict) else None
 
 
 class LogFollower:
