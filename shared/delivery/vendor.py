@@ -11,7 +11,9 @@ The order of one delivery, all of it generic (a vendor folder only declares and 
    (``already_delivered``, vendors without a dedup key);
 3. map (a pure function of event and settings) → :class:`VendorRequest`;
 4. no credentials → dry run (the redacted request is logged);
-5. send through one pooled session, with ``VENDOR_API_BASE`` overriding the origin;
+5. send through one pooled async HTTP client (:mod:`shared.delivery.client`), with
+   ``VENDOR_API_BASE`` overriding the origin; in batch mode the drain groups the requests of
+   the messages it pulled into the vendor's batch API (:mod:`shared.delivery.batching`);
 6. classify: delivered / retrying / rejected (vendor hook first, e.g. TikTok's ``code``);
 7. one JSON ``delivery`` log line (docs/contracts.md).
 """
@@ -26,10 +28,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-import requests
-
 from shared import jsonlog, secrets, settings as env_settings
-from shared.delivery import http
+from shared.delivery import batching, client, http
 from shared.delivery.envelope import EnvelopeError, PushMessage, decode_push
 from shared.delivery.outcome import Outcome
 
@@ -74,6 +74,8 @@ class Attempt:
     # Credentials refused (401/403, Meta 190, TikTok token codes): logged at ERROR so that
     # alerting fires, since every following event will fail the same way.
     alert: bool = False
+    # Batch mode: how many events went in the vendor request that decided this outcome.
+    batch_size: int | None = None
 
 
 @dataclass
@@ -147,7 +149,8 @@ class Vendor:
     classify: Classifier | None = None
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     dedupe_delivered: bool = False
-    session: requests.Session = field(default_factory=http.new_session)
+    # The vendor's batch API, used in batch mode (docs/batch.md); None: one request per event.
+    batch_api: "batching.BatchApi | None" = None
     _seen: "OrderedDict[str, int]" = field(default_factory=OrderedDict, repr=False)
     _delivered: "OrderedDict[str, None]" = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -261,6 +264,14 @@ class Vendor:
     # -- the I/O part ----------------------------------------------------------------------------
 
     def handle_push(self, body: bytes) -> tuple[int, dict[str, Any]]:
+        """Synchronous :meth:`ahandle_push` (tests and tools; the functions are async)."""
+        return client.run_sync(self.ahandle_push(body))
+
+    def deliver(self, message: PushMessage) -> Attempt:
+        """Synchronous :meth:`adeliver`."""
+        return client.run_sync(self.adeliver(message))
+
+    async def ahandle_push(self, body: bytes) -> tuple[int, dict[str, Any]]:
         """Deliver one push message; return the HTTP status for Pub/Sub and a JSON body."""
         try:
             message = decode_push(body)
@@ -269,11 +280,12 @@ class Vendor:
             # dead-letter topic, where an operator can see it, not silently dropped.
             jsonlog.error("delivery", vendor=self.name, outcome="invalid_envelope", reason=str(exc))
             return 400, {"error": "invalid_envelope", "detail": str(exc)}
-        attempt = self.deliver(message)
+        attempt = await self.adeliver(message)
         status = 200 if attempt.outcome.ack else 503
         return status, {"outcome": attempt.outcome.value, "reason": attempt.reason}
 
-    def deliver(self, message: PushMessage) -> Attempt:
+    async def adeliver(self, message: PushMessage) -> Attempt:
+        """Gate, map, send and log one message; the only ``await`` is the vendor request."""
         started = time.perf_counter()
         event = message.event
         log_requests = env_settings.env_bool("LOG_REQUESTS")
@@ -289,7 +301,7 @@ class Vendor:
                 attempt = Attempt(Outcome.SKIPPED, reason="already_delivered")
             else:
                 plan = self.plan(event, values, message.attributes)
-                attempt = plan.attempt or self._send(plan.request, values)
+                attempt = plan.attempt or await self._send(plan.request, values)
                 if attempt.outcome is Outcome.DELIVERED and self.dedupe_delivered and event_id:
                     self._remember_delivered(event_id)
         attempt_number = self._attempt_number(message)
@@ -309,6 +321,8 @@ class Vendor:
         }
         if attempt.detail:
             record["detail"] = attempt.detail[:500]
+        if attempt.batch_size:
+            record["batch_size"] = attempt.batch_size
         if plan.request is not None and (log_requests or attempt.outcome is Outcome.DRY_RUN):
             record["request"] = self._loggable(plan.request, values, log_requests)
         if log_requests and attempt.response is not None:
@@ -333,27 +347,30 @@ class Vendor:
             return request
         return VendorRequest(request.method, http.with_origin(request.url, base), request.headers, request.json)
 
-    def _send(self, request: VendorRequest | None, values: Mapping[str, str]) -> Attempt:
+    async def _send(self, request: VendorRequest | None, values: Mapping[str, str]) -> Attempt:
         assert request is not None
+        batch = batching.current_batch()
+        if batch is not None and self.batch_api is not None:
+            # Batch mode: the drain sends this request together with the others it pulled.
+            return await batch.submit(self, request, values)
         outgoing = self._outgoing(request)
         try:
             timeout = float(values.get("TIMEOUT_SECONDS") or self.timeout)
         except ValueError:
             timeout = self.timeout
         try:
-            response = http.send(
-                self.session,
+            response = await client.send(
                 outgoing.method,
                 outgoing.url,
                 outgoing.headers,
                 outgoing.json,
                 (min(CONNECT_TIMEOUT_SECONDS, timeout), timeout),
             )
-        except requests.Timeout:
+        except client.TimeoutError_:
             return Attempt(Outcome.RETRYING, reason="timeout")
-        except requests.ConnectionError as exc:
+        except client.ConnectError as exc:
             return Attempt(Outcome.RETRYING, reason="connection_error", detail=_safe_error(exc, values, self))
-        except requests.RequestException as exc:
+        except client.RequestError as exc:
             return Attempt(Outcome.RETRYING, reason="request_error", detail=_safe_error(exc, values, self))
         attempt = self.classify(response) if self.classify is not None else None
         if attempt is None:
