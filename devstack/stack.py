@@ -17,6 +17,8 @@ from typing import Mapping
 from devstack.config import REPO_ROOT, RetryPolicy, StackConfig, VendorConfig
 from devstack.emulator import PubSubEmulator
 from devstack.processes import ManagedProcess, free_port, wait_for_port
+from devstack.drainer import Drainer
+from devstack.names import vendor_pull_subscription
 from devstack.topology import Topology, drop_retry_policy
 
 LOCAL_PROJECT = "tagging-local"
@@ -68,6 +70,11 @@ class LocalStack:
     # False: no retry policy on the emulator's push subscriptions (redelivery ~1 s apart), to
     # avoid the emulator's lost-redelivery bug (devstack.topology.drop_retry_policy).
     emulator_backoff: bool = True
+    # Batch mode: seconds between the drains of batch-mode vendors; None = the config's
+    # delivery.batch.local.interval_seconds, 0 = no timer (tests call drain() themselves).
+    drain_interval: float | None = None
+    # Per-vendor delivery mode overriding config/vendors.yaml ("push" or "batch").
+    delivery: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.retry = self.retry or self.config.local_retry
@@ -81,6 +88,7 @@ class LocalStack:
         self.emulator = PubSubEmulator(self.emulator_port, self.project, self.log_dir)
         self.processes: dict[str, ManagedProcess] = {}
         self.topology: Topology | None = None
+        self.drainer: Drainer | None = None
         self._saved_env: dict[str, str | None] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -105,12 +113,38 @@ class LocalStack:
         self.topology.create_bus()
         for vendor in self.vendor_configs:
             self.start_vendor(vendor.name)
-            self.topology.create_push_subscription(vendor.name, self.vendor_url(vendor.name), self.retry)
-            if not self.emulator_backoff:
-                drop_retry_policy(self.topology, vendor.name)
+        self._create_subscriptions()
         self.start_collect()
+        batch = self.batch_vendors()
+        interval = self.config.batch.local_interval_seconds if self.drain_interval is None else self.drain_interval
+        if batch and interval > 0:
+            self.drainer = Drainer({name: self.vendor_url(name) for name in batch}, interval).start()
+
+    def _create_subscriptions(self) -> None:
+        assert self.topology is not None
+        for vendor in self.vendor_configs:
+            batch = self.delivery_mode(vendor.name) == "batch"
+            if batch:
+                self.topology.create_pull_subscription(vendor.name, self.vendor_url(vendor.name), self.retry)
+            else:
+                self.topology.create_push_subscription(vendor.name, self.vendor_url(vendor.name), self.retry)
+            if not self.emulator_backoff:
+                drop_retry_policy(self.topology, vendor.name, batch=batch)
+
+    def delivery_mode(self, name: str) -> str:
+        """``push`` or ``batch``: this stack's override, else config/vendors.yaml's."""
+        return self.delivery.get(name) or self.config.vendor(name).delivery
+
+    def batch_vendors(self) -> list[str]:
+        return [v.name for v in self.vendor_configs if self.delivery_mode(v.name) == "batch"]
+
+    def drain(self, name: str, timeout: float = 120.0) -> dict:
+        """Run one drain of a batch-mode vendor now; its JSON summary (tests, chaos)."""
+        return Drainer.drain_once(self.vendor_url(name), timeout)
 
     def stop(self) -> None:
+        if self.drainer is not None:
+            self.drainer.stop()
         for process in reversed(list(self.processes.values())):
             process.stop()
         if self.topology is not None:
@@ -143,6 +177,7 @@ class LocalStack:
             **self.emulator.env(),
             **vendor.environment(),
             "MAX_DELIVERY_ATTEMPTS": str(self.retry.max_delivery_attempts),
+            **self._batch_env(name),
             **self.vendor_env.get(name, {}),
         }
         process = function_process(
@@ -151,6 +186,17 @@ class LocalStack:
         self.processes[f"vendor-{name}"] = process.start()
         wait_for_port(self.vendor_ports[name], 60, process)
         return process
+
+    def _batch_env(self, name: str) -> dict[str, str]:
+        if self.delivery_mode(name) != "batch":
+            return {}
+        return {
+            "DRAIN_SUBSCRIPTION": f"projects/{self.project}/subscriptions/{vendor_pull_subscription(name)}",
+            "DRAIN_MAX_MESSAGES": str(self.config.batch.max_messages),
+            # A local drain is short: the timer calls again within seconds.
+            "DRAIN_SECONDS": "20",
+            "DRAIN_PULL_TIMEOUT_SECONDS": "1",
+        }
 
     # -- addresses -------------------------------------------------------------------------
 
@@ -194,10 +240,7 @@ class LocalStack:
             self.topology.close()
         self.topology = Topology(self.project)
         self.topology.create_bus()
-        for vendor in self.vendor_configs:
-            self.topology.create_push_subscription(vendor.name, self.vendor_url(vendor.name), self.retry)
-            if not self.emulator_backoff:
-                drop_retry_policy(self.topology, vendor.name)
+        self._create_subscriptions()
 
     def pause_emulator(self) -> None:
         """SIGSTOP the emulator's process group: the broker hangs but keeps its messages."""

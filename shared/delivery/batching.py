@@ -10,7 +10,9 @@ with the vendor's pure ``combine`` hook, sends, and gives each message its own o
 
 * accepted: each message delivered;
 * retryable (429, 5xx, timeout): each message retried, counted against its own
-  ``deliveryAttempt``, so dead-lettering stays per message;
+  ``deliveryAttempt``. So that one event the vendor keeps failing on cannot drag its
+  neighbours into the dead-letter topic, retried messages are batched apart from first
+  attempts, and a message on its last attempt travels alone: dead-lettering is per message;
 * rejected while carrying several events: one bad event spoils the whole request at Meta
   and TikTok, so the batch is split in halves and resent until each rejected event stands
   alone and the good ones are delivered (credential failures are not split: they would fail
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
 
 _BATCH: contextvars.ContextVar["Batch | None"] = contextvars.ContextVar("delivery_batch", default=None)
 _SENT: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar("delivery_batch_sent", default=None)
+_MESSAGE: contextvars.ContextVar[Any] = contextvars.ContextVar("delivery_batch_message", default=None)
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,8 @@ class _Pending:
     request: "VendorRequest"
     values: Mapping[str, str]
     future: "asyncio.Future[Attempt]"
+    attempt: int = 1  # this message's delivery attempt
+    last: bool = False  # its last one: a failure dead-letters it
 
 
 class Batch:
@@ -120,6 +125,7 @@ class Batch:
     async def _one(self, message: Any) -> "Attempt":
         sent = [False]
         _SENT.set(sent)  # this task's own context: marks whether it handed a request over
+        _MESSAGE.set(message)
         try:
             return await self.vendor.adeliver(message)
         finally:
@@ -129,7 +135,9 @@ class Batch:
     async def submit(self, vendor: "Vendor", request: "VendorRequest", values: Mapping[str, str]) -> "Attempt":
         """Called by the delivery instead of sending: wait for the batch's answer."""
         future: asyncio.Future = asyncio.get_running_loop().create_future()
-        self._pending.append(_Pending(request, values, future))
+        message = _MESSAGE.get()
+        attempt = vendor.upcoming_attempt(message) if message is not None else 1
+        self._pending.append(_Pending(request, values, future, attempt, attempt >= vendor.max_delivery_attempts()))
         sent = _SENT.get()
         if sent is not None:
             sent[0] = True
@@ -146,9 +154,12 @@ class Batch:
         api = self.vendor.batch_api
         assert api is not None
         groups: dict[Hashable, list[_Pending]] = {}
+        chunks: list[list[_Pending]] = []
         for pending in self._pending:
-            groups.setdefault(api.key(pending.request), []).append(pending)
-        chunks = []
+            if pending.last:
+                chunks.append([pending])  # judged on its own: only its own failure dead-letters it
+            else:
+                groups.setdefault((pending.attempt > 1, api.key(pending.request)), []).append(pending)
         for group in groups.values():
             chunk: list[_Pending] = []
             size = 0

@@ -396,6 +396,11 @@ class Vendor:
                 self._seen.popitem(last=False)
         return message.delivery_attempt or count
 
+    def upcoming_attempt(self, message: PushMessage) -> int:
+        """The number :meth:`_attempt_number` will give this delivery, without counting it."""
+        with self._lock:
+            return message.delivery_attempt or self._seen.get(message.message_id, 0) + 1
+
     def _was_delivered(self, event_id: str) -> bool:
         with self._lock:
             return event_id in self._delivered

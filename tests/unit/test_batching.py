@@ -153,3 +153,15 @@ def test_a_vendor_without_batch_api_sends_one_request_per_event(monkeypatch, cap
         results, _ = deliver(WEBHOOK, [event() for _ in range(3)])
     assert {r.outcome for r in results} == {Outcome.DELIVERED}
     assert len(server.received) == 3
+
+
+def test_retried_messages_travel_apart_and_last_attempts_alone(meta, monkeypatch, capsys):
+    monkeypatch.setenv("MAX_DELIVERY_ATTEMPTS", "5")
+    messages = [PushMessage(event=event(), message_id=f"m-{next(_ids)}", delivery_attempt=n) for n in (1, 1, 2, 3, 5, 5)]
+
+    async def go():
+        return await Batch(META).run(messages)
+    results = run_sync(go())
+    assert {r.outcome for r in results} == {Outcome.DELIVERED}
+    # first attempts together, retries together, each last attempt on its own
+    assert sorted(len(r.json()["data"]) for r in meta.received) == [1, 1, 2, 2]
