@@ -4,6 +4,8 @@
  * subscriptions to it: <vendor>-push on the events topic (attribute filter from the vendor's
  * events) and <vendor>-replay-push on its replay topic tagging-replay-<vendor>, both with OIDC,
  * exponential retry and dead-lettering after max_delivery_attempts.
+ * In batch mode (delivery = "batch") <vendor>-push is replaced by the pull subscription
+ * <vendor>-pull that the function drains (batch.tf; the scheduler is modules/batch_drain).
  */
 
 locals {
@@ -79,7 +81,7 @@ resource "google_cloudfunctions2_function" "this" {
       MAX_DELIVERY_ATTEMPTS = tostring(var.max_delivery_attempts)
       GOOGLE_CLOUD_PROJECT  = var.project_id
       THREADS               = tostring(var.scaling.max_instance_request_concurrency)
-    })
+    }, local.batch_env)
 
     dynamic "secret_environment_variables" {
       for_each = toset(local.injected)
@@ -120,10 +122,10 @@ resource "google_pubsub_topic" "replay" {
 
 locals {
   # subscription name => (topic, filter). Replayed messages were already filtered once.
-  subscriptions = {
-    (local.subscription)        = { topic = var.events_topic_id, filter = var.filter }
-    "${var.vendor}-replay-push" = { topic = google_pubsub_topic.replay.id, filter = "" }
-  }
+  subscriptions = merge(
+    var.delivery == "push" ? { (local.subscription) = { topic = var.events_topic_id, filter = var.filter } } : {},
+    { "${var.vendor}-replay-push" = { topic = google_pubsub_topic.replay.id, filter = "" } },
+  )
 }
 
 resource "google_pubsub_subscription" "push" {
