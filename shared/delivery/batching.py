@@ -99,6 +99,7 @@ class Batch:
         self.vendor = vendor
         self.requests_sent = 0
         self.throttled = False  # the vendor said slow down (429 / Retry-After): stop pulling
+        self.settings_cache: dict[str, dict[str, str]] = {}  # Vendor.settings(), once per batch
         self._pending: list[_Pending] = []
         self._expected = 0
         self._arrived = 0

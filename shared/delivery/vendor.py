@@ -161,13 +161,18 @@ class Vendor:
         """Settings, runtime settings and secrets of this vendor, read now.
 
         Raises :class:`shared.secrets.SecretUnavailable` when a configured secret cannot be
-        read (the delivery then retries).
+        read (the delivery then retries). In a drain, read once per pulled batch.
         """
+        batch = batching.current_batch()
+        if batch is not None and self.name in batch.settings_cache:
+            return dict(batch.settings_cache[self.name])
         prefix = self.name.upper()
         names = dict.fromkeys((*self.setting_names, *RUNTIME_SETTINGS, self.measurement_id_setting))
         values = {key: os.environ.get(f"{prefix}_{key}", "").strip() for key in names}
         for key in self.secret_names:
             values[key] = secrets.get(f"{prefix}_{key}")
+        if batch is not None:
+            batch.settings_cache[self.name] = dict(values)
         return values
 
     def max_delivery_attempts(self) -> int:
