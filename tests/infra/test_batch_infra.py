@@ -68,3 +68,16 @@ def test_vendor_config_reads_delivery_and_batch_settings(tmp_path):
     assert outputs["vendors"]["meta"]["delivery"] == "batch"
     assert outputs["vendors"]["tiktok"]["delivery"] == "push"
     assert outputs["batch"] == {"max_messages": 500, "schedule": "*/5 * * * *", "drain_seconds": 40}
+
+
+def test_collect_billing_is_a_variable_that_switches_cpu_allocation(modules):
+    root = modules["root"]
+    variable = root.variables["collect_billing"]
+    assert variable["default"] == "request"
+    assert "contains([\"request\", \"instance\"]" in str(variable["validation"]).replace("'", '"')
+    switch = root.resources[("terraform_data", "collect_billing")]
+    command = str(switch["provisioner"])
+    assert "--no-cpu-throttling" in command and "--cpu-throttling" in command
+    assert "module.collect.function_name" in command
+    # a new revision of collect (new source or sizing) resets the flag: re-applied then
+    assert "${module.collect_source.object}" in switch["triggers_replace"]
