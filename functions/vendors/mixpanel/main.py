@@ -29,7 +29,8 @@ from shared.delivery.rows import RowFailure, row_outcomes
 
 # Ingestion API hosts by data residency (https://docs.mixpanel.com/reference/overview).
 HOSTS = {"us": "api.mixpanel.com", "eu": "api-eu.mixpanel.com", "in": "api-in.mixpanel.com"}
-# $insert_id: at most 36 characters, letters, digits and "-" (Import Events reference).
+# $insert_id: at most 36 characters of letters, digits and "-" (Mixpanel's 400 Bad Request page:
+# "hash ... and use the first 36 characters"; the Import Events reference's UUID examples).
 _INSERT_ID = re.compile(r"^[A-Za-z0-9-]{1,36}$")
 
 
