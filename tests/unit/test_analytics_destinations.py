@@ -78,3 +78,34 @@ def test_vendor_row_parsers_read_every_listed_index():
 def test_an_unparseable_400_falls_back_to_the_generic_rules():
     response = Response(status=400, text="<html>bad</html>", headers={})
     assert mixpanel.classify(response) is None and amplitude.classify(response) is None
+
+
+# -- any event shape: a plan, never an exception (as tests/unit/test_vendor_robustness.py) ------
+
+from hypothesis import HealthCheck, example, given, settings, strategies as st  # noqa: E402
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
+    max_leaves=10,
+)
+KEYS = sorted({key for event in EVENTS.values() for key in event}
+              | {"client_hints", "user_properties", "campaign_source", "campaign_name", "ga_session_id", "note"})
+VENDORS = {"mixpanel": mixpanel.VENDOR, "amplitude": amplitude.VENDOR, "segment": segment.VENDOR}
+
+
+@pytest.mark.parametrize("vendor", sorted(VENDORS))
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(base=st.sampled_from(sorted(EVENTS)), changes=st.dictionaries(st.sampled_from(KEYS), json_values, max_size=6))
+@example(base="purchase", changes={"value": float("nan"), "items": [{"price": float("inf"), "index": "x"}],
+                                   "client_hints": {"full_version_list": [{"brand": 1}, "x"], "platform": 3}})
+@example(base="page_view", changes={"ga_session_id": float("inf"), "screen_resolution": "x", "note": float("nan")})
+@example(base="purchase", changes={"timestamp_micros": -5, "user_properties": [1], "event_id": {"a": 1}})
+def test_any_event_shape_gives_a_plan_not_an_exception(vendor, base, changes):
+    event = {**EVENTS[base], **changes}
+    plan = VENDORS[vendor].plan(event, SETTINGS, {}, now=1730000100)
+    assert plan.request is not None or plan.attempt is not None
+    if plan.attempt is not None:
+        assert plan.attempt.reason and plan.attempt.reason != "mapping_error", plan.attempt
+    if plan.request is not None and plan.attempt is None:
+        json.dumps(plan.request.json, allow_nan=False)
