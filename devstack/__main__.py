@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from devstack import config as stack_config
+from devstack.archive import ArchiveWriter
 from devstack.inspector import Inspector
 from devstack.stack import LocalStack
 from shared.jsonlog import parse_line
@@ -75,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         vendor_env={v.name: {"LOG_REQUESTS": "1"} for v in vendors},
     )
     inspector: Inspector | None = None
+    archive: ArchiveWriter | None = None
     stopping = threading.Event()
 
     def _terminate(signum, frame):  # noqa: ARG001
@@ -87,6 +89,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         print("starting the Pub/Sub emulator, collect and the vendor functions ...", flush=True)
         stack.start()
+        if args.archive_file:
+            # The rows the cloud's BigQuery archive gets (devstack/archive.py, docs/ledger.md).
+            archive = ArchiveWriter(stack.project, Path(args.archive_file).resolve()).start()
         try:
             inspector = Inspector.for_stack(stack, port=args.inspector_port).start()
         except OSError as exc:
@@ -100,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
             f"  collect            {stack.collect_url}/g/collect\n"
             f"  inspector          {inspector.url}   <- open this to watch hits flow through every vendor\n"
         )
+        if archive is not None:
+            print(f"  event archive      {archive.path}  (the BigQuery archive's rows, JSON lines)")
         for vendor in stack.vendor_configs:
             print(f"  vendor {vendor.name:<11} {stack.vendor_url(vendor.name)}  log {stack.log_path('vendor-' + vendor.name)}")
         print(
@@ -135,6 +142,8 @@ def run(args: argparse.Namespace) -> int:
         stopping.set()
         if inspector is not None:
             inspector.stop()
+        if archive is not None:
+            archive.stop()
         stack.stop()
         print("every process the stack started has stopped.", flush=True)
 
@@ -148,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--vendor-base-port", type=int, default=8081)
     run_parser.add_argument("--inspector-port", type=int, default=8090)
     run_parser.add_argument("--log-dir", default=".run/logs")
+    run_parser.add_argument("--archive-file", default=".run/archive/events.jsonl",
+                            help="append each event's archive row here; empty: no local archive")
     args = parser.parse_args(argv)
     if args.command == "run":
         return run(args)

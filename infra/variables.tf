@@ -138,9 +138,9 @@ variable "provisioned_secrets" {
 }
 
 variable "enable_event_archive" {
-  description = "Archive every raw event in BigQuery through a Pub/Sub BigQuery subscription."
+  description = "Archive every published event in BigQuery through a Pub/Sub BigQuery subscription (docs/ledger.md, \"The event archive\")."
   type        = bool
-  default     = false
+  default     = true
 }
 
 variable "archive_deletion_protection" {
@@ -162,9 +162,14 @@ variable "bigquery_location" {
 }
 
 variable "archive_retention_days" {
-  description = "Days a partition of the raw event archive is kept."
+  description = "Days a daily partition of the event archive is kept (then BigQuery deletes it)."
   type        = number
   default     = 400
+
+  validation {
+    condition     = var.archive_retention_days >= 1 && floor(var.archive_retention_days) == var.archive_retention_days
+    error_message = "archive_retention_days must be a whole number of days, at least 1."
+  }
 }
 
 variable "ledger_retention_days" {

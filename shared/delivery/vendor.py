@@ -125,7 +125,7 @@ class Vendor:
     resolves: ``EVENT``, the vendor's name for this event, and ``DEBUG``, ``"1"`` when the
     event goes through the vendor's test mechanism. When a setting or secret in
     ``required_settings`` is empty, the vendor runs dry: it logs the exact request instead of
-    sending it.
+    sending it; an entry ``"A|B"`` is satisfied by either.
 
     ``event_map`` maps GA4 event names to the vendor's (``None``: every event, named as is);
     the ``<NAME>_EVENT_MAP`` setting overrides entries, ``<NAME>_SEND_UNMAPPED=true`` sends
@@ -259,10 +259,11 @@ class Vendor:
         except (TypeError, ValueError) as exc:
             attempt = Attempt(Outcome.REJECTED, reason="mapping_failed", detail=f"body is not valid JSON: {exc}")
             return Plan(None, attempt, debug, vendor_event)
-        missing = [key for key in self.required_settings if not prepared.get(key)]
+        # "A|B": either A or B (Mixpanel: a service account or a project token).
+        missing = [key for key in self.required_settings if not any(prepared.get(k) for k in key.split("|"))]
         if missing:
             prefix = self.name.upper()
-            reason = "missing_settings:" + ",".join(f"{prefix}_{key}" for key in missing)
+            reason = "missing_settings:" + ",".join("|".join(f"{prefix}_{k}" for k in key.split("|")) for key in missing)
             return Plan(request, Attempt(Outcome.DRY_RUN, reason=reason), debug, vendor_event)
         return Plan(request, None, debug, vendor_event)
 

@@ -86,6 +86,18 @@ def test_every_vendor_has_golden_requests_for_the_core_events():
         assert core <= sent, f"{vendor} lacks golden requests for {sorted(core - sent)}"
 
 
+def test_analytics_vendors_have_golden_requests_and_cite_their_docs():
+    core = {"page_view", "view_item", "add_to_cart", "purchase", "sign_up"}
+    for vendor in ("mixpanel", "amplitude", "segment"):
+        for file_name in ("requests.json", "responses.json"):
+            spec = json.loads((GOLDEN / vendor / file_name).read_text())
+            for case in spec["cases"]:
+                assert case.get("transport") or case.get("doc"), f"{vendor}/{file_name}: {case['name']} cites no doc"
+        spec = json.loads((GOLDEN / vendor / "requests.json").read_text())
+        sent = {c["event"] for c in spec["cases"] if "request" in c["expected"] and "outcome" not in c["expected"]}
+        assert core <= sent, f"{vendor} lacks golden requests for {sorted(core - sent)}"
+
+
 @pytest.fixture(scope="module")
 def vendor_server():
     """One real HTTP server for all response cases; each case sets its answer."""

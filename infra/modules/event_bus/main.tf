@@ -1,7 +1,7 @@
 /**
  * The event bus: the events topic, the dead-letter topic with a pull subscription to inspect
- * it, the Pub/Sub service agent's right to publish dead letters, and (optionally) a BigQuery
- * subscription archiving every raw event.
+ * it, the Pub/Sub service agent's right to publish dead letters, and (by default) a BigQuery
+ * subscription archiving every published event.
  */
 
 resource "google_pubsub_topic" "events" {
@@ -45,7 +45,10 @@ resource "google_pubsub_topic_iam_member" "service_agent_publishes_dead_letters"
 }
 
 # ---------------------------------------------------------------------------------------------
-# Optional raw event archive: a BigQuery subscription writing every message with its metadata.
+# The event archive (on by default): a BigQuery subscription writes every published event, with
+# its metadata, to a table partitioned by day. No function, no per-event compute. The columns
+# are archive_schema.json (docs/ledger.md, "The event archive"); devstack/archive.py writes the
+# same rows locally.
 # ---------------------------------------------------------------------------------------------
 
 resource "google_bigquery_dataset" "archive" {
@@ -55,7 +58,7 @@ resource "google_bigquery_dataset" "archive" {
   project                         = var.project_id
   dataset_id                      = var.archive_dataset_id
   location                        = var.bigquery_location
-  description                     = "Every raw event published to ${var.events_topic}, written by a Pub/Sub BigQuery subscription."
+  description                     = "Every event published to ${var.events_topic}, written by a Pub/Sub BigQuery subscription."
   default_partition_expiration_ms = var.archive_retention_days * 86400000
   labels                          = var.labels
 }
@@ -66,8 +69,8 @@ resource "google_bigquery_table" "events" {
 
   project             = var.project_id
   dataset_id          = google_bigquery_dataset.archive[0].dataset_id
-  table_id            = "events"
-  description         = "One row per Pub/Sub message: data is the normalized event (JSON text), attributes the message attributes (JSON text)."
+  table_id            = var.archive_table_id
+  description         = "One row per published event: data is the normalized event (JSON), attributes the message attributes (JSON). Partitioned by the day of publish_time."
   deletion_protection = var.archive_deletion_protection
   labels              = var.labels
 
@@ -77,14 +80,9 @@ resource "google_bigquery_table" "events" {
     expiration_ms = var.archive_retention_days * 86400000
   }
 
-  # The columns a BigQuery subscription with write_metadata = true fills.
-  schema = jsonencode([
-    { name = "subscription_name", type = "STRING", mode = "NULLABLE" },
-    { name = "message_id", type = "STRING", mode = "NULLABLE" },
-    { name = "publish_time", type = "TIMESTAMP", mode = "NULLABLE" },
-    { name = "data", type = "STRING", mode = "NULLABLE" },
-    { name = "attributes", type = "STRING", mode = "NULLABLE" },
-  ])
+  # The columns a BigQuery subscription without a schema and with write_metadata fills:
+  # data as JSON keeps every key of the event, including custom parameters no schema knows.
+  schema = file("${path.module}/archive_schema.json")
 }
 
 resource "google_bigquery_table_iam_member" "service_agent_writes_archive" {
@@ -101,15 +99,18 @@ resource "google_pubsub_subscription" "archive" {
   count = var.enable_event_archive ? 1 : 0
 
   project = var.project_id
-  name    = "tagging-archive-bigquery"
+  name    = var.archive_subscription
   topic   = google_pubsub_topic.events.id
   labels  = var.labels
 
   bigquery_config {
-    table          = "${var.project_id}.${google_bigquery_table.events[0].dataset_id}.${google_bigquery_table.events[0].table_id}"
-    write_metadata = true
+    table            = "${var.project_id}.${google_bigquery_table.events[0].dataset_id}.${google_bigquery_table.events[0].table_id}"
+    use_table_schema = false
+    use_topic_schema = false
+    write_metadata   = true
   }
 
+  # A row BigQuery refuses is retried, then kept in the dead-letter topic: never lost silently.
   dead_letter_policy {
     dead_letter_topic     = google_pubsub_topic.dead_letter.id
     max_delivery_attempts = 5

@@ -39,9 +39,21 @@ variable "pubsub_service_agent" {
 }
 
 variable "enable_event_archive" {
-  description = "Create a BigQuery subscription that archives every raw event."
+  description = "Create a BigQuery subscription that archives every published event (docs/ledger.md)."
   type        = bool
-  default     = false
+  default     = true
+}
+
+variable "archive_table_id" {
+  description = "The archive's table (columns: archive_schema.json)."
+  type        = string
+  default     = "events"
+}
+
+variable "archive_subscription" {
+  description = "The BigQuery subscription writing the archive."
+  type        = string
+  default     = "tagging-archive-bigquery"
 }
 
 variable "bigquery_location" {
@@ -60,6 +72,11 @@ variable "archive_retention_days" {
   description = "Days a daily partition of the archive is kept."
   type        = number
   default     = 400
+
+  validation {
+    condition     = var.archive_retention_days >= 1 && floor(var.archive_retention_days) == var.archive_retention_days
+    error_message = "archive_retention_days must be a whole number of days, at least 1."
+  }
 }
 
 variable "archive_deletion_protection" {

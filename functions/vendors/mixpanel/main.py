@@ -1,0 +1,154 @@
+"""Mixpanel Import API (``POST /import?strict=1``). Entry point ``deliver``.
+
+Every event, under its GA4 name (``MIXPANEL_EVENT_MAP`` renames), deduplicated by
+``$insert_id`` = ``event_id``; ``distinct_id`` by the shared identity rule (user_id, else
+client_id); ``time`` in ms; page, referrer, UTM, device and the event's parameters as
+properties; the IP for Mixpanel's geolocation. A 400 is a partial success: the events named
+in ``failed_records`` are rejected, the others were ingested. Skipped when
+``analytics_storage`` is denied. Settings ``MIXPANEL_PROJECT_ID``, ``MIXPANEL_REGION``
+(``us``/``eu``/``in``); secret ``MIXPANEL_SERVICE_ACCOUNT`` (``user:secret``) or
+``MIXPANEL_PROJECT_TOKEN``. See docs/vendors/mixpanel.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from typing import Any, Mapping
+from urllib.parse import urlencode
+
+import flask
+import functions_framework
+
+from shared.delivery import Attempt, Reject, Vendor, VendorRequest
+from shared.delivery import analytics
+from shared.delivery import eventdata as ed
+from shared.delivery.http import Response
+from shared.delivery.rows import RowFailure, row_outcomes
+
+# Ingestion API hosts by data residency (https://docs.mixpanel.com/reference/overview).
+HOSTS = {"us": "api.mixpanel.com", "eu": "api-eu.mixpanel.com", "in": "api-in.mixpanel.com"}
+# $insert_id: at most 36 characters of letters, digits and "-" (Mixpanel's 400 Bad Request page:
+# "hash ... and use the first 36 characters"; the Import Events reference's UUID examples).
+_INSERT_ID = re.compile(r"^[A-Za-z0-9-]{1,36}$")
+
+
+def insert_id(event: dict[str, Any]) -> str:
+    """``event_id`` when Mixpanel accepts it as ``$insert_id``, else a stable 32-hex digest of it
+    (a page-supplied ``ep.event_id`` may contain anything)."""
+    event_id = ed.text(event, "event_id")
+    if not event_id:
+        raise ValueError("event has no event_id")
+    return event_id if _INSERT_ID.match(event_id) else hashlib.sha256(event_id.encode()).hexdigest()[:32]
+
+
+def authorization(settings: Mapping[str, str]) -> str:
+    """HTTP Basic: the service account ``user:secret``, else the project token with no password."""
+    account = settings.get("SERVICE_ACCOUNT", "")
+    credentials = account if account else f"{settings.get('PROJECT_TOKEN', '')}:"
+    return "Basic " + base64.b64encode(credentials.encode()).decode()
+
+
+def properties(event: dict[str, Any], settings: Mapping[str, str]) -> dict[str, Any]:
+    """The event's Mixpanel properties: reserved ones first, then its own parameters."""
+    who = analytics.identity(event)
+    props: dict[str, Any] = {
+        "time": analytics.timestamp_millis(event),
+        "distinct_id": who.primary,
+        "$insert_id": insert_id(event),
+    }
+    if who.anonymous_id:
+        props["$device_id"] = who.anonymous_id
+    if who.user_id:
+        props["$user_id"] = who.user_id
+    ip = ed.client_ip(event)
+    if ip:
+        props["ip"] = ip  # geolocation ($city, $region, mp_country_code); Mixpanel discards the IP
+    url, referrer = ed.page_url(event), ed.text(event, "page_referrer")
+    for key, value in (
+        ("$current_url", url),
+        ("current_page_title", ed.text(event, "page_title")),
+        ("$referrer", referrer),
+        ("$referring_domain", analytics.host(referrer)),
+    ):
+        if value:
+            props[key] = value
+    props.update(analytics.campaign(event))
+    found = analytics.device(event)
+    for key, source in (("$os", "os"), ("$browser", "browser"), ("$browser_version", "browser_version"),
+                        ("$model", "model"), ("$screen_width", "screen_width"), ("$screen_height", "screen_height")):
+        if source in found:
+            props[key] = found[source]
+    items = ed.items(event)
+    if items:
+        props["items"] = items
+    for key, value in analytics.event_parameters(event).items():
+        props.setdefault(key, value)
+    if settings.get("DEBUG") == "1":
+        props["debug_mode"] = True
+    return props
+
+
+def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorRequest:
+    """The normalized event → one ``/import`` request carrying a one-event JSON array."""
+    try:
+        props = properties(event, settings)
+    except analytics.MissingIdentity as exc:
+        raise Reject(str(exc)) from None
+    region = (settings.get("REGION") or "us").strip().lower()
+    if region not in HOSTS:
+        raise Reject(f"unknown_region:{region[:20]}")
+    query = {"strict": "1"}
+    if settings.get("PROJECT_ID"):
+        query["project_id"] = settings["PROJECT_ID"]
+    headers = {"Authorization": authorization(settings), "Content-Type": "application/json",
+               "Accept": "application/json"}
+    return VendorRequest("POST", f"https://{HOSTS[region]}/import?{urlencode(query)}", headers,
+                         [{"event": settings["EVENT"], "properties": props}])
+
+
+def failed_rows(body: Any) -> dict[int, RowFailure]:
+    """``failed_records[{index, insert_id, field, message}]`` of a strict-mode 400, by index."""
+    failures: dict[int, RowFailure] = {}
+    records = body.get("failed_records") if isinstance(body, dict) else None
+    for record in records if isinstance(records, list) else []:
+        if not isinstance(record, dict) or not isinstance(record.get("index"), int):
+            continue
+        field = str(record.get("field") or "unknown")[:60]
+        detail = f"{record.get('insert_id', '')}: {record.get('message', '')}"
+        failures.setdefault(record["index"], RowFailure(record["index"], f"mixpanel_failed_record:{field}", detail))
+    return failures
+
+
+def classify(response: Response) -> Attempt | None:
+    """A strict-mode 400 with ``failed_records`` is a partial success, decided per row.
+
+    Other statuses follow the generic rules (401/403 alert, 413 rejected, 429/5xx retry).
+    """
+    if response.status != 400:
+        return None
+    body = response.json()
+    if not isinstance(body, dict) or not isinstance(body.get("failed_records"), list):
+        return None
+    return row_outcomes(1, failed_rows(body), status=400, others_ingested=True)[0]
+
+
+VENDOR = Vendor(
+    name="mixpanel",
+    build_request=build_request,
+    setting_names=("PROJECT_ID", "REGION"),
+    secret_names=("SERVICE_ACCOUNT", "PROJECT_TOKEN"),
+    required_settings=("SERVICE_ACCOUNT|PROJECT_TOKEN",),
+    event_map=None,
+    required_consent=("analytics_storage",),
+    classify=classify,
+    timeout=5.0,
+)
+
+
+@functions_framework.http
+def deliver(request: flask.Request) -> flask.Response:
+    """Pub/Sub push endpoint: 2xx acks the message, anything else makes Pub/Sub retry."""
+    status, payload = VENDOR.handle_push(request.get_data())
+    return flask.jsonify(payload), status
