@@ -196,6 +196,18 @@ class Batch:
             await asyncio.gather(self._send_chunk(chunk[:middle]), self._send_chunk(chunk[middle:]))
             return
         size = sum(api.events(p.request) for p in chunk)
+        rows = attempt.rows if attempt.rows is not None and len(attempt.rows) == size else None
+        offset = 0
         for pending in chunk:
+            count = api.events(pending.request)
+            if rows is not None:
+                # The vendor judged each event (Vendor.classify_rows): each message gets its
+                # own rows' outcome, the first failed one if any.
+                own = rows[offset:offset + count]
+                decided = next((r for r in own if r.outcome is not Outcome.DELIVERED), own[0])
+                result = replace(decided, batch_size=size, rows=None, response=attempt.response)
+            else:
+                result = replace(attempt, batch_size=size)
+            offset += count
             if not pending.future.done():
-                pending.future.set_result(replace(attempt, batch_size=size))
+                pending.future.set_result(result)

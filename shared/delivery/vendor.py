@@ -25,11 +25,11 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping
 
 from shared import jsonlog, secrets, settings as env_settings
-from shared.delivery import batching, client, http
+from shared.delivery import batching, client, http, ratelimit, tokens
 from shared.delivery.envelope import EnvelopeError, PushMessage, decode_push
 from shared.delivery.outcome import Outcome
 
@@ -48,9 +48,18 @@ class VendorRequest:
     url: str
     headers: dict[str, str] = field(default_factory=dict)
     json: Any = None
+    # How ``json`` goes on the wire: "json", or "form" (a flat object, URL-encoded); gzip
+    # compresses it (Content-Encoding: gzip) for vendors that accept it.
+    encoding: str = "json"
+    gzip: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "url": self.url, "headers": dict(self.headers), "json": self.json}
+        found = {"method": self.method, "url": self.url, "headers": dict(self.headers), "json": self.json}
+        if self.encoding != "json":
+            found["encoding"] = self.encoding
+        if self.gzip:
+            found["gzip"] = True
+        return found
 
 
 class Skip(Exception):
@@ -76,6 +85,11 @@ class Attempt:
     alert: bool = False
     # Batch mode: how many events went in the vendor request that decided this outcome.
     batch_size: int | None = None
+    # A vendor's own "slow down" (set by ``classify``): pause calls this many seconds
+    # (0: the default pause). 429 and Retry-After are recognised without it.
+    retry_after: float | None = None
+    # Per-row outcomes of a multi-event request (``Vendor.classify_rows``), in request order.
+    rows: "list[Attempt] | None" = None
 
 
 @dataclass
@@ -90,6 +104,7 @@ class Plan:
 
 BuildRequest = Callable[[dict[str, Any], Mapping[str, str]], VendorRequest]
 Classifier = Callable[[http.Response], "Attempt | None"]
+RowClassifier = Callable[[http.Response, int], "list[Attempt] | None"]
 
 
 def _truthy(value: Any) -> bool:
@@ -133,7 +148,12 @@ class Vendor:
     must not be ``denied``. With ``test_event_code_setting``, debug events need that setting
     (else they are skipped), and ``<NAME>_TEST_MODE=all`` makes every event a test event.
     ``classify`` sees every HTTP response first and may decide its outcome (``None``: the
-    generic status rules decide).
+    generic status rules decide). ``classify_rows(response, n)`` reads a vendor answer that
+    reports each of the request's ``n`` events (Pinterest ``events[].status``, Microsoft
+    ``error.details``) into one attempt per event (:mod:`shared.delivery.rows`).
+    ``auth`` mints the Authorization header per request (:mod:`shared.delivery.tokens`).
+    A 429, a ``Retry-After`` or an attempt with ``retry_after`` pauses every call of this
+    instance to the vendor (:mod:`shared.delivery.ratelimit`).
     """
 
     name: str
@@ -151,6 +171,9 @@ class Vendor:
     dedupe_delivered: bool = False
     # The vendor's batch API, used in batch mode (docs/batch.md); None: one request per event.
     batch_api: "batching.BatchApi | None" = None
+    classify_rows: RowClassifier | None = None
+    auth: "tokens.OAuthRefreshToken | tokens.GoogleToken | None" = None
+    backoff: ratelimit.Backoff = field(default_factory=ratelimit.Backoff, repr=False)
     _seen: "OrderedDict[str, int]" = field(default_factory=OrderedDict, repr=False)
     _delivered: "OrderedDict[str, None]" = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -353,13 +376,29 @@ class Vendor:
             return request
         return VendorRequest(request.method, http.with_origin(request.url, base), request.headers, request.json)
 
+    def _paused(self) -> Attempt | None:
+        """The vendor asked this instance to wait: retry later without calling it."""
+        left = self.backoff.remaining()
+        if left <= 0:
+            return None
+        return Attempt(Outcome.RETRYING, reason="rate_limited", detail=f"retry_after={left:.1f}s; no call made")
+
     async def _send(self, request: VendorRequest | None, values: Mapping[str, str]) -> Attempt:
         assert request is not None
+        paused = self._paused()
+        if paused is not None:
+            return paused
         batch = batching.current_batch()
         if batch is not None and self.batch_api is not None:
             # Batch mode: the drain sends this request together with the others it pulled.
             return await batch.submit(self, request, values)
         outgoing = self._outgoing(request)
+        headers = outgoing.headers
+        if self.auth is not None:
+            try:
+                headers = {**headers, **await self.auth.headers(self.name, values)}
+            except tokens.TokenError as exc:
+                return tokens.failed_attempt(exc)
         try:
             timeout = float(values.get("TIMEOUT_SECONDS") or self.timeout)
         except ValueError:
@@ -368,9 +407,11 @@ class Vendor:
             response = await client.send(
                 outgoing.method,
                 outgoing.url,
-                outgoing.headers,
+                headers,
                 outgoing.json,
                 (min(CONNECT_TIMEOUT_SECONDS, timeout), timeout),
+                encoding=outgoing.encoding,
+                gzip=outgoing.gzip,
             )
         except client.TimeoutError_:
             return Attempt(Outcome.RETRYING, reason="timeout")
@@ -379,17 +420,38 @@ class Vendor:
         except client.RequestError as exc:
             return Attempt(Outcome.RETRYING, reason="request_error", detail=_safe_error(exc, values, self))
         attempt = self.classify(response) if self.classify is not None else None
+        if attempt is None and self.classify_rows is not None:
+            attempt = self._row_attempt(response, request)
         if attempt is None:
             attempt = classify_response(response.status, response.text)
         if attempt.status is None:
             attempt.status = response.status
+        if response.status == 401 and self.auth is not None:
+            self.auth.invalidate(values)  # revoked before its expiry: mint a new one next time
         retry_after = response.headers.get("retry-after")
-        if retry_after and attempt.outcome is Outcome.RETRYING:
-            value = retry_after.strip()[:40]
-            unit = "s" if value.isdigit() else ""
-            attempt.detail = f"retry_after={value}{unit}; {attempt.detail}".rstrip("; ")
+        if attempt.outcome is Outcome.RETRYING and (response.status == 429 or retry_after
+                                                    or attempt.retry_after is not None):
+            seconds = ratelimit.parse_retry_after(retry_after) if retry_after else None
+            if seconds is None and attempt.retry_after:
+                seconds = attempt.retry_after
+            paused = self.backoff.pause(seconds)
+            attempt.detail = f"retry_after={paused:g}s; {attempt.detail}".rstrip("; ")
+            jsonlog.log("WARNING", "rate_limited", vendor=self.name, http_status=response.status,
+                        pause_seconds=round(paused, 1))
         attempt.response = response
         return attempt
+
+    def _row_attempt(self, response: http.Response, request: VendorRequest) -> Attempt | None:
+        """Per-row outcomes: the request's own attempt and, with several events, each row's."""
+        assert self.classify_rows is not None
+        count = self.batch_api.events(request) if self.batch_api is not None else 1
+        rows = self.classify_rows(response, count)
+        if not rows:
+            return None
+        if count == 1:
+            return rows[0]
+        worst = next((r for r in rows if r.outcome is not Outcome.DELIVERED), rows[0])
+        return replace(worst, rows=rows)
 
     # -- per-process memory ----------------------------------------------------------------------
 
