@@ -264,3 +264,7 @@ class GoogleToken:
     def invalidate(self, values: Mapping[str, str]) -> None:
         if self._credentials is not None:
             self._credentials.token = None
+
+    def reset(self) -> None:
+        """Forget the loaded credentials (the next call runs google.auth.default again)."""
+        self._credentials = None
