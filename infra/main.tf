@@ -32,6 +32,8 @@ locals {
     ],
     var.enable_event_archive || var.enable_delivery_ledger ? ["bigquery.googleapis.com"] : [],
     var.domain_mode == "load_balancer" ? ["compute.googleapis.com"] : [],
+    # googleads sends through the Data Manager API as its own service account (no secret).
+    contains(keys(module.vendor_config.vendors), "googleads") ? ["datamanager.googleapis.com"] : [],
   )
 
   pubsub_service_agent = "service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"

@@ -120,3 +120,27 @@ def test_duplicate_secret_names_are_reported(tmp_path):
         yaml.safe_dump({"vendors": {"shop": {"secrets": ["EU_TOKEN"]}, "shop_eu": {"secrets": ["TOKEN"]}}})
     )
     assert evaluate(tmp_path, config_file, vendors_dir)["duplicate_secrets"] is True
+
+
+def test_a_vendor_on_google_tokens_gets_no_secret_and_the_ad_vendors_theirs(tmp_path):
+    """googleads authenticates as its function's service account: enabled, it has no secret
+    (nothing to provision), while the token vendors get theirs as <VENDOR>_<NAME>."""
+    raw = yaml.safe_load((REPO_ROOT / "config" / "vendors.yaml").read_text())
+    for name in ("snapchat", "pinterest", "reddit", "linkedin", "microsoft", "googleads"):
+        raw["vendors"][name]["enabled"] = True
+    config_file = tmp_path / "vendors.yaml"
+    config_file.write_text(yaml.safe_dump(raw))
+    outputs = evaluate(tmp_path, config_file, REPO_ROOT / "functions" / "vendors")
+    vendors = outputs["vendors"]
+    assert vendors["googleads"]["secrets"] == []
+    assert vendors["googleads"]["settings"] == {}  # empty settings are left out
+    assert vendors["linkedin"]["secrets"] == ["LINKEDIN_ACCESS_TOKEN", "LINKEDIN_CLIENT_ID",
+                                              "LINKEDIN_CLIENT_SECRET", "LINKEDIN_REFRESH_TOKEN"]
+    for name in ("snapchat", "pinterest", "reddit", "microsoft"):
+        assert vendors[name]["secrets"] == [f"{name.upper()}_ACCESS_TOKEN"]
+    assert outputs["duplicate_secrets"] is False
+
+
+def test_the_data_manager_api_is_enabled_only_with_googleads():
+    main = (REPO_ROOT / "infra" / "main.tf").read_text()
+    assert 'contains(keys(module.vendor_config.vendors), "googleads") ? ["datamanager.googleapis.com"] : []' in main
