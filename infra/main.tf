@@ -269,8 +269,10 @@ module "custom_domain" {
 module "monitoring" {
   source = "./modules/monitoring"
 
-  project_id                    = var.project_id
-  vendor_subscriptions          = flatten([for v, c in local.vendors : [c.delivery == "batch" ? "${v}-pull" : "${v}-push", "${v}-replay-push"]])
+  project_id = var.project_id
+  vendor_subscriptions = flatten([for v, c in local.vendors : [
+    for s in [c.delivery == "batch" ? "pull" : "push", "replay-push"] : "${startswith(v, "goog") ? "vendor-${v}" : v}-${s}"
+  ]])
   dead_letter_subscription      = module.event_bus.dead_letter_subscription_name
   alert_email                   = var.alert_email
   rejected_deliveries_threshold = var.rejected_deliveries_threshold

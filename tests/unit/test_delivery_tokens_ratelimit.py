@@ -272,3 +272,15 @@ def test_form_and_gzip_bodies_on_the_wire():
         assert urllib.parse.parse_qs(form.body.decode()) == {"a": ["1 2"], "b": ["é"]}
         assert gz.headers["content-encoding"] == "gzip"
         assert json.loads(gzip.decompress(gz.body)) == {"x": [1, 2]}
+
+
+def test_pubsub_names_never_start_with_goog():
+    from devstack import names
+
+    assert names.vendor_subscription("googleads") == "vendor-googleads-push"
+    assert names.replay_subscription("googleads") == "vendor-googleads-replay-push"
+    assert names.vendor_pull_subscription("googleads") == "vendor-googleads-pull"
+    assert names.vendor_subscription("meta") == "meta-push"
+    for sub in ("vendor-googleads-push", "projects/p/subscriptions/vendor-googleads-replay-push", "vendor-googleads-pull"):
+        assert names.vendor_of_subscription(sub) == "googleads"
+    assert names.vendor_of_subscription("meta-replay-push") == "meta"

@@ -9,10 +9,13 @@
  */
 
 locals {
-  slug         = replace(var.vendor, "_", "-")
-  events_env   = length(var.events) > 0 ? { "${upper(var.vendor)}_EVENTS" = join(",", var.events) } : {}
-  injected     = [for s in var.secrets : s if contains(var.provisioned_secrets, s)]
-  subscription = "${var.vendor}-push"
+  slug       = replace(var.vendor, "_", "-")
+  events_env = length(var.events) > 0 ? { "${upper(var.vendor)}_EVENTS" = join(",", var.events) } : {}
+  injected   = [for s in var.secrets : s if contains(var.provisioned_secrets, s)]
+  # Pub/Sub names must not start with "goog" (googleads): such vendors' subscriptions are
+  # named vendor-<name>-* (devstack/names.py does the same).
+  sub_base     = startswith(var.vendor, "goog") ? "vendor-${var.vendor}" : var.vendor
+  subscription = "${local.sub_base}-push"
   replay_topic = "tagging-replay-${var.vendor}"
 }
 
@@ -124,7 +127,7 @@ locals {
   # subscription name => (topic, filter). Replayed messages were already filtered once.
   subscriptions = merge(
     var.delivery == "push" ? { (local.subscription) = { topic = var.events_topic_id, filter = var.filter } } : {},
-    { "${var.vendor}-replay-push" = { topic = google_pubsub_topic.replay.id, filter = "" } },
+    { "${local.sub_base}-replay-push" = { topic = google_pubsub_topic.replay.id, filter = "" } },
   )
 }
 
