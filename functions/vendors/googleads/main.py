@@ -41,17 +41,18 @@ def gcl_cookie(raw: str) -> str:
 
 
 def ad_identifiers(event: dict[str, Any]) -> dict[str, Any]:
-    """One click id (gclid, else gbraid, else wbraid), plus the device it came from."""
-    found: dict[str, Any] = {}
+    """One click id: gclid, else gbraid, else wbraid (the Google Ads API took exactly one)."""
     for key, cookie in (("gclid", "_gcl_aw"), ("gbraid", "_gcl_gb"), ("wbraid", "")):
         value = ads.click_id(event, key, cookie, gcl_cookie, keys=(key,))
         if value:
-            found[key] = value
-            break
-    device = {k: v for k, v in (("userAgent", ed.text(event, "user_agent")), ("ipAddress", ed.client_ip(event))) if v}
-    if found and device:
-        found["landingPageDeviceInfo"] = device
-    return found
+            return {key: value}
+    return {}
+
+
+def device_info(event: dict[str, Any]) -> dict[str, str]:
+    """``eventDeviceInfo``: the browser the event came from (not the click's landing device,
+    which only the landing page's own hit knows)."""
+    return {k: v for k, v in (("userAgent", ed.text(event, "user_agent")), ("ipAddress", ed.client_ip(event))) if v}
 
 
 def user_identifiers(event: dict[str, Any]) -> list[dict[str, Any]]:
@@ -107,6 +108,9 @@ def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorR
     item["transactionId"] = ed.text(event, "transaction_id") or ed.text(event, "event_id")
     item["eventTimestamp"] = rfc3339(event)
     item["eventSource"] = "WEB"
+    device = device_info(event)
+    if device:
+        item["eventDeviceInfo"] = device
     value, currency = ads.value(event), ads.currency(event)
     if value is not None:
         item["conversionValue"] = value
