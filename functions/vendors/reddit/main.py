@@ -119,8 +119,8 @@ def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorR
         "action_source": "WEBSITE",
         "type": tracking,
     }
-    if ed.page_url(event):
-        item["event_source_url"] = ed.page_url(event)
+    # No event_source_url: v3 events have none, and Reddit refuses unknown JSON fields
+    # ("JSON error \"unknown field\""), which would fail every event.
     click = ads.click_id(event, "rdt_cid", "_rdt_cid", keys=("rdt_cid",))
     if click:
         item["click_id"] = click
