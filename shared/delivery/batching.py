@@ -191,12 +191,13 @@ class Batch:
         self.requests_sent += 1
         if attempt.outcome is Outcome.RETRYING and (attempt.status == 429 or "retry_after=" in attempt.detail):
             self.throttled = True
-        if attempt.outcome is Outcome.REJECTED and len(chunk) > 1 and not attempt.alert:
+        size = sum(api.events(p.request) for p in chunk)
+        rows = attempt.rows if attempt.rows is not None and len(attempt.rows) == size else None
+        # Per-row answers already say which events failed: no need to split and resend.
+        if attempt.outcome is Outcome.REJECTED and len(chunk) > 1 and not attempt.alert and rows is None:
             middle = len(chunk) // 2
             await asyncio.gather(self._send_chunk(chunk[:middle]), self._send_chunk(chunk[middle:]))
             return
-        size = sum(api.events(p.request) for p in chunk)
-        rows = attempt.rows if attempt.rows is not None and len(attempt.rows) == size else None
         offset = 0
         for pending in chunk:
             count = api.events(pending.request)

@@ -284,3 +284,33 @@ def test_pubsub_names_never_start_with_goog():
     for sub in ("vendor-googleads-push", "projects/p/subscriptions/vendor-googleads-replay-push", "vendor-googleads-pull"):
         assert names.vendor_of_subscription(sub) == "googleads"
     assert names.vendor_of_subscription("meta-replay-push") == "meta"
+
+
+def test_batch_mode_gives_each_message_its_own_row_outcome(monkeypatch):
+    """Pinterest batch: one request of three events; the 200 says events[1] failed."""
+    from functions.vendors.pinterest.main import VENDOR as PINTEREST
+    from shared import secrets
+    from shared.delivery.batching import Batch
+
+    def answer(request: Received) -> Reply:
+        rows = [{"status": "failed" if i == 1 else "processed", "error_message": "bad value" if i == 1 else None}
+                for i, _ in enumerate(request.json()["data"])]
+        return Reply(200, body={"num_events_received": len(rows), "events": rows})
+
+    with MockVendor() as api:
+        api.responder = answer
+        for key, value in (("PINTEREST_AD_ACCOUNT_ID", "549"), ("PINTEREST_ACCESS_TOKEN", "test-pin"),
+                           ("VENDOR_API_BASE", api.url), ("SECRETS_BACKEND", "env")):
+            monkeypatch.setenv(key, value)
+        secrets.reset()
+        events = [dict(EVENT, event_id=f"row-{i}", consent={"ad_storage": "granted"}) for i in range(3)]
+
+        async def go():
+            return await Batch(PINTEREST).run([PushMessage(e, {}, f"row-m-{i}", delivery_attempt=1)
+                                               for i, e in enumerate(events)])
+        results = client.run_sync(go())
+        secrets.reset()
+    assert len(api.received) == 1 and len(api.received[0].json()["data"]) == 3
+    assert [(r.outcome, r.reason) for r in results] == [
+        (Outcome.DELIVERED, ""), (Outcome.REJECTED, "pinterest_event_failed"), (Outcome.DELIVERED, "")]
+    assert results[1].detail == "bad value" and {r.batch_size for r in results} == {3}
