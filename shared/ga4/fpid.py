@@ -29,6 +29,11 @@ def id_from_cookie(value: str | None) -> str | None:
     return client_id if _ID.fullmatch(client_id) else None
 
 
+def valid_id(client_id: str | None) -> bool:
+    """Whether ``client_id`` can be stored in the cookie as it is."""
+    return bool(client_id) and _ID.fullmatch(client_id) is not None
+
+
 def new_client_id() -> str:
     """A GA-style ``<random>.<unix seconds>`` id for hits that carry none."""
     return f"{secrets.randbelow(2_000_000_000) + 100_000_000}.{int(time.time())}"
