@@ -4,7 +4,8 @@ It serves FIXTURE scripts, not Google's: the real gtag.js cannot be downloaded o
 machines (and must not be at test time). ``FIXTURE_GTAG`` behaves like gtag.js for what the
 tests check: it reads the data layer's ``set``/``config`` commands, takes the client id from
 ``_ga`` (writing one like gtag when absent) and sends a ``/g/collect`` page_view hit to the
-configured ``server_container_url``.
+configured ``server_container_url``. (``fixture_gcs`` in the config stands in for consent mode's
+``gcs`` value, which real gtag computes from ``gtag('consent', ...)``.)
 
 Every request is recorded (path, query, headers) so tests can count upstream calls and see
 what was forwarded; ``mode`` switches the answers (``ok``, ``fail`` = 503, ``hang`` = no answer
@@ -44,7 +45,7 @@ FIXTURE_GTAG = r"""/* FIXTURE standing in for gtag.js (tests/upstream_tag.py): N
     while (pending.length) {
       var c = pending.shift(), id = c[0], p = c[1];
       var base = String(p.server_container_url || "https://region1.google-analytics.com").replace(/\/$/, "");
-      var q = "v=2&tid=" + encodeURIComponent(id) + "&cid=" + clientId() + "&en=page_view&gcs=G111" +
+      var q = "v=2&tid=" + encodeURIComponent(id) + "&cid=" + clientId() + "&en=page_view&gcs=" + (p.fixture_gcs || "G111") +
         "&dl=" + encodeURIComponent(location.href) + "&dr=" + encodeURIComponent(document.referrer) +
         "&dt=" + encodeURIComponent(document.title);
       fetch(base + "/g/collect?" + q, { method: "POST", credentials: "include", keepalive: true })
