@@ -7,8 +7,7 @@ the real script cannot be downloaded here): it reads the page's config and sends
 
 Cookies: collect marks every cookie ``Secure``. Over plain http Chromium stores Secure
 cookies only from "potentially trustworthy" origins; ``localhost`` and ``127.0.0.1`` both
-are (checked with Debian's Chromium 156: a Secure ``Set-Cookie`` over http is kept for both,
-and would be dropped for any other host). Page and collect are both addressed as
+are (checked with Debian's Chromium 156: a Secure ``Set-Cookie`` over http is kept for both). Page and collect are both addressed as
 ``localhost`` on different ports: one host (cookies ignore ports, so ``get_cookies`` on the
 page shows collect's cookies) and one site (``SameSite=Lax`` cookies flow with the
 credentialed fetch). Without a registrable domain collect sets host-only cookies.
