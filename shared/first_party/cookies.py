@@ -88,6 +88,7 @@ SPECS: tuple[CookieSpec, ...] = (
 FAMILIES = tuple(dict.fromkeys(spec.family for spec in SPECS))
 # The documented key set of the event's ``cookies`` object (docs/contracts.md).
 VENDOR_COOKIES = tuple(spec.name for spec in SPECS)
+_VENDOR_COOKIE_SET = frozenset(VENDOR_COOKIES)
 # Landing-URL click ids the cookies above are built from (docs/contracts.md).
 CLICK_ID_PARAMS = tuple(spec.param for spec in SPECS if spec.param) + ("wbraid",)
 
@@ -124,14 +125,21 @@ class CookiePolicy:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "specs", tuple(spec for spec in SPECS if spec.family in self.families))
+        object.__setattr__(self, "_domains", {})  # Host header → Domain attribute (bounded)
 
     def cookie_domain(self, host_header: str) -> str | None:
         """The ``Domain`` attribute for a request to ``host_header``; ``None`` = host-only."""
-        if self.domain == "host":
+        if self.domain == "host" or not host_header:
             return None
         if self.domain != "auto":
             return self.domain
-        return domains.registrable_domain(domains.hostname(host_header)) if host_header else None
+        cache: dict[str, str | None] = self._domains  # type: ignore[attr-defined]
+        if host_header in cache:
+            return cache[host_header]
+        found = domains.registrable_domain(domains.hostname(host_header))
+        if len(cache) < 256:  # Host comes from the internet: a site has one or two
+            cache[host_header] = found
+        return found
 
     def for_request(self, cookies: Mapping[str, str], host_header: str, now: float | None = None) -> "RequestCookies":
         return RequestCookies(self, cookies, host_header, time.time() if now is None else now)
@@ -169,9 +177,13 @@ class RequestCookies:
 
     def __init__(self, policy: CookiePolicy, jar: Mapping[str, str], host: str, now: float) -> None:
         self.policy, self.jar, self.host, self.now = policy, jar, host, now
-        self.forwarded = {name: jar[name] for name in VENDOR_COOKIES if jar.get(name)} if jar else {}
-        self.server_id = fpid.id_from_cookie(jar.get(fpid.COOKIE_NAME)) if jar else None
-        self.ga_id = client_id_from_ga(jar.get("_ga")) if jar else None
+        if jar:
+            self.forwarded = {name: value for name, value in jar.items() if name in _VENDOR_COOKIE_SET and value}
+            self.server_id = fpid.id_from_cookie(jar.get(fpid.COOKIE_NAME))
+            # _ga only matters without a server cookie (precedence server > _ga > cid).
+            self.ga_id = None if self.server_id else client_id_from_ga(jar.get("_ga"))
+        else:
+            self.forwarded, self.server_id, self.ga_id = {}, None, None
         self.client_id: str | None = None
         self.analytics_denied = False
         self.ad_denied = False
