@@ -129,10 +129,12 @@ class CookiePolicy:
 
     def cookie_domain(self, host_header: str) -> str | None:
         """The ``Domain`` attribute for a request to ``host_header``; ``None`` = host-only."""
-        if self.domain == "host" or not host_header:
+        if self.domain == "host":
             return None
         if self.domain != "auto":
             return self.domain
+        if not host_header:
+            return None
         cache: dict[str, str | None] = self._domains  # type: ignore[attr-defined]
         if host_header in cache:
             return cache[host_header]
