@@ -4,8 +4,8 @@ Formats are the vendors' documented ones:
 - ``_fbp``/``_fbc``: https://developers.facebook.com/docs/marketing-api/conversions-api/parameters/fbp-and-fbc/
   (``fb.<subdomainIndex>.<creationTime ms>.<random | fbclid>``, subdomainIndex = eTLD+1 labels − 1,
   fbclid case kept, rebuilt only when the URL's fbclid differs, 90 days);
-- ``_gcl_aw``/``_gcl_gb``: ``GCL.<unix s>.<gclid|gbraid>``, Google's conversion linker
-  https://support.google.com/google-ads/answer/7521212 ;
+- ``_gcl_aw``/``_gcl_gb``: ``GCL.<unix s>.<gclid|gbraid>`` as seen in browsers' cookie jars (not a
+  documented Google format; readers such as github.com/mbaersch/legacy-click-id take the last part);
 - 400-day ceiling: RFC 6265bis (draft-ietf-httpbis-rfc6265bis, "Max-Age ... reduced to the limit").
 - Snapchat ``ScCid``→``_scclid``, Pinterest ``epik``→``_epik``, Reddit ``rdt_cid``→``_rdt_cid``,
   LinkedIn ``li_fat_id``, Microsoft ``msclkid``→``_uetmsclkid`` (``_uet`` prefix): the click-id
