@@ -57,6 +57,7 @@ HTML_TYPE = "text/html; charset=utf-8"
 GZIP_MIN_BYTES = 1024
 MAX_CACHE_ENTRIES = 256
 MAX_SCRIPT_BYTES = 4 * 1024 * 1024
+MAX_FORWARDED_KEYS = 8
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,8 @@ class ScriptServer:
             if key in ("id", "l", "cx") or key.startswith("gtm_"):
                 if not _QUERY_VALUE.fullmatch(value) or len(key) > 40:
                     raise ValueError(f"query parameter {key[:40]} has an invalid value")
+                if len(forwarded) >= MAX_FORWARDED_KEYS:
+                    raise ValueError(f"at most {MAX_FORWARDED_KEYS} of id, l, cx and gtm_* parameters")
                 forwarded[key] = value
         if alias_id is not None:
             forwarded["id"] = alias_id  # an alias serves its bound id whatever ?id= says
@@ -238,35 +241,42 @@ class ScriptServer:
         if entry is not None and self._clock() - entry.fetched < self.config.ttl_seconds:
             return entry, "hit"
         lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:  # one upstream request per key, however many browsers wait
-            entry = self._cache.get(key)
-            now = self._clock()
-            if entry is not None and now - entry.fetched < self.config.ttl_seconds:
-                return entry, "hit"
-            conditional: dict[str, str] = {}
-            if entry is not None:
-                if entry.upstream_etag:
-                    conditional["If-None-Match"] = entry.upstream_etag
-                if entry.upstream_modified:
-                    conditional["If-Modified-Since"] = entry.upstream_modified
-            try:
-                upstream = await self._call(route, upstream_query, conditional)
-            except UpstreamError as exc:
-                return self._stale(entry, now, str(exc))
-            if upstream.status == 304 and entry is not None:
-                entry.fetched = now
-                return entry, "revalidated"
-            if upstream.status >= 500 or upstream.status == 304:
-                return self._stale(entry, now, f"upstream answered {upstream.status}")
-            if upstream.status != 200:
-                # 4xx: Google does not serve this id (any more); pass the status on, uncached.
-                self._cache.pop(key, None)
-                return None, f"upstream:{upstream.status if upstream.status in (400, 403, 404, 410) else 502}"
-            fresh = _entry(route, upstream, now)
-            if len(self._cache) >= MAX_CACHE_ENTRIES and key not in self._cache:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[key] = fresh
-            return fresh, "miss"
+        try:
+            async with lock:  # one upstream request per key, however many browsers wait
+                return await self._refresh(key, route, upstream_query)
+        finally:
+            if not lock.locked():
+                self._locks.pop(key, None)  # keys come from the query: keep no lock for idle ones
+
+    async def _refresh(self, key: tuple[str, str], route: str, upstream_query: str) -> tuple[_Entry | None, str]:
+        entry = self._cache.get(key)
+        now = self._clock()
+        if entry is not None and now - entry.fetched < self.config.ttl_seconds:
+            return entry, "hit"
+        conditional: dict[str, str] = {}
+        if entry is not None:
+            if entry.upstream_etag:
+                conditional["If-None-Match"] = entry.upstream_etag
+            if entry.upstream_modified:
+                conditional["If-Modified-Since"] = entry.upstream_modified
+        try:
+            upstream = await self._call(route, upstream_query, conditional)
+        except UpstreamError as exc:
+            return self._stale(entry, now, str(exc))
+        if upstream.status == 304 and entry is not None:
+            entry.fetched = now
+            return entry, "revalidated"
+        if upstream.status in (400, 403, 404, 410):
+            # Google does not serve this id (any more): pass the status on, uncached.
+            self._cache.pop(key, None)
+            return None, f"upstream:{upstream.status}"
+        if upstream.status != 200:  # 5xx, 429, redirects, a 304 we did not ask for
+            return self._stale(entry, now, f"upstream answered {upstream.status}")
+        fresh = _entry(route, upstream, now)
+        if len(self._cache) >= MAX_CACHE_ENTRIES and key not in self._cache:
+            self._cache.pop(next(iter(self._cache)))
+        self._cache[key] = fresh
+        return fresh, "miss"
 
     def _stale(self, entry: _Entry | None, now: float, reason: str) -> tuple[_Entry | None, str]:
         jsonlog.warning("tag upstream failed", reason=reason[:200], stale_copy=entry is not None)

@@ -147,6 +147,17 @@ def test_cache_within_ttl_then_a_conditional_request_after_it():
         assert again.status == 200 and again.body == first.body and again.headers["ETag"] == first.headers["ETag"]
 
 
+def test_concurrent_misses_make_one_upstream_request():
+    with UpstreamTag() as up:
+        c = collector(up)
+
+        async def burst():
+            return await asyncio.gather(*(c.handle(HttpRequest("GET", "/gtag/js", f"id={GTAG}", {})) for _ in range(20)))
+
+        responses = asyncio.run(burst())
+        assert {r.status for r in responses} == {200} and up.calls == 1
+
+
 def test_ttl_is_at_most_15_minutes():
     with pytest.raises(ValueError, match="TAG_CACHE_SECONDS"):
         ScriptConfig(ttl_seconds=901)
