@@ -20,6 +20,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 from selenium.webdriver.support.ui import WebDriverWait
 
 from devstack import config as stack_config
@@ -117,6 +118,16 @@ def test_page_loads_the_tag_from_collect_and_gets_long_lived_server_cookies(brow
             assert upstream.calls == 1 and "cookie" not in upstream.seen[0].headers
             [script] = wait_until(lambda: _lines(stack, "script"), WAIT)
             assert script["status"] == 200 and script["cache"] == "miss"
+            # Through the real adapter (functions-framework): HEAD has the length and no body,
+            # POST is refused, gzip is served, upstream cookies never pass.
+            url = f"http://127.0.0.1:{stack.collect_port}/gtag/js?id={TAG}"
+            head = requests.head(url, timeout=30)
+            got = requests.get(url, timeout=30, headers={"Accept-Encoding": "gzip"})
+            assert head.status_code == 200 and head.content == b"" and int(head.headers["content-length"]) > 0
+            assert got.headers["content-encoding"] == "gzip" and got.headers["etag"] == head.headers["etag"]
+            assert "set-cookie" not in got.headers and "alt-svc" not in got.headers
+            refused = requests.post(url, timeout=30)
+            assert refused.status_code == 405 and refused.headers["allow"] == "GET, HEAD"
 
             # Its hit arrived at collect, with the _ga-derived client id and the click ids as cookies.
             [hit] = wait_until(lambda: [h for h in _lines(stack, "hit") if h.get("accepted")], WAIT)
