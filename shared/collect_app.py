@@ -6,7 +6,9 @@ benchmark call the exact code that runs in the cloud.
 
 Endpoints: ``/g/collect`` (gtag hits, GET/POST), ``/mp/collect`` (Measurement Protocol
 JSON, POST) and ``/debug/mp/collect`` (validation only, publishes nothing). Every request
-writes one ``"message": "hit"`` log line (docs/contracts.md).
+writes one ``"message": "hit"`` log line (docs/contracts.md). The Google tag routes
+(``/gtag/js``, ``/gtm.js``, ...) are answered by ``shared.first_party.scripts`` and the
+identifier cookies decided by ``shared.first_party.cookies`` (docs/first-party.md).
 """
 
 from __future__ import annotations
