@@ -116,6 +116,7 @@ case "$ACTION" in
         echo "DNS records:  $(tf output -json dns_records)"
         echo "secrets:      $(tf output -json secrets)"
         echo "Next steps: docs/deploy.md (DNS record, secrets, the GA4 tag's server_container_url)."
+        [[ -z "$DOMAIN" ]] || "$([[ -x "$INFRA_DIR/../.venv/bin/python" ]] && echo "$INFRA_DIR/../.venv/bin/python" || echo python3)" "$INFRA_DIR/../tools/check_domain.py" --collect "$DOMAIN" ${SITE:+--site "$SITE"} || true  # Safari cookie self-check (docs/first-party.md)
         ;;
     destroy)
         if [[ "${AUTO_APPROVE:-}" == "1" ]]; then

@@ -6,7 +6,9 @@ benchmark call the exact code that runs in the cloud.
 
 Endpoints: ``/g/collect`` (gtag hits, GET/POST), ``/mp/collect`` (Measurement Protocol
 JSON, POST) and ``/debug/mp/collect`` (validation only, publishes nothing). Every request
-writes one ``"message": "hit"`` log line (docs/contracts.md).
+writes one ``"message": "hit"`` log line (docs/contracts.md). The Google tag routes
+(``/gtag/js``, ``/gtm.js``, ...) are answered by ``shared.first_party.scripts`` and the
+identifier cookies decided by ``shared.first_party.cookies`` (docs/first-party.md).
 """
 
 from __future__ import annotations
@@ -20,18 +22,20 @@ from typing import Any, Awaitable, Callable, Mapping, Sequence
 
 from shared import jsonlog, settings
 from shared.event import message_attributes, stable_event_id
-from shared.ga4 import fpid, mp, mp_validation
+from shared.first_party import cookies as first_party_cookies
+from shared.first_party.scripts import ScriptConfig, ScriptServer
+from shared.ga4 import mp, mp_validation
 from shared.ga4.client_hints import HINT_PARAMS, client_hints
 from shared.ga4.context import add_request_context, client_ip, event_location
 from shared.ga4.normalize import normalize_gtag
 from shared.ga4.wire import parse_cookies, parse_pairs, split_lines
 from shared.publishing import PublishError
 
-# First-party cookies of vendor pixels that their server APIs want back (Meta's browser and
-# click ids, TikTok's): copied into the event as ``cookies`` because vendor functions never
-# see the browser's request. Nothing else of the Cookie header leaves collect; each vendor
-# gates on consent before using them.
-VENDOR_COOKIES = ("_fbp", "_fbc", "_ttp")
+# First-party cookies of vendor pixels that their server APIs want back (browser and click
+# ids): copied into the event as ``cookies`` because vendor functions never see the
+# browser's request. The key set is documented in docs/contracts.md (shared.first_party.cookies).
+# Nothing else of the Cookie header leaves collect; each vendor gates on consent before using them.
+VENDOR_COOKIES = first_party_cookies.VENDOR_COOKIES
 MAX_BODY_BYTES = 64 * 1024
 # gtag batches hold a handful of events; a cap keeps one request from fanning out into
 # thousands of messages (and vendor calls). Lines past it are reported, not dropped silently.
@@ -89,10 +93,14 @@ class CollectConfig:
     cookie_domain: str = ""
     cookie_max_age_days: int = 395
     log_hits: bool = False
+    # First-party serving (shared/first_party, docs/first-party.md).
+    server_cookies: tuple[str, ...] = ()
+    scripts: ScriptConfig = field(default_factory=ScriptConfig)
 
     def __post_init__(self) -> None:
-        if not 0 < self.cookie_max_age_days <= fpid.MAX_AGE_DAYS_LIMIT:
-            raise ValueError(f"COOKIE_MAX_AGE_DAYS must be between 1 and {fpid.MAX_AGE_DAYS_LIMIT}, got {self.cookie_max_age_days}")
+        # Browsers cap cookies at 400 days: a larger setting is clamped, with a warning.
+        object.__setattr__(self, "cookie_max_age_days", first_party_cookies.clamp_days(self.cookie_max_age_days, "COOKIE_MAX_AGE_DAYS"))
+        first_party_cookies.parse_families(self.server_cookies)  # unknown names fail at start-up
 
     @classmethod
     def from_env(cls) -> "CollectConfig":
@@ -104,6 +112,8 @@ class CollectConfig:
             cookie_domain=settings.env_str("COOKIE_DOMAIN").strip(),
             cookie_max_age_days=settings.env_int("COOKIE_MAX_AGE_DAYS", 395),
             log_hits=settings.env_bool("LOG_HITS"),
+            server_cookies=settings.env_list("SERVER_COOKIES"),
+            scripts=ScriptConfig.from_env(),
         )
 
 
@@ -133,9 +143,18 @@ class Collector:
         self.config = config or CollectConfig.from_env()
         self._debug_token = self.config.debug_token.encode("utf-8")
         self._mp_secrets = tuple(secret.encode("utf-8") for secret in self.config.mp_api_secrets)
+        self.cookie_policy = first_party_cookies.CookiePolicy(
+            domain=self.config.cookie_domain or "auto",
+            client_id_days=self.config.cookie_max_age_days,
+            families=first_party_cookies.parse_families(self.config.server_cookies),
+        )
+        self.scripts = ScriptServer(self.config.scripts)
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
         """Answer one request; never raises for bad input (4xx with a JSON reason instead)."""
+        if self.scripts.serves(request.path):
+            script = await self.scripts.handle(request.method, request.path, request.query, request.headers)
+            return HttpResponse(script.status, script.headers, script.body)
         outcome = _Outcome()
         cors = self._cors_headers(request.headers.get("origin", ""))
         error = None
@@ -203,10 +222,7 @@ class Collector:
         location = event_location(headers)
         shared_hints = client_hints(shared_params, headers)
         cookies = parse_cookies(headers["cookie"]) if "cookie" in headers else {}
-        server_id = fpid.id_from_cookie(cookies.get(fpid.COOKIE_NAME))
-        forwarded_cookies = {name: cookies[name] for name in VENDOR_COOKIES if cookies.get(name)}
-        cookie_id: str | None = None
-        cookie_allowed = True
+        identifiers = self.cookie_policy.for_request(cookies, headers.get("host", ""))
         tid = shared_params.get("tid", "")
 
         for index, line in enumerate(lines):
@@ -231,13 +247,7 @@ class Collector:
             if hints:
                 event["client_hints"] = hints
             add_request_context(event, ip, user_agent, location)
-            if forwarded_cookies:
-                event["cookies"] = forwarded_cookies
-            event_cookie_id = fpid.apply(event, server_id)
-            if event_cookie_id is None:
-                cookie_allowed = False
-            elif cookie_id is None:
-                cookie_id = event_cookie_id
+            identifiers.apply(event)  # client id precedence, vendor cookies (shared.first_party.cookies)
             outcome.events.append(event)
 
         if not outcome.events:
@@ -246,8 +256,7 @@ class Collector:
             first = outcome.rejected[0]
             raise Refusal(status, first["reason"], first["detail"], {"accepted": 0, "rejected": outcome.rejected})
         response = await self._publish_and_answer(outcome, cors)
-        if cookie_allowed and cookie_id is not None:
-            response.cookies.append(fpid.set_cookie_header(cookie_id, self.config.cookie_domain, self.config.cookie_max_age_days))
+        response.cookies.extend(identifiers.set_cookie_headers())
         return response
 
     def _line_problem(self, params: Mapping[str, str]) -> dict[str, str] | None:

@@ -94,8 +94,10 @@ def test_first_hit_sets_an_fpid_cookie_holding_the_pages_client_id():
 def test_cookie_domain_and_lifetime_are_configurable_up_to_400_days():
     response, _ = handle(HttpRequest("POST", "/g/collect", Q), CollectConfig(cookie_domain="example.com", cookie_max_age_days=400))
     assert "Domain=example.com" in response.cookies[0] and f"Max-Age={400 * 86400}" in response.cookies[0]
+    # Browsers reduce larger values to 400 days (RFC 6265bis): clamped with a warning, not an error.
+    assert CollectConfig(cookie_max_age_days=401).cookie_max_age_days == 400
     with pytest.raises(ValueError):
-        CollectConfig(cookie_max_age_days=401)
+        CollectConfig(cookie_max_age_days=0)
 
 
 def test_a_returning_browser_keeps_the_server_id_and_the_pages_id_is_kept_aside():
@@ -107,7 +109,8 @@ def test_a_returning_browser_keeps_the_server_id_and_the_pages_id_is_kept_aside(
 
 def test_no_cookie_is_read_or_set_when_analytics_storage_is_denied():
     response, publisher = handle(HttpRequest("POST", "/g/collect", DENIED, {"cookie": "FPID=FPID2.2.999.888"}))
-    assert response.status == 204 and response.cookies == []
+    # A consent change to denied clears the server cookie the browser still has.
+    assert response.status == 204 and response.cookies == ["FPID=; Max-Age=0; Path=/; Secure; HttpOnly; SameSite=Lax"]
     assert publisher.events[0]["client_id"] == "111.222" and "x-ga-js_client_id" not in publisher.events[0]
 
 
