@@ -23,6 +23,8 @@ pytestmark = pytest.mark.integration
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) E2E/1.0"
 LANDING = ("https://shop.example/thanks?ScCid=sc-e2e&epik=epik-e2e&rdt_cid=rdt-e2e&li_fat_id=fat-e2e"
            "&msclkid=ms-e2e&gclid=gclid-e2e")
+COOKIES = {"_scid": "scid-e2e", "_rdt_uuid": "1729990000000.6b3b1f5e-1c2d-4f4e-9a8b-0123456789ab",
+           "_uetvid": "0d5c1f60aa1d11ef8a3b5b6b2c3d4e5f", "_epik": "older-epik"}
 VENDORS = ("snapchat", "pinterest", "reddit", "linkedin", "microsoft", "googleads")
 REPLIES = {
     "snapchat": Reply(200, body={"status": "VALID", "reason": "ok"}),
@@ -91,8 +93,11 @@ def test_a_purchase_reaches_the_six_ad_apis_with_tokens_and_a_rate_limit(servers
             "dt": "Thanks", "cu": "EUR", "ep.transaction_id": "T-E2E", "epn.value": "10.5",
             "pr1": "idSKU1~nmShirt~pr10.5~qt1", "uid": "user-42",
         })
-        response = requests.post(f"{stack.collect_url}/g/collect?{query}", headers={"User-Agent": USER_AGENT},
-                                 timeout=10)
+        # The vendors' first-party cookies, as the browser sends them: collect copies them into
+        # the event (docs/contracts.md), so conversions after the landing page still match.
+        cookie = "; ".join(f"{k}={v}" for k, v in COOKIES.items())
+        response = requests.post(f"{stack.collect_url}/g/collect?{query}",
+                                 headers={"User-Agent": USER_AGENT, "Cookie": cookie}, timeout=10)
         assert response.status_code in (200, 204), response.text
         got = {name: servers[name].wait_for(2 if name == "pinterest" else 1, timeout=120) for name in VENDORS}
         lines = {name: wait_until(lambda n=name: [l for l in delivery_lines(stack.log_path(f"vendor-{n}"))
@@ -105,6 +110,7 @@ def test_a_purchase_reaches_the_six_ad_apis_with_tokens_and_a_rate_limit(servers
     event = snap.json()["data"][0]
     assert (event["event_name"], event["action_source"]) == ("PURCHASE", "WEB")
     assert event["user_data"]["sc_click_id"] == "sc-e2e" and event["user_data"]["client_user_agent"] == USER_AGENT
+    assert event["user_data"]["sc_cookie1"] == "scid-e2e"  # the _scid cookie, through collect
     event_id = event["event_id"]
 
     # Pinterest: the 429 paused it and the message was redelivered; the same event arrived.
@@ -118,6 +124,7 @@ def test_a_purchase_reaches_the_six_ad_apis_with_tokens_and_a_rate_limit(servers
     reddit = got["reddit"][0].json()["data"]["events"][0]
     assert (reddit["type"], reddit["click_id"]) == ({"tracking_type": "PURCHASE"}, "rdt-e2e")
     assert reddit["metadata"]["conversion_id"] == event_id
+    assert reddit["user"]["uuid"] == "6b3b1f5e-1c2d-4f4e-9a8b-0123456789ab"  # from _rdt_uuid
 
     linkedin = got["linkedin"][0]
     assert linkedin.headers["authorization"] == "Bearer test-e2e-linkedin-access"
@@ -128,6 +135,7 @@ def test_a_purchase_reaches_the_six_ad_apis_with_tokens_and_a_rate_limit(servers
     microsoft = got["microsoft"][0].json()["data"][0]
     assert (microsoft["eventType"], microsoft["eventName"], microsoft["eventId"]) == ("custom", "purchase", event_id)
     assert microsoft["userData"]["msclkid"] == "ms-e2e" and microsoft["adStorageConsent"] == "G"
+    assert microsoft["userData"]["anonymousId"] == "0d5c1f60aa1d11ef8a3b5b6b2c3d4e5f"  # from _uetvid
 
     google = got["googleads"][0]
     assert google.path == "/v1/events:ingest" and google.headers["authorization"] == "Bearer test-e2e-google"
