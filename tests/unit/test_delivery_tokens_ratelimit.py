@@ -314,3 +314,18 @@ def test_batch_mode_gives_each_message_its_own_row_outcome(monkeypatch):
     assert [(r.outcome, r.reason) for r in results] == [
         (Outcome.DELIVERED, ""), (Outcome.REJECTED, "pinterest_event_failed"), (Outcome.DELIVERED, "")]
     assert results[1].detail == "bad value" and {r.batch_size for r in results} == {3}
+
+
+def test_a_paused_vendor_throttles_the_batch_without_a_call(monkeypatch):
+    from shared.delivery.batching import Batch
+
+    with MockVendor(default=Reply(200)) as api:
+        monkeypatch.setenv("VENDOR_API_BASE", api.url)
+        vendor = _vendor("pausedbatch")
+        vendor.backoff.pause(30)
+
+        async def go():
+            batch = Batch(vendor)
+            return await batch.run([PushMessage(dict(EVENT, event_id=f"p-{i}"), {}, f"p-m-{i}") for i in range(4)]), batch
+        results, batch = client.run_sync(go())
+    assert {r.reason for r in results} == {"rate_limited"} and batch.throttled and api.received == []
