@@ -45,16 +45,21 @@ class BatchApi:
 
     ``key(request)`` groups requests that may be merged; ``combine(requests)`` is a pure
     function merging up to ``max_events`` of them into one request; ``events(request)``
-    counts the events one request carries.
+    counts the events one request carries. ``split(response, count)``, for vendors that
+    answer per event (Mixpanel's ``failed_records``, Amplitude's invalid-field indexes;
+    ``shared/delivery/rows.py`` parses them), gives one outcome per event of the combined
+    request, or ``None`` when the answer is about the whole request.
     """
 
     max_events: int
     key: Callable[["VendorRequest"], Hashable]
     combine: Callable[[list["VendorRequest"]], "VendorRequest"]
     events: Callable[["VendorRequest"], int]
+    split: Callable[[Any, int], "list[Attempt] | None"] | None = None
 
 
-def list_batch(list_field: str = "data", max_events: int = 1000) -> BatchApi:
+def list_batch(list_field: str = "data", max_events: int = 1000,
+               split: Callable[[Any, int], "list[Attempt] | None"] | None = None) -> BatchApi:
     """The common shape (Meta, TikTok, Snapchat, Pinterest, Mixpanel ...): the body is an object
     whose ``list_field`` is the list of events and whose other fields apply to all of them."""
     from shared.delivery.vendor import VendorRequest
@@ -75,7 +80,25 @@ def list_batch(list_field: str = "data", max_events: int = 1000) -> BatchApi:
         value = body.get(list_field)
         return len(value) if isinstance(value, list) else 1
 
-    return BatchApi(max_events=max_events, key=key, combine=combine, events=events)
+    return BatchApi(max_events=max_events, key=key, combine=combine, events=events, split=split)
+
+
+def array_batch(max_events: int, split: Callable[[Any, int], "list[Attempt] | None"] | None = None) -> BatchApi:
+    """A body that is a JSON array of events (Mixpanel ``/import``): requests to the same URL
+    with the same headers are concatenated."""
+    from shared.delivery.vendor import VendorRequest
+
+    def key(request: VendorRequest) -> Hashable:
+        return (request.method, request.url, tuple(sorted(request.headers.items())))
+
+    def combine(requests: list[VendorRequest]) -> VendorRequest:
+        first = requests[0]
+        return VendorRequest(first.method, first.url, dict(first.headers), [e for r in requests for e in r.json])
+
+    def events(request: VendorRequest) -> int:
+        return len(request.json) if isinstance(request.json, list) else 1
+
+    return BatchApi(max_events=max_events, key=key, combine=combine, events=events, split=split)
 
 
 def current_batch() -> "Batch | None":
@@ -195,24 +218,32 @@ class Batch:
         self.requests_sent += 1
         if attempt.outcome is Outcome.RETRYING and (attempt.status == 429 or "retry_after=" in attempt.detail):
             self.throttled = True
-        size = sum(api.events(p.request) for p in chunk)
-        rows = attempt.rows if attempt.rows is not None and len(attempt.rows) == size else None
-        # Per-row answers already say which events failed: no need to split and resend.
-        if attempt.outcome is Outcome.REJECTED and len(chunk) > 1 and not attempt.alert and rows is None:
+        if api.split is not None and attempt.response is not None and len(chunk) > 1 and self._split(chunk, attempt):
+            return
+        if attempt.outcome is Outcome.REJECTED and len(chunk) > 1 and not attempt.alert:
             middle = len(chunk) // 2
             await asyncio.gather(self._send_chunk(chunk[:middle]), self._send_chunk(chunk[middle:]))
             return
-        offset = 0
+        size = sum(api.events(p.request) for p in chunk)
         for pending in chunk:
-            count = api.events(pending.request)
-            if rows is not None:
-                # The vendor judged each event (Vendor.classify_rows): each message gets its
-                # own rows' outcome, the first failed one if any.
-                own = rows[offset:offset + count]
-                decided = next((r for r in own if r.outcome is not Outcome.DELIVERED), own[0])
-                result = replace(decided, batch_size=size, rows=None, response=attempt.response)
-            else:
-                result = replace(attempt, batch_size=size)
-            offset += count
             if not pending.future.done():
-                pending.future.set_result(result)
+                pending.future.set_result(replace(attempt, batch_size=size))
+
+    def _split(self, chunk: list[_Pending], attempt: "Attempt") -> bool:
+        """Per-event outcomes from the vendor's answer, when it gives them; ``False`` if not."""
+        api = self.vendor.batch_api
+        assert api is not None and api.split is not None
+        counts = [api.events(p.request) for p in chunk]
+        rows = api.split(attempt.response, sum(counts))
+        if not rows or len(rows) != sum(counts):
+            return False
+        offset = 0
+        for pending, count in zip(chunk, counts):
+            mine = rows[offset:offset + count]
+            offset += count
+            # A message carrying several events takes the outcome of its worst one.
+            worst = next((r for r in mine if r.outcome is Outcome.REJECTED), None) or \
+                next((r for r in mine if not r.outcome.ack), None) or mine[0]
+            if not pending.future.done():
+                pending.future.set_result(replace(worst, batch_size=sum(counts), response=attempt.response))
+        return True

@@ -25,7 +25,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from shared import jsonlog, secrets, settings as env_settings
@@ -88,8 +88,6 @@ class Attempt:
     # A vendor's own "slow down" (set by ``classify``): pause calls this many seconds
     # (0: the default pause). 429 and Retry-After are recognised without it.
     retry_after: float | None = None
-    # Per-row outcomes of a multi-event request (``Vendor.classify_rows``), in request order.
-    rows: "list[Attempt] | None" = None
 
 
 @dataclass
@@ -442,16 +440,14 @@ class Vendor:
         return attempt
 
     def _row_attempt(self, response: http.Response, request: VendorRequest) -> Attempt | None:
-        """Per-row outcomes: the request's own attempt and, with several events, each row's."""
+        """The request's outcome from a per-event answer: its one row, or (a batch) its worst
+        row; the batch then gives each message its own rows (``BatchApi.split``)."""
         assert self.classify_rows is not None
         count = self.batch_api.events(request) if self.batch_api is not None else 1
         rows = self.classify_rows(response, count)
         if not rows:
             return None
-        if count == 1:
-            return rows[0]
-        worst = next((r for r in rows if r.outcome is not Outcome.DELIVERED), rows[0])
-        return replace(worst, rows=rows)
+        return next((r for r in rows if r.outcome is not Outcome.DELIVERED), rows[0])
 
     # -- per-process memory ----------------------------------------------------------------------
 

@@ -165,3 +165,37 @@ def test_retried_messages_travel_apart_and_last_attempts_alone(meta, monkeypatch
     assert {r.outcome for r in results} == {Outcome.DELIVERED}
     # first attempts together, retries together, each last attempt on its own
     assert sorted(len(r.json()["data"]) for r in meta.received) == [1, 1, 2, 2]
+
+
+def test_a_vendor_that_answers_per_event_gives_each_message_its_own_outcome(monkeypatch, capsys):
+    # Mixpanel-style: a JSON array body, and a 400 naming the refused rows while the others
+    # were ingested (shared/delivery/rows.py) — no bisection, one request.
+    from shared.delivery import Vendor, VendorRequest
+    from shared.delivery.batching import array_batch
+    from shared.delivery.rows import RowFailure, row_outcomes
+
+    def split(response, count):
+        body = response.json()
+        if response.status != 400 or not isinstance(body, dict):
+            return None
+        failures = {r["index"]: RowFailure(r["index"], "failed_record") for r in body["failed_records"]}
+        return row_outcomes(count, failures, status=400, others_ingested=True)
+
+    with MockVendor() as server:
+        vendor = Vendor(name="rows", batch_api=array_batch(2000, split),
+                        build_request=lambda e, s: VendorRequest("POST", server.url + "/import", {}, [{"id": e["event_id"]}]))
+
+        def answer(request):
+            ids = [row["id"] for row in request.json()]
+            bad = [i for i, event_id in enumerate(ids) if event_id.endswith("-bad")]
+            if bad:
+                return Reply(400, body={"failed_records": [{"index": i} for i in bad]})
+            return Reply(200, body={"code": 200})
+
+        server.responder = answer
+        events = [event(event_id="r-1"), event(event_id="r-2-bad"), event(event_id="r-3")]
+        results, batch = deliver(vendor, events)
+    assert [r.outcome for r in results] == [Outcome.DELIVERED, Outcome.REJECTED, Outcome.DELIVERED]
+    assert results[1].reason == "failed_record"
+    assert batch.requests_sent == 1 and len(server.received) == 1
+    assert [row["id"] for row in server.received[0].json()] == ["r-1", "r-2-bad", "r-3"]

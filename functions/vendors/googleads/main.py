@@ -199,7 +199,7 @@ VENDOR = Vendor(
     timeout=10.0,
     # At most 2,000 events per request (events.ingest reference); only events for the same
     # conversion action (the same destinations) share one.
-    batch_api=list_batch("events", 2000),
+    batch_api=list_batch("events", 2000, split=classify_rows),
 )
 
 

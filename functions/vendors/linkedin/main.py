@@ -122,7 +122,7 @@ def _batch_api(max_events: int) -> BatchApi:
     def events(request: VendorRequest) -> int:
         return len(request.json["elements"]) if "elements" in request.json else 1
 
-    return BatchApi(max_events=max_events, key=key, combine=combine, events=events)
+    return BatchApi(max_events=max_events, key=key, combine=combine, events=events, split=classify_rows)
 
 
 VENDOR = Vendor(

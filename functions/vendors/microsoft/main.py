@@ -147,7 +147,7 @@ VENDOR = Vendor(
     classify_rows=classify_rows,
     timeout=5.0,
     # 1,000 events per request (Segment's fixed batch size; Microsoft documents none).
-    batch_api=list_batch("data", 1000),
+    batch_api=list_batch("data", 1000, split=classify_rows),
 )
 
 

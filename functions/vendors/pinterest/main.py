@@ -167,7 +167,7 @@ VENDOR = Vendor(
     classify_rows=classify_rows,
     timeout=5.0,
     # Up to 1,000 events per request; each gets its own status.
-    batch_api=list_batch("data", 1000),
+    batch_api=list_batch("data", 1000, split=classify_rows),
 )
 
 
