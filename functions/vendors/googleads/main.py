@@ -116,12 +116,13 @@ def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorR
         item["conversionValue"] = value
     if currency:
         item["currency"] = currency
-    users = user_identifiers(event)
+    granted = consent(event)
+    # ad_user_data denied: Google may not use the user's data, so it is not sent at all.
+    users = [] if granted.get("adUserData") == "CONSENT_DENIED" else user_identifiers(event)
     if users:
         item["userData"] = {"userIdentifiers": users}
     if not identifiers and not users:
         raise Skip("no_click_id_or_user_data")
-    granted = consent(event)
     if granted:
         item["consent"] = granted
     items = [{"merchantProductId": str(i["item_id"]).strip(), "quantity": str(ads.quantity(i)),
