@@ -104,7 +104,7 @@ resource "time_sleep" "apis_ready" {
   triggers = {
     services = join(",", sort(local.services))
   }
-  depends_on = [time_sleep.apis_ready]
+  depends_on = [google_project_service.enabled]
 }
 
 # ---------------------------------------------------------------------------------------------
