@@ -226,3 +226,15 @@ def test_the_fake_tools_record_and_fail_on_demand(tmp_path):
     assert result.returncode == 1
     assert cloud.calls()[-1][:3] == ["gcloud", "services", "enable"]
     assert json.loads((cloud.state / "config.json").read_text())["fail_on"] == ["gcloud services enable"]
+
+
+def test_the_deploy_guide_lists_each_first_deploy_error_with_its_fix():
+    from tests.infra.hcl import REPO_ROOT
+
+    guide = (REPO_ROOT / "docs" / "deploy.md").read_text()
+    section = guide.split("## What can go wrong on the first deploy", 1)[1].split("\n## ", 1)[0]
+    for message in ("could not enable the APIs", "could not create the Pub/Sub service agent",
+                    "does not offer Cloud Run functions", "could not create gs://", "could not list the secrets",
+                    "Cannot find metric(s)", "scope_build_storage", "iam_propagation_wait"):
+        assert message in section, message
+    assert "REPLACES Pub/Sub subscription(s)" in guide and "SEEK_TIME" in guide
