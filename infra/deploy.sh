@@ -212,7 +212,7 @@ write_tfvars() {
     local secrets origins
     secrets="$(provisioned_secrets)"
     origins="$(allowed_origins_json)"
-    if [[ -z "$origins" ]] && ! grep -qE '^[[:space:]]*allowed_origins[[:space:]]*=[[:space:]]*\[[[:space:]]*"' \
+    if [[ "$ACTION" != "destroy" && -z "$origins" ]] && ! grep -qE '^[[:space:]]*allowed_origins[[:space:]]*=[[:space:]]*\[[[:space:]]*"' \
         "$INFRA_DIR/terraform.tfvars" 2>/dev/null; then
         warn "ALLOWED_ORIGINS is empty: collect answers CORS with credentials to ANY page origin." \
             "Set your site's origins: make $ACTION ... ALLOWED_ORIGINS=https://www.example.com" \

@@ -204,6 +204,7 @@ def test_destroy_says_what_it_deletes_and_what_it_leaves(tmp_path):
     result = cloud.run("destroy", **GOOD, AUTO_APPROVE="1")
     assert result.returncode == 0, result.stderr
     assert "static IP" in result.stderr and "WITH ITS VALUES" in result.stderr
+    assert "ALLOWED_ORIGINS" not in result.stderr
     for left in (f"gcloud storage rm -r gs://{STATE_BUCKET}", "gcloud services disable", "gcf-v2-sources"):
         assert left in result.stdout
     commands = cloud.commands()

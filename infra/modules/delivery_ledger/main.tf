@@ -69,7 +69,7 @@ resource "google_logging_project_exclusion" "routine_delivery_lines" {
   project     = var.project_id
   name        = "${var.sink_name}-routine"
   description = "Delivery lines delivered/skipped/dry_run are kept in the BigQuery ledger only (sink ${var.sink_name})."
-  filter      = "${local.sink_filter} AND jsonPayload.outcome=(\"delivered\" OR \"skipped\" OR \"dry_run\") AND severity<WARNING"
+  filter      = "${local.sink_filter} AND (${join(" OR ", [for o in ["delivered", "skipped", "dry_run"] : "jsonPayload.outcome=\"${o}\""])}) AND severity<WARNING"
 
   depends_on = [time_sleep.sink_grant]
 }
