@@ -84,6 +84,8 @@ trap 'rm -rf "$WORK"' EXIT
 
 STATE_BUCKET="${STATE_BUCKET:-$PROJECT-tagging-tfstate}"
 STATE_PREFIX="server-side-tagging"
+[[ "$STATE_BUCKET" =~ ^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$ ]] ||
+    fail "STATE_BUCKET=$STATE_BUCKET is not a bucket name (3-63 lowercase letters, digits, - and _)."
 step() { printf '== %s\n' "$1" >&2; }
 warn() {
     printf 'warning: %s\n' "$1" >&2

@@ -216,3 +216,13 @@ def test_vendor_secrets_never_block_a_deploy(modules):
     assert "provisioned_secrets" not in vendor.text  # every secret is referenced, with or without a value
     assert "secret_environment_variables" not in vendor.text
     assert "provisioned_secrets" not in modules["root"].calls["vendor"]
+
+
+def test_deploy_sh_enables_every_api_terraform_uses(modules):
+    # Terraform keeps managing them; deploy.sh enables them first so no resource meets an API
+    # that is still being enabled.
+    script = (INFRA / "deploy.sh").read_text()
+    services = set(re.findall(r'"([a-z]+\.googleapis\.com)"', modules["root"].text))
+    assert {"serviceusage.googleapis.com", "cloudresourcemanager.googleapis.com", "compute.googleapis.com"} <= services
+    for service in services:
+        assert service in script, service
