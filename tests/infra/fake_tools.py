@@ -21,7 +21,8 @@ from pathlib import Path
 
 from tests.infra.hcl import INFRA
 
-FAKE = r'''#!{python}
+# -S: no site-packages scan at start-up; the fakes need the standard library only.
+FAKE = r'''#!{python} -S
 import json, os, sys
 from pathlib import Path
 
