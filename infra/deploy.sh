@@ -280,6 +280,8 @@ make destroy deletes, among everything it created:
   - the load balancer's static IP address (it is released: a DNS record pointing at it stops working),
   - every Secret Manager secret of the stack WITH ITS VALUES (tokens you would have to ask the vendors for again),
   - the delivery ledger dataset with its rows, and the function images.
+The raw event archive table is protected: destroy stops there unless you first set
+archive_deletion_protection = false in infra/terraform.tfvars and run make deploy.
 TEXT
         if [[ "${AUTO_APPROVE:-}" == "1" ]]; then
             tf destroy -input=false -auto-approve -var-file="$WORK/deploy.tfvars.json"
