@@ -108,3 +108,8 @@ variable "labels" {
   type        = map(string)
   default     = {}
 }
+
+variable "docker_repository" {
+  description = "The Artifact Registry repository (projects/P/locations/L/repositories/R) the build pushes the image to."
+  type        = string
+}
