@@ -11,6 +11,7 @@ import json
 from typing import Any, Callable, Mapping
 
 from shared.delivery import eventdata as ed
+from shared.delivery.vendor import Reject
 
 
 def value(event: dict[str, Any]) -> int | float | None:
@@ -54,9 +55,10 @@ def num_items(event: dict[str, Any]) -> int | None:
     return sum(quantity(item) for item in found) if found else None
 
 
-def json_map(settings: Mapping[str, str], key: str) -> dict[str, str]:
-    """A JSON object setting (``{"purchase": "123"}``); a malformed one raises RuntimeError,
-    which the runtime retries with an alert (configuration, not the event, is wrong)."""
+def json_map(settings: Mapping[str, str], key: str, vendor: str = "") -> dict[str, str]:
+    """A JSON object setting (``{"purchase": "123"}``). A malformed one rejects the event as
+    ``vendor_misconfigured:<VENDOR>_<KEY>`` at ERROR, which the misconfiguration alert counts
+    (the operator fixes the setting; the events meanwhile are logged, not sent)."""
     raw = settings.get(key, "").strip()
     if not raw:
         return {}
@@ -65,7 +67,8 @@ def json_map(settings: Mapping[str, str], key: str) -> dict[str, str]:
     except ValueError:
         found = None
     if not isinstance(found, dict):
-        raise RuntimeError(f"setting {key} is not a JSON object of event name → id")
+        name = f"{vendor.upper()}_{key}" if vendor else key
+        raise Reject(f"vendor_misconfigured:{name} is not a JSON object of event name to id", alert=True)
     return {str(k): str(v).strip() for k, v in found.items() if str(v).strip()}
 
 

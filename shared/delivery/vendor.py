@@ -68,7 +68,12 @@ class Skip(Exception):
 
 class Reject(Exception):
     """Raised by a mapping when the event can never be valid for the vendor (e.g. a purchase
-    without currency for Meta); the message is the reason. Acked and logged as rejected."""
+    without currency for Meta); the message is the reason. Acked and logged as rejected;
+    ``alert=True`` logs it at ERROR (a configuration error, e.g. a malformed JSON setting)."""
+
+    def __init__(self, reason: str, alert: bool = False) -> None:
+        super().__init__(reason)
+        self.alert = alert
 
 
 @dataclass
@@ -264,7 +269,7 @@ class Vendor:
         except Skip as skip:
             return Plan(None, Attempt(Outcome.SKIPPED, reason=str(skip)), debug, vendor_event)
         except Reject as reject:
-            return Plan(None, Attempt(Outcome.REJECTED, reason=str(reject)), debug, vendor_event)
+            return Plan(None, Attempt(Outcome.REJECTED, reason=str(reject), alert=reject.alert), debug, vendor_event)
         except (KeyError, TypeError, ValueError) as exc:
             # The event cannot be mapped: a permanent problem for this message.
             attempt = Attempt(Outcome.REJECTED, reason="mapping_failed", detail=f"{type(exc).__name__}: {exc}")

@@ -95,7 +95,7 @@ def rfc3339(event: dict[str, Any]) -> str:
 
 def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorRequest:
     """The normalized event → one ``events:ingest`` request for its conversion action."""
-    actions = ads.json_map(settings, "CONVERSIONS")
+    actions = ads.json_map(settings, "CONVERSIONS", "googleads")
     action = actions.get(settings["EVENT"]) or actions.get(str(event.get("event_name") or ""))
     if not action:
         raise Skip(f"no_conversion_action:{settings['EVENT']}")

@@ -62,7 +62,7 @@ def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorR
     """The normalized event → one conversion event (single create)."""
     if settings.get("DEBUG") == "1":
         raise Skip("debug_without_test_mode")
-    rules = ads.json_map(settings, "CONVERSION_RULES")
+    rules = ads.json_map(settings, "CONVERSION_RULES", "linkedin")
     rule = rules.get(settings["EVENT"]) or rules.get(str(event.get("event_name") or ""))
     if not rule:
         raise Skip(f"no_conversion_rule:{settings['EVENT']}")
