@@ -147,6 +147,10 @@ def run(args: argparse.Namespace) -> int:
         print("\nstopping ...", flush=True)
         return 0
     finally:
+        # Stopping takes a few seconds; a second signal (make forwards one, users press Ctrl-C
+        # twice) must not cut it short and orphan the processes the stack started.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         stopping.set()
         if inspector is not None:
             inspector.stop()
