@@ -135,6 +135,13 @@ def test_make_run_delivers_a_20s_outage_and_dead_letters_a_longer_one(make_run, 
     # The backoff is applied: no event was attempted more than the window allows.
     attempts = Counter(l["event_id"] for l in lines if l.get("message") == "delivery")
     assert max(attempts.values()) <= ATTEMPTS
+    # ... and spaced by the configured backoff (5 s, then 10 s), not the emulator's ~1 s.
+    times: dict[str, list[float]] = {}
+    for line in lines:
+        if line.get("message") == "delivery" and line.get("event_id") in first:
+            times.setdefault(line["event_id"], []).append(float(line["time"]))
+    gaps = [b - a for t in times.values() for a, b in zip(sorted(t), sorted(t)[1:])]
+    assert gaps and min(gaps) >= 4.5, sorted(gaps)[:5]
     assert not [l for l in lines if l.get("message") == "delivery" and l.get("outcome") == "dead_lettered"]
 
     # 2. An outage longer than the window: every event is dead-lettered, visibly, from the
