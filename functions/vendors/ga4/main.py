@@ -20,7 +20,7 @@ import flask
 import functions_framework
 
 from shared import hashing
-from shared.delivery import Skip, Vendor, VendorRequest
+from shared.delivery import Reject, Skip, Vendor, VendorRequest
 from shared.delivery import eventdata as ed
 
 ORIGINS = {"": "https://www.google-analytics.com", "eu": "https://region1.google-analytics.com"}
@@ -138,7 +138,7 @@ def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorR
         raise Skip(f"invalid_event_name:{name[:40]}")
     client_id = ed.text(event, "client_id")
     if not client_id:
-        raise ValueError("event has no client_id")
+        raise Reject("missing_field:client_id")
     measurement_id = settings.get("MEASUREMENT_ID") or ed.text(event, "x-ga-measurement_id")
     body: dict[str, Any] = {"client_id": client_id}
     user_id = ed.text(event, "user_id")
