@@ -6,7 +6,8 @@ The order of one delivery, all of it generic (a vendor folder only declares and 
 2. gate, each gate an ack with a specific logged reason:
    measurement ID (``measurement_id_not_configured:G-X``), the configured event list
    (``event_not_subscribed:scroll``), the vendor's event mapping (``event_not_mapped:scroll``),
-   consent (``consent_denied:ad_storage``), debug without a test code
+   consent per purpose (``consent_denied:ad_storage``; personal data removed, restricted
+   processing flagged: :mod:`shared.delivery.consent_policy`), debug without a test code
    (``debug_without_test_event_code``), age (``event_too_old:...``), already delivered
    (``already_delivered``, vendors without a dedup key);
 3. map (a pure function of event and settings) → :class:`VendorRequest`;
@@ -142,8 +143,8 @@ class Vendor:
     the ``<NAME>_EVENT_MAP`` setting overrides entries, ``<NAME>_SEND_UNMAPPED=true`` sends
     unmapped events under their GA4 name. ``consent`` is the vendor's
     :class:`~shared.delivery.consent_policy.ConsentPolicy` (``required_consent``, the older
-    form, lists the purposes needed to send at all). With ``test_event_code_setting``, debug events need that setting
-    (else they are skipped), and ``<NAME>_TEST_MODE=all`` makes every event a test event.
+    form, lists the purposes needed to send at all). With ``test_event_code_setting``, debug
+    events need that setting (else they are skipped), and ``<NAME>_TEST_MODE=all`` makes every event a test event.
     ``classify`` sees every HTTP response first and may decide its outcome (``None``: the
     generic status rules decide).
     """
