@@ -276,9 +276,9 @@ class Vendor:
         try:
             json.dumps(request.json, allow_nan=False)
         except (TypeError, ValueError) as exc:
-            # The mapping produced a body no vendor can parse: a mapping bug as well.
-            attempt = Attempt(Outcome.RETRYING, reason="mapping_error", detail=f"body is not valid JSON: {exc}",
-                              alert=True)
+            # The event carried a value JSON cannot hold (NaN, Infinity) through the mapping:
+            # no resend can make it valid.
+            attempt = Attempt(Outcome.REJECTED, reason="mapping_failed", detail=f"body is not valid JSON: {exc}")
             return Plan(None, attempt, debug, vendor_event, consent)
         # "A|B": either A or B (Mixpanel: a service account or a project token).
         missing = [key for key in self.required_settings if not any(prepared.get(k) for k in key.split("|"))]
