@@ -14,8 +14,9 @@ import hashlib
 import re
 import unicodedata
 
-import phonenumbers
-import pycountry
+# phonenumbers and pycountry are imported where used: together they cost about a second of
+# import and first lookup, which only events carrying a phone or an address should pay, not
+# every cold start of every vendor function.
 
 _SHA256_HEX = re.compile(r"^[a-fA-F0-9]{64}$")
 _NON_DIGITS = re.compile(r"\D+")
@@ -78,6 +79,8 @@ def _phone_e164(value: str, country: str = "") -> str:
     if text.startswith("00"):
         text = "+" + text[2:]
     if text.startswith("+") or region:
+        import phonenumbers
+
         try:
             parsed = phonenumbers.parse(text, None if text.startswith("+") else region)
         except phonenumbers.NumberParseException:
@@ -133,6 +136,8 @@ def _folded(value: str) -> str:
 @functools.lru_cache(maxsize=None)
 def _subdivision_codes(alpha2: str) -> dict[str, str]:
     """Folded subdivision name → its code after the dash (``california`` → ``ca``)."""
+    import pycountry
+
     codes: dict[str, str] = {}
     for subdivision in pycountry.subdivisions.get(country_code=alpha2) or ():
         codes[_folded(subdivision.name)] = subdivision.code.split("-", 1)[1].lower()
@@ -182,6 +187,8 @@ def country_alpha2(value: str) -> str:
         return ""
     if text.lower() in _EXCEPTIONALLY_RESERVED:
         return _EXCEPTIONALLY_RESERVED[text.lower()]
+    import pycountry
+
     try:
         return pycountry.countries.lookup(text).alpha_2.lower()
     except LookupError:
