@@ -14,7 +14,6 @@ See docs/vendors/meta.md.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Mapping
 from urllib.parse import quote, urlsplit
 
@@ -26,6 +25,7 @@ from shared.delivery import Attempt, Outcome, Reject, Vendor, VendorRequest, mis
 from shared.delivery import consent_policy
 from shared.delivery import eventdata as ed
 from shared.delivery.http import Response
+from shared.first_party import domain as domains
 
 API_ORIGIN = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v24.0"
@@ -45,7 +45,6 @@ EVENT_MAP = {
     "subscribe": "Subscribe",
     "start_trial": "StartTrial",
 }
-_IPV4 = re.compile(r"^\d{1,3}(\.\d{1,3}){3}$")
 # Graph API error codes worth retrying (Rudder's classification, docs/vendors/meta.md).
 TRANSIENT_CODES = frozenset({1, 2, 4, 17, 341, 368, 613, 5000, 21009, 80003, 80004})
 # Errors in this event's data (100 invalid parameter, e.g. 2804003 too old; 105 too many
@@ -61,20 +60,18 @@ def _host(url_or_host: str) -> str:
 
 
 def subdomain_index(event: dict[str, Any], settings: Mapping[str, str]) -> int:
-    """The ``fb.<index>.`` of a cookie: the number of dots in the domain the cookie is set on.
+    """The ``fb.<index>.`` of a cookie: the level of the domain the cookie is set on, as
+    collect computes it for the ``_fbc`` it sets (``shared.first_party.domain``).
 
-    ``COOKIE_DOMAIN`` (the domain collect sets first-party cookies on) when configured, else
-    the eTLD+1 of the page as Meta's Parameter Builder guesses it without a suffix list
-    (``www.shop.example`` → ``shop.example`` → 1); an IP address or a single label → 0.
+    ``COOKIE_DOMAIN`` (the same value as collect's) when configured, else the page host's
+    eTLD+1 from the Public Suffix List (``www.shop.example.co.uk`` → ``example.co.uk`` → 2);
+    an IP address or a single label → 0.
     """
-    host = _host(settings.get("COOKIE_DOMAIN", "")) or _host(ed.text(event, "page_hostname") or ed.page_url(event))
-    if not host or _IPV4.match(host) or ":" in host or "." not in host:
-        return 0
-    if not settings.get("COOKIE_DOMAIN"):
-        labels = host.split(".")
-        if len(labels) > 2:
-            host = ".".join(labels[1:])
-    return host.count(".")
+    configured = _host(settings.get("COOKIE_DOMAIN", ""))
+    if configured:
+        return 0 if domains.is_ip(configured) else domains.subdomain_index(configured)
+    host = _host(ed.text(event, "page_hostname") or ed.page_url(event))
+    return domains.subdomain_index(domains.registrable_domain(host))
 
 
 def _valid_click_cookie(value: str) -> bool:
