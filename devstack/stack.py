@@ -19,6 +19,7 @@ from devstack.emulator import PubSubEmulator
 from devstack.processes import ManagedProcess, free_port, wait_for_port
 from devstack.drainer import Drainer
 from devstack.names import vendor_pull_subscription
+from devstack.relay import ACK_DEADLINE_SECONDS
 from devstack.topology import Topology, drop_retry_policy
 
 LOCAL_PROJECT = "tagging-local"
@@ -67,8 +68,10 @@ class LocalStack:
     project: str = LOCAL_PROJECT
     # The push subscriptions' retry and dead-letter policy; None = config's delivery.local.
     retry: RetryPolicy | None = None
-    # False: no retry policy on the emulator's push subscriptions (redelivery ~1 s apart), to
-    # avoid the emulator's lost-redelivery bug (devstack.topology.drop_retry_policy).
+    # True (make run): the retry policy's backoff and dead-lettering as in the cloud, with the
+    # pushes made by devstack.relay from pull subscriptions, because the emulator's own retry
+    # policy loses redeliveries (docs/reliability.md). False: the emulator pushes, without a
+    # retry policy (redelivery ~1 s apart; chaos and the replay tests).
     emulator_backoff: bool = True
     # Batch mode: seconds between the drains of batch-mode vendors; None = the config's
     # delivery.batch.local.interval_seconds, 0 = no timer (tests call drain() themselves).
@@ -120,17 +123,6 @@ class LocalStack:
         if batch and interval > 0:
             self.drainer = Drainer({name: self.vendor_url(name) for name in batch}, interval).start()
 
-    def _create_subscriptions(self) -> None:
-        assert self.topology is not None
-        for vendor in self.vendor_configs:
-            batch = self.delivery_mode(vendor.name) == "batch"
-            if batch:
-                self.topology.create_pull_subscription(vendor.name, self.vendor_url(vendor.name), self.retry)
-            else:
-                self.topology.create_push_subscription(vendor.name, self.vendor_url(vendor.name), self.retry)
-            if not self.emulator_backoff:
-                drop_retry_policy(self.topology, vendor.name, batch=batch)
-
     def delivery_mode(self, name: str) -> str:
         """``push`` or ``batch``: this stack's override, else config/vendors.yaml's."""
         return self.delivery.get(name) or self.config.vendor(name).delivery
@@ -145,6 +137,9 @@ class LocalStack:
     def stop(self) -> None:
         if self.drainer is not None:
             self.drainer.stop()
+        # The relay first: it would otherwise count pushes to stopped functions as failures.
+        if "relay" in self.processes:
+            self.processes["relay"].stop()
         for process in reversed(list(self.processes.values())):
             process.stop()
         if self.topology is not None:
@@ -156,7 +151,43 @@ class LocalStack:
             else:
                 os.environ[key] = value
 
+    def _create_subscriptions(self) -> None:
+        """Each vendor's subscriptions, and the relay that pushes from them (``emulator_backoff``)."""
+        assert self.topology is not None
+        routes = []
+        for vendor in self.vendor_configs:
+            if self.delivery_mode(vendor.name) == "batch":
+                # Batch mode: a pull subscription the function drains (the drainer's timer).
+                self.topology.create_pull_subscription(vendor.name, self.vendor_url(vendor.name), self.retry)
+                if not self.emulator_backoff:
+                    drop_retry_policy(self.topology, vendor.name, batch=True)
+            elif self.emulator_backoff:
+                for subscription in self.topology.create_relayed_subscription(vendor.name, self.retry, ACK_DEADLINE_SECONDS):
+                    routes.append(f"{subscription}={self.vendor_url(vendor.name)}")
+            else:
+                self.topology.create_push_subscription(vendor.name, self.vendor_url(vendor.name), self.retry)
+                drop_retry_policy(self.topology, vendor.name)
+        if routes:
+            self.start_relay(routes)
+
     # -- processes -------------------------------------------------------------------------
+
+    def start_relay(self, routes: list[str]) -> ManagedProcess:
+        """devstack.relay: Pub/Sub push with the retry policy's backoff, from pull subscriptions."""
+        old = self.processes.pop("relay", None)
+        if old is not None:
+            old.stop()
+        argv = [
+            sys.executable, "-m", "devstack.relay", f"--project={self.project}",
+            f"--max-delivery-attempts={self.retry.max_delivery_attempts}",
+            f"--minimum-backoff={self.retry.minimum_backoff_seconds}",
+            f"--maximum-backoff={self.retry.maximum_backoff_seconds}",
+            *(f"--route={route}" for route in routes),
+        ]
+        env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1", **self.emulator.env()}
+        process = ManagedProcess("relay", argv, self.log_dir / "relay.log", env=env, cwd=REPO_ROOT)
+        self.processes["relay"] = process.start()
+        return process
 
     def start_collect(self) -> ManagedProcess:
         process = function_process(

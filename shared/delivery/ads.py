@@ -75,3 +75,14 @@ def json_map(settings: Mapping[str, str], key: str, vendor: str = "") -> dict[st
 def is_test(settings: Mapping[str, str]) -> bool:
     """A debug event (runtime ``DEBUG``) or ``<VENDOR>_TEST_MODE=true|all``."""
     return settings.get("DEBUG") == "1" or settings.get("TEST_MODE", "").strip().lower() in ("1", "true", "yes", "all")
+
+
+
+def event_seconds(event: dict[str, Any]) -> int:
+    """When the event happened, in seconds (an event without a time is rejected, by eventdata)."""
+    return ed.timestamp_seconds(event)
+
+
+def event_millis(event: dict[str, Any]) -> int:
+    """When the event happened, in milliseconds (collect's ``timestamp_micros`` // 1000)."""
+    return event_seconds(event) * 1000 + int(ed.number(event.get("timestamp_micros")) // 1000) % 1000

@@ -5,9 +5,10 @@ The sending itself is :mod:`shared.delivery.client` (async, pooled)."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 REDACTED = "[REDACTED]"
 # Query parameters and headers that carry credentials in some vendor's API.
@@ -56,11 +57,32 @@ def redact_request(request: dict[str, Any], secrets: Iterable[str] = ()) -> dict
     }
 
 
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
+def secret_forms(secret: str) -> list[str]:
+    """Every spelling of ``secret`` a log line may hold: as is, JSON-escaped, URL-encoded
+    (``%2F`` and ``%2f``, ``/`` kept or not) and form-encoded (spaces as ``+``); longest first,
+    so a longer form is replaced before a shorter one inside it."""
+    forms = {secret, json.dumps(secret)[1:-1], quote(secret, safe=""), quote(secret), quote_plus(secret),
+             quote_plus(secret, safe="/")}
+    forms |= {_PERCENT_ESCAPE.sub(lambda m: m.group(0).lower(), form) for form in list(forms)}
+    return sorted(forms, key=len, reverse=True)
+
+
 def _redact_text(value: str, secrets: Iterable[str]) -> str:
     for secret in secrets:
-        if secret and len(secret) >= 4 and secret in value:
-            value = value.replace(secret, REDACTED)
+        if not secret or len(secret) < 4:
+            continue
+        for form in secret_forms(secret):
+            if form in value:
+                value = value.replace(form, REDACTED)
     return value
+
+
+def redact_text(value: str, secrets: Iterable[str]) -> str:
+    """``value`` with every secret replaced, in any of its encodings (:func:`secret_forms`)."""
+    return _redact_text(value, [s for s in secrets if s])
 
 
 def _redact_json(value: Any, secrets: list[str]) -> Any:

@@ -6,7 +6,8 @@ The order of one delivery, all of it generic (a vendor folder only declares and 
 2. gate, each gate an ack with a specific logged reason:
    measurement ID (``measurement_id_not_configured:G-X``), the configured event list
    (``event_not_subscribed:scroll``), the vendor's event mapping (``event_not_mapped:scroll``),
-   consent (``consent_denied:ad_storage``), debug without a test code
+   consent per purpose (``consent_denied:ad_storage``; personal data removed, restricted
+   processing flagged: :mod:`shared.delivery.consent_policy`), debug without a test code
    (``debug_without_test_event_code``), age (``event_too_old:...``), already delivered
    (``already_delivered``, vendors without a dedup key);
 3. map (a pure function of event and settings) → :class:`VendorRequest`;
@@ -29,14 +30,18 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from shared import jsonlog, secrets, settings as env_settings
-from shared.delivery import batching, client, http, ratelimit, tokens
+from shared.delivery import batching, client, consent_policy, http, ratelimit, tokens
 from shared.delivery.envelope import EnvelopeError, PushMessage, decode_push
 from shared.delivery.outcome import Outcome
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 CONNECT_TIMEOUT_SECONDS = 3.05
 # Runtime settings every vendor understands, read as <VENDOR>_<KEY> like its own settings.
-RUNTIME_SETTINGS = ("EVENTS", "EVENT_MAP", "SEND_UNMAPPED", "MEASUREMENT_IDS", "TEST_MODE", "TIMEOUT_SECONDS")
+RUNTIME_SETTINGS = ("EVENTS", "EVENT_MAP", "SEND_UNMAPPED", "MEASUREMENT_IDS", "TEST_MODE", "TIMEOUT_SECONDS",
+                    *consent_policy.SETTING_NAMES)
+# The one reason every configuration error a vendor reports (bad token, pixel, permission)
+# is logged under, at ERROR: the monitoring alert fires on it (docs/contracts.md).
+VENDOR_MISCONFIGURED = "vendor_misconfigured"
 _MAX_REMEMBERED = 100_000
 
 
@@ -95,6 +100,13 @@ class Attempt:
     retry_after: float | None = None
 
 
+def misconfigured(status: int | None, detail: str) -> Attempt:
+    """The vendor says its configuration (token, pixel, permission) is wrong, not the event:
+    retry, so the events wait (and dead-letter) instead of vanishing as rejections, and log
+    ``vendor_misconfigured`` at ERROR, which pages someone."""
+    return Attempt(Outcome.RETRYING, reason=VENDOR_MISCONFIGURED, status=status, detail=detail[:500], alert=True)
+
+
 @dataclass
 class Plan:
     """What the runtime decided before any I/O: a request to send, or a gated outcome."""
@@ -103,6 +115,8 @@ class Plan:
     attempt: Attempt | None
     debug: bool = False
     vendor_event: str = ""
+    # The consent state the event was (or would have been) sent under, for the log line.
+    consent: dict[str, str] = field(default_factory=dict)
 
 
 BuildRequest = Callable[[dict[str, Any], Mapping[str, str]], VendorRequest]
@@ -147,9 +161,10 @@ class Vendor:
 
     ``event_map`` maps GA4 event names to the vendor's (``None``: every event, named as is);
     the ``<NAME>_EVENT_MAP`` setting overrides entries, ``<NAME>_SEND_UNMAPPED=true`` sends
-    unmapped events under their GA4 name. ``required_consent`` lists the consent purposes that
-    must not be ``denied``. With ``test_event_code_setting``, debug events need that setting
-    (else they are skipped), and ``<NAME>_TEST_MODE=all`` makes every event a test event.
+    unmapped events under their GA4 name. ``consent`` is the vendor's
+    :class:`~shared.delivery.consent_policy.ConsentPolicy` (``required_consent``, the older
+    form, lists the purposes needed to send at all). With ``test_event_code_setting``, debug
+    events need that setting (else they are skipped), and ``<NAME>_TEST_MODE=all`` makes every event a test event.
     ``classify`` sees every HTTP response first and may decide its outcome (``None``: the
     generic status rules decide). ``classify_rows(response, n)`` reads a vendor answer that
     reports each of the request's ``n`` events (Pinterest ``events[].status``, Microsoft
@@ -166,6 +181,7 @@ class Vendor:
     secret_names: tuple[str, ...] = ()
     event_map: Mapping[str, str] | None = None
     required_consent: tuple[str, ...] = ()
+    consent: consent_policy.ConsentPolicy | None = None
     test_event_code_setting: str | None = None
     measurement_id_setting: str = "MEASUREMENT_IDS"
     max_event_age_seconds: float | None = None
@@ -201,6 +217,12 @@ class Vendor:
             batch.settings_cache[self.name] = dict(values)
         return values
 
+    def declared_consent(self) -> consent_policy.ConsentPolicy:
+        """The declared consent policy (``required_consent`` alone: needed to send)."""
+        if self.consent is not None:
+            return self.consent
+        return consent_policy.ConsentPolicy(send=tuple(self.required_consent))
+
     def max_delivery_attempts(self) -> int:
         return env_settings.env_int("MAX_DELIVERY_ATTEMPTS", 5)
 
@@ -229,8 +251,10 @@ class Vendor:
         debug = _truthy(event.get("debug_mode", False)) or attributes.get("debug") == "true"
         event_name = str(event.get("event_name") or "")
 
+        consent = consent_policy.consent_state(event, attributes)
+
         def gated(outcome: Outcome, reason: str) -> Plan:
-            return Plan(None, Attempt(outcome, reason=reason), debug=debug)
+            return Plan(None, Attempt(outcome, reason=reason), debug=debug, consent=consent)
 
         accepted_ids = _split(values.get(self.measurement_id_setting, ""))
         measurement_id = str(event.get("x-ga-measurement_id") or attributes.get("measurement_id") or "")
@@ -242,12 +266,18 @@ class Vendor:
         vendor_event = self.vendor_event_name(event_name, values)
         if not vendor_event:
             return gated(Outcome.SKIPPED, f"event_not_mapped:{event_name}")
-        consent = event.get("consent") if isinstance(event.get("consent"), dict) else {}
-        for purpose in self.required_consent:
-            state = str(consent.get(purpose) or attributes.get(f"consent_{purpose}") or "not_set")
-            if state == "denied":
-                return gated(Outcome.SKIPPED, f"consent_denied:{purpose}")
+        try:
+            policy = consent_policy.effective(self.declared_consent(), values)
+        except ValueError as exc:
+            return Plan(None, misconfigured(None, f"{self.name.upper()}_CONSENT_*: {exc}"), debug, consent=consent)
+        decision = consent_policy.decide(policy, event, attributes, values.get("CONSENT_NOT_SET", ""))
+        if not decision.send:
+            return gated(Outcome.SKIPPED, decision.reason)
+        if not decision.personal_data:
+            # Removed before the mapping runs, so no vendor mapping can send it.
+            event = consent_policy.without_personal_data(event)
         prepared = dict(values)
+        prepared["RESTRICTED"] = "1" if decision.restricted else ""
         if self.test_event_code_setting:
             code = prepared.get(self.test_event_code_setting, "")
             if code and prepared.get("TEST_MODE", "").lower() == "all":
@@ -267,31 +297,31 @@ class Vendor:
         try:
             request = self.build_request(event, prepared)
         except Skip as skip:
-            return Plan(None, Attempt(Outcome.SKIPPED, reason=str(skip)), debug, vendor_event)
+            return Plan(None, Attempt(Outcome.SKIPPED, reason=str(skip)), debug, vendor_event, consent)
         except Reject as reject:
-            return Plan(None, Attempt(Outcome.REJECTED, reason=str(reject), alert=reject.alert), debug, vendor_event)
-        except (KeyError, TypeError, ValueError) as exc:
-            # The event cannot be mapped: a permanent problem for this message.
-            attempt = Attempt(Outcome.REJECTED, reason="mapping_failed", detail=f"{type(exc).__name__}: {exc}")
-            return Plan(None, attempt, debug, vendor_event)
+            return Plan(None, Attempt(Outcome.REJECTED, reason=str(reject), alert=reject.alert), debug, vendor_event,
+                        consent)
         except Exception as exc:  # noqa: BLE001
-            # A bug in the mapping: retry, so the event ends in the dead-letter topic and can
-            # be replayed once the mapping is fixed, instead of being acked and lost.
+            # Whatever the mapping raised, it is a bug in the mapping (a mapping states what it
+            # refuses with Skip or Reject): retry, so the event ends in the dead-letter topic and
+            # can be replayed once the mapping is fixed, instead of being acked and lost.
             attempt = Attempt(Outcome.RETRYING, reason="mapping_error", detail=f"{type(exc).__name__}: {exc}",
                               alert=True)
-            return Plan(None, attempt, debug, vendor_event)
+            return Plan(None, attempt, debug, vendor_event, consent)
         try:
             json.dumps(request.json, allow_nan=False)
         except (TypeError, ValueError) as exc:
+            # The event carried a value JSON cannot hold (NaN, Infinity) through the mapping:
+            # no resend can make it valid.
             attempt = Attempt(Outcome.REJECTED, reason="mapping_failed", detail=f"body is not valid JSON: {exc}")
-            return Plan(None, attempt, debug, vendor_event)
+            return Plan(None, attempt, debug, vendor_event, consent)
         # "A|B": either A or B (Mixpanel: a service account or a project token).
         missing = [key for key in self.required_settings if not any(prepared.get(k) for k in key.split("|"))]
         if missing:
             prefix = self.name.upper()
             reason = "missing_settings:" + ",".join("|".join(f"{prefix}_{k}" for k in key.split("|")) for key in missing)
-            return Plan(request, Attempt(Outcome.DRY_RUN, reason=reason), debug, vendor_event)
-        return Plan(request, None, debug, vendor_event)
+            return Plan(request, Attempt(Outcome.DRY_RUN, reason=reason), debug, vendor_event, consent)
+        return Plan(request, None, debug, vendor_event, consent)
 
     # -- the I/O part ----------------------------------------------------------------------------
 
@@ -351,14 +381,19 @@ class Vendor:
             "attempt": attempt_number,
             "debug": plan.debug,
         }
+        if plan.consent:
+            record["consent"] = plan.consent
+        secret_values = [values.get(key, "") for key in self.secret_names]
         if attempt.detail:
-            record["detail"] = attempt.detail[:500]
+            # A vendor may echo what it was sent (a token in an error message): redacted too.
+            record["detail"] = http.redact_text(attempt.detail, secret_values)[:500]
         if attempt.batch_size:
             record["batch_size"] = attempt.batch_size
         if plan.request is not None and (log_requests or attempt.outcome is Outcome.DRY_RUN):
             record["request"] = self._loggable(plan.request, values, log_requests)
         if log_requests and attempt.response is not None:
-            record["response"] = {"status": attempt.response.status, "body": attempt.response.excerpt()}
+            record["response"] = {"status": attempt.response.status,
+                                  "body": http.redact_text(attempt.response.excerpt(), secret_values)}
         severity = "INFO" if attempt.outcome.ack and attempt.outcome is not Outcome.REJECTED else "WARNING"
         if attempt.alert:
             severity = "ERROR"
@@ -483,11 +518,7 @@ class Vendor:
 
 def _safe_error(exc: Exception, values: Mapping[str, str], vendor: Vendor) -> str:
     """A transport error's text, with credentials out of it (URLs may carry tokens)."""
-    text = str(exc)
-    for key in vendor.secret_names:
-        secret = values.get(key, "")
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, http.REDACTED)
+    text = http.redact_text(str(exc), [values.get(key, "") for key in vendor.secret_names])
     return type(exc).__name__ + ": " + text[:300]
 
 
@@ -508,5 +539,7 @@ def classify_response(status: int, text: str) -> Attempt:
         return Attempt(Outcome.DELIVERED, status=status)
     if status in (408, 425, 429) or status >= 500:
         return Attempt(Outcome.RETRYING, reason=f"http_{status}", status=status, detail=text[:500])
-    return Attempt(Outcome.REJECTED, reason=f"http_{status}", status=status, detail=text[:500],
-                   alert=status in (401, 403))
+    if status in (401, 403):
+        # Credentials or permission refused: configuration, not this event.
+        return misconfigured(status, f"http_{status}: {text[:480]}")
+    return Attempt(Outcome.REJECTED, reason=f"http_{status}", status=status, detail=text[:500])

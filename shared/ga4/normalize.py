@@ -14,6 +14,7 @@ from shared.ga4 import consent as consent_codec
 from shared.ga4.client_hints import HINT_PARAMS
 from shared.ga4.items import item_index, parse_item
 from shared.ga4.numbers import set_number, to_number
+from shared.ga4 import user_provided
 
 # Wire parameter → event key, for strings copied as they are.
 STRING_PARAMS = {
@@ -131,6 +132,9 @@ def normalize_gtag(params: dict[str, str]) -> dict[str, Any]:
         event["x-sst-system_properties"] = sst
     if user_data:
         event["user_data"] = {key: _lists_for_digit_keys(child) for key, child in user_data.items()}
+    if params.get("em"):
+        # gtag's hashed user-provided data: decoded into user_data, the raw value kept as x-ga-em.
+        user_provided.merge_into(event, params["em"])
     event["consent"] = consent_codec.from_gtag(params)
     event["debug_mode"] = debug
     location = event.get("page_location")

@@ -80,7 +80,9 @@ def test_a_purchase_reaches_ga4_meta_and_tiktok_as_their_apis_expect(vendor_serv
     assert params["items"][0]["item_id"] == "SKU1"
 
     # Meta: same event_id as collect gave the event, fbc built from the landing fbclid.
-    assert meta.path == "/v24.0/1234567890/events?access_token=test-e2e-meta-token"
+    # The token in the body, never in the URL.
+    assert meta.path == "/v24.0/1234567890/events"
+    assert meta.json()["access_token"] == "test-e2e-meta-token"
     server_event = meta.json()["data"][0]
     assert server_event["event_name"] == "Purchase" and server_event["action_source"] == "website"
     assert server_event["event_source_url"] == LANDING
@@ -152,3 +154,30 @@ def test_a_debug_hit_goes_to_each_vendors_test_mechanism_or_is_skipped(vendor_se
     assert vendor_servers["tiktok"].received == []
     assert (tiktok_lines[0]["outcome"], tiktok_lines[0]["reason"], tiktok_lines[0]["debug"]) == (
         "skipped", "debug_without_test_event_code", True)
+
+
+def test_a_wrong_meta_token_is_vendor_misconfigured_and_the_event_waits_until_it_is_fixed(vendor_servers):
+    """Graph's real answer to an expired token: retried as vendor_misconfigured at ERROR (the
+    alert's reason), never acked as a rejection; once the token works, the same event goes."""
+    meta = vendor_servers["meta"]
+    meta.default = Reply(400, body={"error": {
+        "message": "Error validating access token: Session has expired on Sunday, 29-Nov-26 10:00:00 PST.",
+        "type": "OAuthException", "code": 190, "error_subcode": 463, "fbtrace_id": "e2e"}})
+    with _stack({"meta": meta}) as stack:
+        _purchase_hit(stack)
+
+        def lines() -> list[dict]:
+            return delivery_lines(stack.log_path("vendor-meta"))
+
+        wait_until(lambda: len(lines()) >= 2, timeout=90)  # Pub/Sub redelivered it: not acked
+        meta.default = REPLIES["meta"]  # the operator fixes the token
+        wait_until(lambda: any(l["outcome"] == "delivered" for l in lines()), timeout=90)
+        seen = lines()
+    failed = [l for l in seen if l["outcome"] != "delivered"]
+    assert len(failed) >= 2
+    for line in failed:
+        assert (line["outcome"], line["reason"], line["severity"]) == ("retrying", "vendor_misconfigured", "ERROR")
+        assert "meta_error:190.463" in line["detail"]
+    assert "rejected" not in {l["outcome"] for l in seen}
+    assert len({l["event_id"] for l in seen}) == 1
+    assert [l["outcome"] for l in seen][-1] == "delivered"

@@ -206,3 +206,11 @@ def test_vendor_answer_maps_to_the_outcome(vendor, spec, case, monkeypatch, caps
         assert "test-" not in json.dumps(line["request"]), "a secret leaked into the log line"
         if declared.auth is not None:
             assert received[0].headers["authorization"].startswith("Bearer test-"), "the runtime's token was not sent"
+
+
+@pytest.mark.parametrize("vendor", ["meta", "tiktok"])
+def test_every_meta_and_tiktok_case_cites_the_vendor_doc(vendor):
+    # Goldens encode the vendor's documentation: each case names the page it follows.
+    for file_name in ("requests.json", "responses.json"):
+        for case in json.loads((GOLDEN / vendor / file_name).read_text())["cases"]:
+            assert str(case.get("doc", "")).startswith("https://"), f"{vendor}/{file_name}: {case['name']}"

@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse
 
 from shared import hashing
 from shared.delivery import entry
-from shared.delivery import Skip, Vendor, VendorRequest
+from shared.delivery import Reject, Skip, Vendor, VendorRequest
 from shared.delivery import eventdata as ed
 
 ORIGINS = {"": "https://www.google-analytics.com", "eu": "https://region1.google-analytics.com"}
@@ -140,7 +140,7 @@ def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorR
         raise Skip(f"invalid_event_name:{name[:40]}")
     client_id = ed.text(event, "client_id")
     if not client_id:
-        raise ValueError("event has no client_id")
+        raise Reject("missing_field:client_id")
     measurement_id = settings.get("MEASUREMENT_ID") or ed.text(event, "x-ga-measurement_id")
     body: dict[str, Any] = {"client_id": client_id}
     user_id = ed.text(event, "user_id")

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from shared import hashing
-from shared.delivery import Attempt, Outcome, Skip, Vendor, VendorRequest, ads, entry, tokens
+from shared.delivery import Attempt, Outcome, Skip, Vendor, VendorRequest, ads, consent_policy, entry, tokens
 from shared.delivery import eventdata as ed
 from shared.delivery.batching import list_batch
 from shared.delivery.http import Response
@@ -89,7 +89,7 @@ def consent(event: dict[str, Any]) -> dict[str, str]:
 
 
 def rfc3339(event: dict[str, Any]) -> str:
-    return datetime.datetime.fromtimestamp(ed.timestamp_seconds(event), datetime.timezone.utc).strftime(
+    return datetime.datetime.fromtimestamp(ads.event_seconds(event), datetime.timezone.utc).strftime(
         "%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -193,7 +193,9 @@ VENDOR = Vendor(
     secret_names=(),
     required_settings=("CUSTOMER_ID", "CONVERSIONS"),
     event_map=None,
-    required_consent=("ad_storage",),
+    # ad_storage to send, ad_user_data for personal data, ad_personalization denied sets the
+    # restricted-processing flag (docs/vendors/README.md, "Consent per purpose").
+    consent=consent_policy.AD_VENDOR,
     classify=classify,
     classify_rows=classify_rows,
     auth=tokens.GoogleToken(scopes=(SCOPE,)),

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from shared import hashing
-from shared.delivery import Attempt, Outcome, Skip, Vendor, VendorRequest, ads, analytics, entry, tokens
+from shared.delivery import Attempt, Outcome, Skip, Vendor, VendorRequest, ads, consent_policy, entry, tokens
 from shared.delivery import eventdata as ed
 from shared.delivery.batching import BatchApi
 from shared.delivery.http import Response
@@ -68,7 +68,7 @@ def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorR
         raise Skip(f"no_conversion_rule:{settings['EVENT']}")
     element: dict[str, Any] = {
         "conversion": f"urn:lla:llaPartnerConversion:{rule}",
-        "conversionHappenedAt": analytics.timestamp_millis(event),
+        "conversionHappenedAt": ads.event_millis(event),
     }
     value, currency = ads.value(event), ads.currency(event)
     if value is not None and currency:
@@ -132,7 +132,9 @@ VENDOR = Vendor(
     secret_names=("ACCESS_TOKEN", "CLIENT_ID", "CLIENT_SECRET", "REFRESH_TOKEN"),
     required_settings=("CONVERSION_RULES", "ACCESS_TOKEN|REFRESH_TOKEN"),
     event_map=None,
-    required_consent=("ad_storage",),
+    # ad_storage to send, ad_user_data for personal data, ad_personalization denied sets the
+    # restricted-processing flag (docs/vendors/README.md, "Consent per purpose").
+    consent=consent_policy.AD_VENDOR,
     # conversionHappenedAt at most 90 days back.
     max_event_age_seconds=90 * 24 * 3600,
     classify=classify,

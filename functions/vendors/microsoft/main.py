@@ -5,8 +5,9 @@ Entry point ``deliver``.
 name, with UET's ``pageType`` where one fits. Deduplicated against the UET tag by ``eventId``;
 ``msclkid`` from the URL or the ``_uetmsclkid`` cookie (``_uet`` prefix removed), ``_uetvid``
 as ``anonymousId``; email and phone hashed. ``adStorageConsent`` is ``G`` or ``D`` from the
-event's ``ad_storage``: with ``D`` the event is still sent (as the UET tag's consent mode
-does), without any identifier but IP and user agent. Microsoft answers 200 with
+event's ``ad_storage``: denied skips the event by default; with ``MICROSOFT_CONSENT_SEND=-``
+it is sent with ``D`` (as the UET tag's consent mode does), without any identifier but IP and
+user agent. Microsoft answers 200 with
 ``error.details[{index, errorMessage}]`` for the events it refused (``continueOnValidationError``):
 those rows are rejected. No test mode exists: debug events are skipped. Setting
 ``MICROSOFT_TAG_ID``; secret ``MICROSOFT_ACCESS_TOKEN``. See docs/vendors/microsoft.md.
@@ -21,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from shared import hashing
-from shared.delivery import Attempt, Skip, Vendor, VendorRequest, ads, entry
+from shared.delivery import Attempt, Skip, Vendor, VendorRequest, ads, consent_policy, entry
 from shared.delivery import eventdata as ed
 from shared.delivery.batching import list_batch
 from shared.delivery.http import Response
@@ -105,7 +106,7 @@ def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorR
     if item["eventType"] == "custom":
         item["eventName"] = settings["EVENT"]
     item["eventId"] = ed.text(event, "event_id")
-    item["eventTime"] = ed.timestamp_seconds(event)
+    item["eventTime"] = ads.event_seconds(event)
     for key, found in (("eventSourceUrl", ed.page_url(event)), ("pageTitle", ed.text(event, "page_title")),
                        ("referrerUrl", ed.text(event, "page_referrer"))):
         if found:
@@ -142,8 +143,9 @@ VENDOR = Vendor(
     secret_names=("ACCESS_TOKEN",),
     required_settings=("TAG_ID", "ACCESS_TOKEN"),
     event_map=EVENT_MAP,
-    # ad_storage is sent as adStorageConsent (G/D), not a reason to drop the event.
-    required_consent=(),
+    # Like every ad vendor by default: ad_storage denied skips the event. MICROSOFT_CONSENT_SEND=-
+    # sends it anyway with adStorageConsent "D" and no identifiers (the UET tag's consent mode).
+    consent=consent_policy.AD_VENDOR,
     classify_rows=classify_rows,
     timeout=5.0,
     # 1,000 events per request (Segment's fixed batch size; Microsoft documents none).

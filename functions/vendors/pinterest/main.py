@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from shared import hashing
-from shared.delivery import Attempt, Vendor, VendorRequest, ads, entry
+from shared.delivery import Attempt, Vendor, VendorRequest, ads, consent_policy, entry
 from shared.delivery import eventdata as ed
 from shared.delivery.batching import list_batch
 from shared.delivery.http import Response
@@ -126,7 +126,7 @@ def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorR
     item: dict[str, Any] = {
         "event_name": settings["EVENT"],
         "action_source": "web",
-        "event_time": ed.timestamp_seconds(event),
+        "event_time": ads.event_seconds(event),
         "event_id": ed.text(event, "event_id"),
     }
     if ed.page_url(event):
@@ -161,7 +161,9 @@ VENDOR = Vendor(
     secret_names=("ACCESS_TOKEN",),
     required_settings=("AD_ACCOUNT_ID", "ACCESS_TOKEN"),
     event_map=EVENT_MAP,
-    required_consent=("ad_storage",),
+    # ad_storage to send, ad_user_data for personal data, ad_personalization denied sets the
+    # restricted-processing flag (docs/vendors/README.md, "Consent per purpose").
+    consent=consent_policy.AD_VENDOR,
     # Events older than 7 days are not accepted (Amperity's Pinterest page; see the doc).
     max_event_age_seconds=7 * 24 * 3600,
     classify_rows=classify_rows,

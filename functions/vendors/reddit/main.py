@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from shared import hashing
-from shared.delivery import Vendor, VendorRequest, ads, analytics, entry
+from shared.delivery import Vendor, VendorRequest, ads, consent_policy, entry
 from shared.delivery import eventdata as ed
 from shared.delivery.batching import BatchApi
 
@@ -115,7 +115,7 @@ def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorR
     tracking = {"tracking_type": name} if name in TRACKING_TYPES else {"tracking_type": "CUSTOM",
                                                                        "custom_event_name": name}
     item: dict[str, Any] = {
-        "event_at": analytics.timestamp_millis(event),
+        "event_at": ads.event_millis(event),
         "action_source": "WEBSITE",
         "type": tracking,
     }
@@ -161,7 +161,9 @@ VENDOR = Vendor(
     secret_names=("ACCESS_TOKEN",),
     required_settings=("PIXEL_ID", "ACCESS_TOKEN"),
     event_map=EVENT_MAP,
-    required_consent=("ad_storage",),
+    # ad_storage to send, ad_user_data for personal data, ad_personalization denied sets the
+    # restricted-processing flag (docs/vendors/README.md, "Consent per purpose").
+    consent=consent_policy.AD_VENDOR,
     test_event_code_setting="TEST_ID",
     # "Events must be sent within seven days after they occur" (About the Conversions API).
     max_event_age_seconds=7 * 24 * 3600,

@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from shared import hashing
-from shared.delivery import Attempt, Outcome, Reject, Vendor, VendorRequest, ads, entry
+from shared.delivery import Attempt, Outcome, Reject, Vendor, VendorRequest, ads, consent_policy, entry
 from shared.delivery import eventdata as ed
 from shared.delivery.batching import list_batch
 from shared.delivery.http import Response
@@ -123,7 +123,7 @@ def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorR
     name = settings["EVENT"]
     item: dict[str, Any] = {
         "event_name": name,
-        "event_time": ed.timestamp_seconds(event),
+        "event_time": ads.event_seconds(event),
         "event_id": ed.text(event, "event_id"),
         "action_source": "WEB",
         "event_source_url": ed.page_url(event),
@@ -158,7 +158,9 @@ VENDOR = Vendor(
     secret_names=("ACCESS_TOKEN",),
     required_settings=("PIXEL_ID", "ACCESS_TOKEN"),
     event_map=EVENT_MAP,
-    required_consent=("ad_storage",),
+    # ad_storage to send, ad_user_data for personal data, ad_personalization denied sets the
+    # restricted-processing flag (docs/vendors/README.md, "Consent per purpose").
+    consent=consent_policy.AD_VENDOR,
     # Snap v3 Introduction: events up to 37 days back are eligible.
     max_event_age_seconds=37 * 24 * 3600,
     classify=classify,
