@@ -16,12 +16,14 @@ secret ``GA4_API_SECRET`` (Measurement Protocol only). See docs/vendors/ga4.md.
 
 from __future__ import annotations
 
+import base64
 from typing import Any, Mapping
 from urllib.parse import urlencode
 
 import flask
 import functions_framework
 
+from shared import hashing
 from shared.delivery import Skip, Vendor, VendorRequest
 from shared.delivery import eventdata as ed
 from shared.ga4.items import item_index
@@ -57,9 +59,16 @@ def gtag_params(event: dict[str, Any], settings: Mapping[str, str]) -> list[tupl
     if consent.get("analytics_storage") == "denied" and str(settings.get("COOKIELESS_PINGS", "")).strip().lower() in _FALSE:
         raise Skip("consent_denied:analytics_storage")
     params = wire.rebuild_params(event)
+    # User-provided data never goes to Google in plain text (gtag sends ep.user_data.* only
+    # to a server container): it goes as gtag sends it to Google, hashed in ``em``, and not
+    # at all without ad_user_data consent.
+    params = [(k, v) for k, v in params if not k.startswith(wire.USER_DATA_PREFIX)]
     if consent.get("ad_user_data") == "denied":
-        # No user-provided data without ad_user_data consent, whatever the page sent.
-        params = [(k, v) for k, v in params if k not in wire.USER_DATA_KEYS and not k.startswith(wire.USER_DATA_PREFIX)]
+        params = [(k, v) for k, v in params if k not in wire.USER_DATA_KEYS]
+    elif not any(k == "em" for k, _ in params):
+        em = user_data_em(event)
+        if em:
+            params.append(("em", em))
     keys = {k for k, _ in params}
     if "en" not in keys:
         params.insert(0, ("en", settings["EVENT"]))
@@ -83,6 +92,25 @@ def gtag_params(event: dict[str, Any], settings: Mapping[str, str]) -> list[tupl
     ip = "" if _truthy(settings.get("REDACT_IP")) else ed.client_ip(event)
     params.append(("_uip", ip or "::"))
     return params
+
+
+def _b64url(hex_digest: str) -> str:
+    return base64.urlsafe_b64encode(bytes.fromhex(hex_digest)).decode().rstrip("=")
+
+
+def user_data_em(event: dict[str, Any]) -> str:
+    """``user_data`` email and phone as gtag's ``em`` (``tv.1~em.<sha256>~pn.<sha256>``, the
+    SHA-256 in base64url, unpadded); ``""`` when there are none."""
+    parts = []
+    for code, plain, hashed_keys, normalize in (
+        ("em", ("email", "email_address"), ("sha256_email_address",), hashing.email_google),
+        ("pn", ("phone_number", "phone"), ("sha256_phone_number",), hashing.phone_e164),
+    ):
+        for value in ed.user_values(event, plain, hashed_keys)[:1]:
+            digest = hashing.hashed(value, normalize)
+            if digest:
+                parts.append(f"{code}.{_b64url(digest.lower())}")
+    return "~".join(["tv.1", *parts]) if parts else ""
 
 
 def gtag_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorRequest:

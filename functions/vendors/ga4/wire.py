@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import quote
 
 from shared.ga4 import normalize as n
@@ -236,8 +236,10 @@ def canonical_params(event: dict[str, Any]) -> list[tuple[str, str]]:
             out.append((f"epn.{key}", format_number(value)))
         elif isinstance(value, str):
             out.append((f"ep.{key}", value))
-    if event.get("event_id"):
-        out.append(("ep.event_id", str(event["event_id"])))
+    consent = event.get("consent") if isinstance(event.get("consent"), dict) else {}
+    storage = [{"granted": "1", "denied": "0"}.get(str(consent.get(p))) for p in ("ad_storage", "analytics_storage")]
+    if "x-ga-gcs" not in event and all(storage):
+        out.append(("gcs", "G1" + "".join(storage)))  # consent mode's storage state, as gtag sends it
     props = event.get("user_properties")
     if isinstance(props, dict):
         for name, value in props.items():
@@ -250,7 +252,6 @@ def canonical_params(event: dict[str, Any]) -> list[tuple[str, str]]:
     items = event.get("items")
     if isinstance(items, list):
         out.extend((f"pr{i}", encode_item(item)) for i, item in enumerate(items, 1) if isinstance(item, dict))
-    out.extend(_user_data_pairs(event.get("user_data"), USER_DATA_PREFIX[:-1]))
     hints = event.get("client_hints")
     if isinstance(hints, dict):
         for wire in ("uaa", "uab", "uafvl", "uamb", "uam", "uap", "uapv", "uaw"):
@@ -258,14 +259,3 @@ def canonical_params(event: dict[str, Any]) -> list[tuple[str, str]]:
             if text is not None:
                 out.append((wire, text))
     return out
-
-
-def _user_data_pairs(node: Any, prefix: str) -> Iterable[tuple[str, str]]:
-    if isinstance(node, dict):
-        for key, child in node.items():
-            yield from _user_data_pairs(child, f"{prefix}.{key}")
-    elif isinstance(node, list):
-        for index, child in enumerate(node):
-            yield from _user_data_pairs(child, f"{prefix}.{index}")
-    elif node is not None and not isinstance(node, bool):
-        yield prefix, _text(node) or ""
