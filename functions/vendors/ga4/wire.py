@@ -130,7 +130,7 @@ def _hint_text(hints: Any, wire: str, sent: str | None) -> str | None:
             return None
         if sent is not None and full_version_list(sent) == brands:
             return sent
-        return "|".join(f"{quote(str(b.get('brand', '')), safe='')};{quote(str(b.get('version', '')), safe='')}"
+        return "|".join(f"{quote(str(b.get('brand') or ''), safe='')};{quote(str(b.get('version') or ''), safe='')}"
                         for b in brands if isinstance(b, dict))
     if wire in HINT_FLAGS:
         value = hints.get(HINT_FLAGS[wire])
@@ -154,13 +154,17 @@ def _items_by_key(event: dict[str, Any], keys: list[str], texts: dict[str, str])
     return dict(zip(sent, items))
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def rebuild_params(event: dict[str, Any]) -> list[tuple[str, str]]:
     """The hit's wire parameters, rebuilt from the event (see the module docstring)."""
     keys = event.get("x-ga-wire_keys")
     if not isinstance(keys, list):
         return canonical_params(event)
-    keys = [k for k in keys if isinstance(k, str)]
-    texts = event.get("x-ga-wire_text") if isinstance(event.get("x-ga-wire_text"), dict) else {}
+    keys = list(dict.fromkeys(k for k in keys if isinstance(k, str)))
+    texts = {k: v for k, v in _dict(event.get("x-ga-wire_text")).items() if isinstance(v, str)}
     items = _items_by_key(event, keys, texts)
     out: list[tuple[str, str]] = []
     for key in keys:
@@ -178,10 +182,10 @@ def rebuild_params(event: dict[str, Any]) -> list[tuple[str, str]]:
             elif items is not None and key in items:
                 value = _item_text(items[key], texts.get(key))
         elif op == n._SYSTEM:
-            raw = (event.get("x-ga-system_properties") or {}).get(arg)
+            raw = _dict(event.get("x-ga-system_properties")).get(arg)
             value = texts.get(key, "1") if raw is True else _text(raw)
         elif op in (n._USER_PROPERTY, n._USER_PROPERTY_NUMBER):
-            props = event.get("user_properties") if isinstance(event.get("user_properties"), dict) else {}
+            props = _dict(event.get("user_properties"))
             value = _number_text(props, arg, key, False, texts) if op == n._USER_PROPERTY_NUMBER else _text(props.get(arg))
         elif op == n._USER_DATA:
             found = _user_data_value(event, arg)
@@ -191,7 +195,7 @@ def rebuild_params(event: dict[str, Any]) -> list[tuple[str, str]]:
         elif op == n._DEBUG_MODE:
             value = _text(event.get("x-ga-mp2-ep.debug_mode"))
         elif op == n._SST:
-            value = _text((event.get("x-sst-system_properties") or {}).get(arg))
+            value = _text(_dict(event.get("x-sst-system_properties")).get(arg))
         elif op == n._SKIP:
             value = _hint_text(event.get("client_hints"), key, texts.get(key))
         if value is not None:
