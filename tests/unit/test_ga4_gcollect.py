@@ -101,6 +101,10 @@ def test_analytics_storage_denied_is_forwarded_as_the_cookieless_ping_it_is(monk
     assert "x-ga-js_client_id" not in event
     result = plan(event, MEASUREMENT_ID=event["x-ga-measurement_id"], COOKIELESS_PINGS="false")
     assert (result.attempt.outcome.value, result.attempt.reason) == ("skipped", "consent_denied:analytics_storage")
+    # A ping without any client id stays without one: collect invents none for denied hits.
+    event = one_event(edge_hit("v=2&tid=G-EDGE&en=page_view&gcs=G100&gcd=13p3p3p2p5l1&dl=https%3A%2F%2Fshop.example%2F"), monkeypatch)
+    sent = sent_params(request_for(event))
+    assert "cid" not in sent and sent["gcs"] == "G100" and sent["en"] == "page_view"
 
 
 def test_user_data_goes_hashed_in_em_and_not_at_all_without_ad_user_data(monkeypatch):

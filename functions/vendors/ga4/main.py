@@ -81,11 +81,11 @@ def gtag_params(event: dict[str, Any], settings: Mapping[str, str]) -> list[tupl
         params.insert(0, ("tid", measurement_id.split(",")[0].strip()))
     if "v" not in keys:
         params.insert(0, ("v", "2"))
-    if "cid" not in keys:
-        client_id = ed.text(event, "client_id")
-        if not client_id:
-            raise ValueError("event has no client_id")
-        params.append(("cid", client_id))
+    client_id = ed.text(event, "client_id")
+    if "cid" not in keys and client_id:
+        params.append(("cid", client_id))  # collect's server-managed id for a hit without one
+    elif "cid" not in keys and consent.get("analytics_storage") != "denied":
+        raise ValueError("event has no client_id")  # a cookieless ping may have none; others must
     if settings.get("DEBUG") == "1" and "_dbg" not in keys:
         params.append(("_dbg", "1"))  # DebugView
     # The visitor's IP, for geo; without it Google would locate the function's own address.
