@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import base64
 from typing import Any, Mapping
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import flask
 import functions_framework
@@ -131,8 +131,6 @@ def gtag_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorRe
 
 def _quote(text: str, safe: str = "", encoding: str | None = None, errors: str | None = None) -> str:
     # encodeURIComponent, as gtag encodes: spaces as %20, not +.
-    from urllib.parse import quote
-
     return quote(text, safe="~()*!.'-_", encoding=encoding, errors=errors)
 
 
