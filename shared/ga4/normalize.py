@@ -138,7 +138,7 @@ def normalize_gtag(params: dict[str, str]) -> dict[str, Any]:
         event["user_data"] = {key: _lists_for_digit_keys(child) for key, child in user_data.items()}
     event["consent"] = consent_codec.from_gtag(params)
     event["debug_mode"] = debug
-    # Wire fidelity (functions/vendors/ga4/wire.py rebuilds the hit from the event): which
+    # Wire fidelity (functions/vendors/ga4/ga4_wire.py rebuilds the hit from the event): which
     # parameters the browser sent, in order, and the text of values whose parsed form cannot
     # give it back (``1150.00``, item strings, double-encoded client hints).
     event["x-ga-wire_keys"] = list(params)

@@ -5,7 +5,7 @@ browser's tag would have sent Google (the gtag wire protocol, as server-side GTM
 re-emits it): new users, sessions, engagement, device data from the ``User-Agent`` and
 consent-mode cookieless pings all work as with client-side tagging. Events that arrived as
 Measurement Protocol (``source`` = ``mp``) go back out through ``/mp/collect``
-(:mod:`mp_collect`).
+(:mod:`ga4_mp`).
 
 Settings: ``GA4_MEASUREMENT_ID`` (also the gate: events of other streams are skipped),
 ``GA4_REGION`` (``eu`` → region1.google-analytics.com), ``GA4_REDACT_IP`` (``true`` sends
@@ -17,6 +17,8 @@ secret ``GA4_API_SECRET`` (Measurement Protocol only). See docs/vendors/ga4.md.
 from __future__ import annotations
 
 import base64
+import sys
+from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import quote, urlencode
 
@@ -28,13 +30,14 @@ from shared.delivery import Skip, Vendor, VendorRequest
 from shared.delivery import eventdata as ed
 from shared.ga4.items import item_index
 
-try:  # a package in tests and local runs; the archive's root in the cloud
-    from . import mp_collect, wire
-except ImportError:  # pragma: no cover
-    import mp_collect  # type: ignore[no-redef]
-    import wire  # type: ignore[no-redef]
+try:  # imported as the package functions.vendors.ga4 (tests, tools)
+    from . import ga4_mp, ga4_wire
+except ImportError:  # loaded from its file, as in the cloud: the folder is the archive's root
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import ga4_mp  # type: ignore[no-redef]
+    import ga4_wire  # type: ignore[no-redef]
 
-ORIGINS = mp_collect.ORIGINS
+ORIGINS = ga4_mp.ORIGINS
 CONTENT_TYPE = "text/plain;charset=UTF-8"
 # Above this many characters of query string the event's own parameters move into the body
 # line, as gtag itself does for long hits (Google merges the two: line over query).
@@ -58,13 +61,13 @@ def gtag_params(event: dict[str, Any], settings: Mapping[str, str]) -> list[tupl
     consent = event.get("consent") if isinstance(event.get("consent"), dict) else {}
     if consent.get("analytics_storage") == "denied" and str(settings.get("COOKIELESS_PINGS", "")).strip().lower() in _FALSE:
         raise Skip("consent_denied:analytics_storage")
-    params = wire.rebuild_params(event)
+    params = ga4_wire.rebuild_params(event)
     # User-provided data never goes to Google in plain text (gtag sends ep.user_data.* only
     # to a server container): it goes as gtag sends it to Google, hashed in ``em``, and not
     # at all without ad_user_data consent.
-    params = [(k, v) for k, v in params if not k.startswith(wire.USER_DATA_PREFIX)]
+    params = [(k, v) for k, v in params if not k.startswith(ga4_wire.USER_DATA_PREFIX)]
     if consent.get("ad_user_data") == "denied":
-        params = [(k, v) for k, v in params if k not in wire.USER_DATA_KEYS]
+        params = [(k, v) for k, v in params if k not in ga4_wire.USER_DATA_KEYS]
     elif not any(k == "em" for k, _ in params):
         em = user_data_em(event)
         if em:
@@ -138,7 +141,7 @@ def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorR
     """The normalized event → its GA4 request: ``/mp/collect`` for MP-sourced events,
     ``/g/collect`` for everything else (gtag hits)."""
     if event.get("source") == "mp":
-        return mp_collect.build_request(event, settings)
+        return ga4_mp.build_request(event, settings)
     return gtag_request(event, settings)
 
 
