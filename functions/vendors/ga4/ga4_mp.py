@@ -213,8 +213,6 @@ def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorR
     if user_properties:
         body["user_properties"] = user_properties
     body["events"] = [{"name": name, "params": _params(event, settings.get("DEBUG") == "1")}]
-    if not measurement_id:
-        raise ValueError("event has no measurement id")
     origin = ORIGINS.get(settings.get("REGION", "").lower(), ORIGINS[""])
     query = urlencode({"measurement_id": measurement_id, "api_secret": settings.get("API_SECRET", "")})
     return VendorRequest("POST", f"{origin}/mp/collect?{query}", {"Content-Type": "application/json"}, body)

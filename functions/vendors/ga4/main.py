@@ -78,9 +78,8 @@ def gtag_params(event: dict[str, Any], settings: Mapping[str, str]) -> list[tupl
     elif settings["EVENT"] != ed.text(event, "event_name"):
         params = [(k, settings["EVENT"] if k == "en" else v) for k, v in params]  # GA4_EVENT_MAP renamed it
     if "tid" not in keys:
+        # Without any measurement id the setting is missing too, and the runtime runs dry.
         measurement_id = settings.get("MEASUREMENT_ID") or ed.text(event, "x-ga-measurement_id")
-        if not measurement_id:
-            raise ValueError("event has no measurement id")
         params.insert(0, ("tid", measurement_id.split(",")[0].strip()))
     if "v" not in keys:
         params.insert(0, ("v", "2"))
