@@ -139,6 +139,9 @@ def send(
     Redirects are not followed: a vendor answering a POST with a redirect is a permanent
     problem to surface, not to chase.
     """
-    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8") if body is not None else None
+    if isinstance(body, str):
+        data = body.encode("utf-8") if body else None  # a text body (GA4's /g/collect lines)
+    else:
+        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8") if body is not None else None
     response = session.request(method, url, headers=headers, data=data, timeout=timeout, allow_redirects=False)
     return Response(response.status_code, response.text, {k.lower(): v for k, v in response.headers.items()})

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -52,7 +53,7 @@ class VendorRequest:
     method: str
     url: str
     headers: dict[str, str] = field(default_factory=dict)
-    json: Any = None
+    json: Any = None  # the body: JSON-encoded when sent, except a ``str``, sent as it is
 
     def as_dict(self) -> dict[str, Any]:
         return {"method": self.method, "url": self.url, "headers": dict(self.headers), "json": self.json}
@@ -79,6 +80,8 @@ class Attempt:
     # Credentials refused (401/403, Meta 190, TikTok token codes): logged at ERROR so that
     # alerting fires, since every following event will fail the same way.
     alert: bool = False
+    # Debug events: the logged (redacted) request, also returned in the push answer.
+    request: dict[str, Any] | None = None
 
 
 def misconfigured(status: int | None, detail: str) -> Attempt:
@@ -163,6 +166,8 @@ class Vendor:
     classify: Classifier | None = None
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     dedupe_delivered: bool = False
+    # ``required_settings`` per event, when they depend on it (GA4: the MP secret for MP events only).
+    required_settings_for: Callable[[dict[str, Any]], tuple[str, ...]] | None = None
     session: requests.Session = field(default_factory=http.new_session)
     _seen: "OrderedDict[str, int]" = field(default_factory=OrderedDict, repr=False)
     _delivered: "OrderedDict[str, None]" = field(default_factory=OrderedDict, repr=False)
@@ -280,8 +285,9 @@ class Vendor:
             # no resend can make it valid.
             attempt = Attempt(Outcome.REJECTED, reason="mapping_failed", detail=f"body is not valid JSON: {exc}")
             return Plan(None, attempt, debug, vendor_event, consent)
+        required = self.required_settings_for(event) if self.required_settings_for else self.required_settings
         # "A|B": either A or B (Mixpanel: a service account or a project token).
-        missing = [key for key in self.required_settings if not any(prepared.get(k) for k in key.split("|"))]
+        missing = [key for key in required if not any(prepared.get(k) for k in key.split("|"))]
         if missing:
             prefix = self.name.upper()
             reason = "missing_settings:" + ",".join("|".join(f"{prefix}_{k}" for k in key.split("|")) for key in missing)
@@ -301,7 +307,10 @@ class Vendor:
             return 400, {"error": "invalid_envelope", "detail": str(exc)}
         attempt = self.deliver(message)
         status = 200 if attempt.outcome.ack else 503
-        return status, {"outcome": attempt.outcome.value, "reason": attempt.reason}
+        payload: dict[str, Any] = {"outcome": attempt.outcome.value, "reason": attempt.reason}
+        if attempt.request is not None:
+            payload["request"] = attempt.request  # debug events: the exact outgoing request, redacted
+        return status, payload
 
     def deliver(self, message: PushMessage) -> Attempt:
         started = time.perf_counter()
@@ -314,14 +323,16 @@ class Vendor:
         except secrets.SecretUnavailable as exc:
             attempt = Attempt(Outcome.RETRYING, reason="secret_unavailable", detail=str(exc))
         else:
-            event_id = str(event.get("event_id") or "")
-            if self.dedupe_delivered and event_id and self._was_delivered(event_id):
+            # Keyed on the Pub/Sub message: a redelivery repeats it, while a page may reuse
+            # an event_id for two different events, and both must arrive.
+            delivery_key = message.message_id
+            if self.dedupe_delivered and delivery_key and self._was_delivered(delivery_key):
                 attempt = Attempt(Outcome.SKIPPED, reason="already_delivered")
             else:
                 plan = self.plan(event, values, message.attributes)
                 attempt = plan.attempt or self._send(plan.request, values)
-                if attempt.outcome is Outcome.DELIVERED and self.dedupe_delivered and event_id:
-                    self._remember_delivered(event_id)
+                if attempt.outcome is Outcome.DELIVERED and self.dedupe_delivered and delivery_key:
+                    self._remember_delivered(delivery_key)
         attempt_number = self._attempt_number(message)
         if attempt.outcome is Outcome.RETRYING and attempt_number >= self.max_delivery_attempts():
             attempt.outcome = Outcome.DEAD_LETTERED
@@ -343,8 +354,10 @@ class Vendor:
         if attempt.detail:
             # A vendor may echo what it was sent (a token in an error message): redacted too.
             record["detail"] = http.redact_text(attempt.detail, secret_values)[:500]
-        if plan.request is not None and (log_requests or attempt.outcome is Outcome.DRY_RUN):
+        if plan.request is not None and (log_requests or plan.debug or attempt.outcome is Outcome.DRY_RUN):
             record["request"] = self._loggable(plan.request, values, log_requests)
+            if plan.debug:
+                attempt.request = record["request"]
         if log_requests and attempt.response is not None:
             record["response"] = {"status": attempt.response.status,
                                   "body": http.redact_text(attempt.response.excerpt(), secret_values)}
@@ -360,6 +373,7 @@ class Vendor:
         logged = http.redact_request(self._outgoing(request).as_dict(), secret_values)
         if not local:
             logged["json"] = _mask_ips(logged["json"])
+            logged["url"] = _mask_url_ip(logged["url"])
         return logged
 
     def _outgoing(self, request: VendorRequest) -> VendorRequest:
@@ -414,13 +428,13 @@ class Vendor:
                 self._seen.popitem(last=False)
         return message.delivery_attempt or count
 
-    def _was_delivered(self, event_id: str) -> bool:
+    def _was_delivered(self, key: str) -> bool:
         with self._lock:
-            return event_id in self._delivered
+            return key in self._delivered
 
-    def _remember_delivered(self, event_id: str) -> None:
+    def _remember_delivered(self, key: str) -> None:
         with self._lock:
-            self._delivered[event_id] = None
+            self._delivered[key] = None
             while len(self._delivered) > _MAX_REMEMBERED:
                 self._delivered.popitem(last=False)
 
@@ -432,6 +446,13 @@ def _safe_error(exc: Exception, values: Mapping[str, str], vendor: Vendor) -> st
 
 
 _IP_KEYS = frozenset({"client_ip_address", "ip", "ip_override", "ip_address"})
+
+
+def _mask_url_ip(url: str) -> str:
+    """GA4's ``_uip`` (the visitor's IP in a ``/g/collect`` URL) masked in logs."""
+    if "_uip=" not in url:
+        return url
+    return re.sub(r"([?&]_uip=)[^&]*", lambda m: m.group(1) + http.REDACTED, url)
 
 
 def _mask_ips(value: Any) -> Any:
