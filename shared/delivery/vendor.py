@@ -30,7 +30,7 @@ from typing import Any, Callable, Mapping
 
 import requests
 
-from shared import jsonlog, secrets, settings as env_settings
+from shared import jsonlog, local_guard, personal_data, secrets, settings as env_settings
 from shared.delivery import consent_policy, http
 from shared.delivery.envelope import EnvelopeError, PushMessage, decode_push
 from shared.delivery.outcome import Outcome
@@ -296,8 +296,15 @@ class Vendor:
 
     # -- the I/O part ----------------------------------------------------------------------------
 
-    def handle_push(self, body: bytes) -> tuple[int, dict[str, Any]]:
-        """Deliver one push message; return the HTTP status for Pub/Sub and a JSON body."""
+    def handle_push(self, body: bytes, headers: Mapping[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+        """Deliver one push message; return the HTTP status for Pub/Sub and a JSON body.
+
+        With ``headers`` and ``REQUIRE_LOOPBACK=1`` (local runs), a request a web page could
+        have sent is refused first (shared/local_guard.py)."""
+        if headers is not None and local_guard.enabled():
+            reason = local_guard.refusal(headers)
+            if reason is not None:
+                return 403, {"error": reason, "detail": "local vendor functions accept only the emulator's push requests"}
         try:
             message = decode_push(body)
         except EnvelopeError as exc:
@@ -368,12 +375,14 @@ class Vendor:
         return attempt
 
     def _loggable(self, request: VendorRequest, values: Mapping[str, str], local: bool) -> dict[str, Any]:
-        """The request with secrets redacted; outside local runs, the user's IP too."""
+        """The request with secrets redacted; outside local runs (no LOG_REQUESTS), the user's
+        IP and all personal data too (shared.personal_data): dry runs log in the cloud."""
         secret_values = [values.get(key, "") for key in self.secret_names]
         logged = http.redact_request(self._outgoing(request).as_dict(), secret_values)
         if not local:
             logged["json"] = _mask_ips(logged["json"])
             logged["url"] = _mask_url_ip(logged["url"])
+            logged = personal_data.redact_request(logged)
         return logged
 
     def _outgoing(self, request: VendorRequest) -> VendorRequest:
