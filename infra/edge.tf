@@ -20,7 +20,7 @@ module "cloud_armor" {
   ban_duration_seconds = var.cloud_armor.ban_duration_seconds
   preview              = var.cloud_armor.preview
 
-  depends_on = [google_project_service.enabled]
+  depends_on = [time_sleep.apis_ready]
 }
 
 # The value the load balancer adds as X-Edge-Auth and collect checks before it trusts the geo
@@ -46,7 +46,7 @@ resource "google_secret_manager_secret" "edge_auth" {
     auto {}
   }
 
-  depends_on = [google_project_service.enabled]
+  depends_on = [time_sleep.apis_ready]
 }
 
 resource "google_secret_manager_secret_version" "edge_auth" {

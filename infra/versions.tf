@@ -20,7 +20,7 @@ terraform {
     }
     random = {
       source  = "hashicorp/random"
-      version = ">= 3.5, < 4"
+      version = "~> 3.6"
     }
   }
 
