@@ -21,8 +21,10 @@ DEFAULT_MAX_EVENTS = 25
 # The URL query of a gtag hit: gtag.js moves long payloads into the POST body, so a longer
 # query is not a real tag's. Refused with 414.
 MAX_QUERY_CHARS = 16 * 1024
-# One normalized event, encoded as published (gtag caps a hit's payload at 16 KB).
-MAX_EVENT_BYTES = 16 * 1024
+# One normalized event, encoded as published. gtag caps a hit's payload at 16 KB; the
+# normalized JSON spells every key out (``pr1=idA~nmB`` → ``{"item_id": "A", "item_name":
+# "B"}``), so twice that leaves room for any real 200-item event.
+MAX_EVENT_BYTES = 32 * 1024
 MAX_EVENT_NAME = 40
 # GA4 truncates these (characters): page_location 1000, page_referrer 420, page_title 300,
 # event parameter values 100, user property values 36. Anything else we bound at 1000 so an
