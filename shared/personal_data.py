@@ -71,9 +71,11 @@ def redact(value: Any, parent: str = "") -> Any:
 
 
 def redact_request(logged: dict[str, Any]) -> dict[str, Any]:
-    """A logged vendor request ``{method, url, headers, json}`` without personal data; the
-    URL's query is kept (it names the vendor's endpoint; secrets are redacted separately)."""
+    """A logged vendor request ``{method, url, headers, json}`` without personal data: the
+    URL keeps its endpoint but not its query (GA4's /g/collect carries the whole hit there)."""
     copy = dict(logged)
+    if isinstance(copy.get("url"), str):
+        copy["url"] = redact_text(copy["url"])
     if "json" in copy:
         copy["json"] = redact(copy["json"])
     return copy

@@ -35,6 +35,6 @@ def test_emails_anywhere_and_url_queries_are_removed():
     assert redact({"event_source_url": "https://a.example/?fbclid=x"}) == {"event_source_url": f"https://a.example/?{REDACTED}"}
 
 
-def test_a_logged_request_keeps_its_endpoint():
+def test_a_logged_request_keeps_its_endpoint_not_its_query():
     logged = {"method": "POST", "url": "https://api.example/v1?measurement_id=G-1", "headers": {}, "json": {"email": "a@b.example"}}
-    assert redact_request(logged) == {**logged, "json": {"email": REDACTED}}
+    assert redact_request(logged) == {**logged, "url": f"https://api.example/v1?{REDACTED}", "json": {"email": REDACTED}}
