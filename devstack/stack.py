@@ -209,6 +209,8 @@ class LocalStack:
             **vendor.environment(),
             "MAX_DELIVERY_ATTEMPTS": str(self.retry.max_delivery_attempts),
             **self._batch_env(name),
+            # Only the emulator's pushes, not a web page's requests (shared/local_guard.py).
+            "REQUIRE_LOOPBACK": "1",
             **self.vendor_env.get(name, {}),
         }
         process = function_process(

@@ -269,6 +269,10 @@ module "collect" {
   scaling                 = var.collect
   provisioned_secrets     = var.provisioned_secrets
   labels                  = var.labels
+  # infra/edge.tf: client IP, the load balancer's edge secret, the request-log exclusion.
+  trusted_proxy_hops  = local.trusted_proxy_hops
+  edge_auth_secret_id = local.behind_load_balancer ? google_secret_manager_secret_version.edge_auth[0].secret : null
+  exclude_request_log = var.exclude_collect_request_log
 
   depends_on = [time_sleep.apis_ready, time_sleep.iam_propagation]
 }
@@ -334,8 +338,10 @@ module "custom_domain" {
   mode            = var.domain_mode
   domain          = var.domain
   service_name    = module.collect.function_name
-  security_policy = var.security_policy
+  security_policy = local.security_policy
   labels          = var.labels
+  # infra/edge.tf: the X-Edge-Auth value collect checks before trusting geo headers.
+  edge_auth_secret = local.behind_load_balancer ? random_password.edge_auth[0].result : ""
 
   depends_on = [time_sleep.apis_ready]
 }

@@ -111,6 +111,13 @@ def encode_body(body: Any, encoding: str = "json", gzip: bool = False) -> tuple[
     """
     if body is None:
         return None, {}
+    if isinstance(body, str):
+        # A text body (GA4's /g/collect lines) is sent as it is.
+        content, extra = (body.encode("utf-8") if body else None), {}
+        if gzip and content:
+            content = gzip_module.compress(content, compresslevel=5)
+            extra["Content-Encoding"] = "gzip"
+        return content, extra
     if encoding == "form":
         content = urllib.parse.urlencode({str(k): "" if v is None else str(v) for k, v in body.items()}).encode()
         extra = {"Content-Type": "application/x-www-form-urlencoded"}

@@ -29,5 +29,5 @@ async def serve(vendor: "Vendor", request: Request) -> JSONResponse:
                                  "detail": "DRAIN_SUBSCRIPTION is not set: this vendor is in push mode"},
                                 status_code=404)
         return JSONResponse(await drain.drain(vendor, subscription))
-    status, payload = await vendor.ahandle_push(await request.body())
+    status, payload = await vendor.ahandle_push(await request.body(), request.headers)
     return JSONResponse(payload, status_code=status)

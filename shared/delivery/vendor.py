@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from shared import jsonlog, secrets, settings as env_settings
+from shared import jsonlog, local_guard, personal_data, secrets, settings as env_settings
 from shared.delivery import batching, client, consent_policy, http, ratelimit, tokens
 from shared.delivery.envelope import EnvelopeError, PushMessage, decode_push
 from shared.delivery.outcome import Outcome
@@ -52,7 +53,7 @@ class VendorRequest:
     method: str
     url: str
     headers: dict[str, str] = field(default_factory=dict)
-    json: Any = None
+    json: Any = None  # the body: JSON-encoded when sent, except a ``str``, sent as it is
     # How ``json`` goes on the wire: "json", or "form" (a flat object, URL-encoded); gzip
     # compresses it (Content-Encoding: gzip) for vendors that accept it.
     encoding: str = "json"
@@ -98,6 +99,8 @@ class Attempt:
     # A vendor's own "slow down" (set by ``classify``): pause calls this many seconds
     # (0: the default pause). 429 and Retry-After are recognised without it.
     retry_after: float | None = None
+    # Debug events: the logged (redacted) request, also returned in the push answer.
+    request: dict[str, Any] | None = None
 
 
 def misconfigured(status: int | None, detail: str) -> Attempt:
@@ -193,6 +196,8 @@ class Vendor:
     classify_rows: RowClassifier | None = None
     auth: "tokens.OAuthRefreshToken | tokens.GoogleToken | None" = None
     backoff: ratelimit.Backoff = field(default_factory=ratelimit.Backoff, repr=False)
+    # ``required_settings`` per event, when they depend on it (GA4: the MP secret for MP events only).
+    required_settings_for: Callable[[dict[str, Any]], tuple[str, ...]] | None = None
     _seen: "OrderedDict[str, int]" = field(default_factory=OrderedDict, repr=False)
     _delivered: "OrderedDict[str, None]" = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -315,8 +320,9 @@ class Vendor:
             # no resend can make it valid.
             attempt = Attempt(Outcome.REJECTED, reason="mapping_failed", detail=f"body is not valid JSON: {exc}")
             return Plan(None, attempt, debug, vendor_event, consent)
+        required = self.required_settings_for(event) if self.required_settings_for else self.required_settings
         # "A|B": either A or B (Mixpanel: a service account or a project token).
-        missing = [key for key in self.required_settings if not any(prepared.get(k) for k in key.split("|"))]
+        missing = [key for key in required if not any(prepared.get(k) for k in key.split("|"))]
         if missing:
             prefix = self.name.upper()
             reason = "missing_settings:" + ",".join("|".join(f"{prefix}_{k}" for k in key.split("|")) for key in missing)
@@ -325,16 +331,23 @@ class Vendor:
 
     # -- the I/O part ----------------------------------------------------------------------------
 
-    def handle_push(self, body: bytes) -> tuple[int, dict[str, Any]]:
+    def handle_push(self, body: bytes, headers: Mapping[str, str] | None = None) -> tuple[int, dict[str, Any]]:
         """Synchronous :meth:`ahandle_push` (tests and tools; the functions are async)."""
-        return client.run_sync(self.ahandle_push(body))
+        return client.run_sync(self.ahandle_push(body, headers))
 
     def deliver(self, message: PushMessage) -> Attempt:
         """Synchronous :meth:`adeliver`."""
         return client.run_sync(self.adeliver(message))
 
-    async def ahandle_push(self, body: bytes) -> tuple[int, dict[str, Any]]:
-        """Deliver one push message; return the HTTP status for Pub/Sub and a JSON body."""
+    async def ahandle_push(self, body: bytes, headers: Mapping[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+        """Deliver one push message; return the HTTP status for Pub/Sub and a JSON body.
+
+        With ``headers`` and ``REQUIRE_LOOPBACK=1`` (local runs), a request a web page could
+        have sent is refused first (shared/local_guard.py)."""
+        if headers is not None and local_guard.enabled():
+            reason = local_guard.refusal(headers)
+            if reason is not None:
+                return 403, {"error": reason, "detail": "local vendor functions accept only the emulator's push requests"}
         try:
             message = decode_push(body)
         except EnvelopeError as exc:
@@ -344,7 +357,10 @@ class Vendor:
             return 400, {"error": "invalid_envelope", "detail": str(exc)}
         attempt = await self.adeliver(message)
         status = 200 if attempt.outcome.ack else 503
-        return status, {"outcome": attempt.outcome.value, "reason": attempt.reason}
+        payload: dict[str, Any] = {"outcome": attempt.outcome.value, "reason": attempt.reason}
+        if attempt.request is not None:
+            payload["request"] = attempt.request  # debug events: the exact outgoing request, redacted
+        return status, payload
 
     async def adeliver(self, message: PushMessage) -> Attempt:
         """Gate, map, send and log one message; the only ``await`` is the vendor request."""
@@ -358,14 +374,16 @@ class Vendor:
         except secrets.SecretUnavailable as exc:
             attempt = Attempt(Outcome.RETRYING, reason="secret_unavailable", detail=str(exc))
         else:
-            event_id = str(event.get("event_id") or "")
-            if self.dedupe_delivered and event_id and self._was_delivered(event_id):
+            # Keyed on the Pub/Sub message: a redelivery repeats it, while a page may reuse
+            # an event_id for two different events, and both must arrive.
+            delivery_key = message.message_id
+            if self.dedupe_delivered and delivery_key and self._was_delivered(delivery_key):
                 attempt = Attempt(Outcome.SKIPPED, reason="already_delivered")
             else:
                 plan = self.plan(event, values, message.attributes)
                 attempt = plan.attempt or await self._send(plan.request, values)
-                if attempt.outcome is Outcome.DELIVERED and self.dedupe_delivered and event_id:
-                    self._remember_delivered(event_id)
+                if attempt.outcome is Outcome.DELIVERED and self.dedupe_delivered and delivery_key:
+                    self._remember_delivered(delivery_key)
         attempt_number = self._attempt_number(message)
         if attempt.outcome is Outcome.RETRYING and attempt_number >= self.max_delivery_attempts():
             attempt.outcome = Outcome.DEAD_LETTERED
@@ -389,8 +407,10 @@ class Vendor:
             record["detail"] = http.redact_text(attempt.detail, secret_values)[:500]
         if attempt.batch_size:
             record["batch_size"] = attempt.batch_size
-        if plan.request is not None and (log_requests or attempt.outcome is Outcome.DRY_RUN):
+        if plan.request is not None and (log_requests or plan.debug or attempt.outcome is Outcome.DRY_RUN):
             record["request"] = self._loggable(plan.request, values, log_requests)
+            if plan.debug:
+                attempt.request = record["request"]
         if log_requests and attempt.response is not None:
             record["response"] = {"status": attempt.response.status,
                                   "body": http.redact_text(attempt.response.excerpt(), secret_values)}
@@ -401,11 +421,14 @@ class Vendor:
         return attempt
 
     def _loggable(self, request: VendorRequest, values: Mapping[str, str], local: bool) -> dict[str, Any]:
-        """The request with secrets redacted; outside local runs, the user's IP too."""
+        """The request with secrets redacted; outside local runs (no LOG_REQUESTS), the user's
+        IP and all personal data too (shared.personal_data): dry runs log in the cloud."""
         secret_values = [values.get(key, "") for key in self.secret_names]
         logged = http.redact_request(self._outgoing(request).as_dict(), secret_values)
         if not local:
             logged["json"] = _mask_ips(logged["json"])
+            logged["url"] = _mask_url_ip(logged["url"])
+            logged = personal_data.redact_request(logged)
         return logged
 
     def _outgoing(self, request: VendorRequest) -> VendorRequest:
@@ -505,13 +528,13 @@ class Vendor:
         with self._lock:
             return message.delivery_attempt or self._seen.get(message.message_id, 0) + 1
 
-    def _was_delivered(self, event_id: str) -> bool:
+    def _was_delivered(self, key: str) -> bool:
         with self._lock:
-            return event_id in self._delivered
+            return key in self._delivered
 
-    def _remember_delivered(self, event_id: str) -> None:
+    def _remember_delivered(self, key: str) -> None:
         with self._lock:
-            self._delivered[event_id] = None
+            self._delivered[key] = None
             while len(self._delivered) > _MAX_REMEMBERED:
                 self._delivered.popitem(last=False)
 
@@ -523,6 +546,13 @@ def _safe_error(exc: Exception, values: Mapping[str, str], vendor: Vendor) -> st
 
 
 _IP_KEYS = frozenset({"client_ip_address", "ip", "ip_override", "ip_address"})
+
+
+def _mask_url_ip(url: str) -> str:
+    """GA4's ``_uip`` (the visitor's IP in a ``/g/collect`` URL) masked in logs."""
+    if "_uip=" not in url:
+        return url
+    return re.sub(r"([?&]_uip=)[^&]*", lambda m: m.group(1) + http.REDACTED, url)
 
 
 def _mask_ips(value: Any) -> Any:

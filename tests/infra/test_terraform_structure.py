@@ -165,9 +165,11 @@ def test_collect_function_settings(modules):
         assert key in service
     assert collect.variables["runtime"]["default"] == "python312"
     assert collect.variables["entry_point"]["default"] == "collect"
-    assert collect.variables["secret_names"]["default"] == ["MP_API_SECRETS", "DEBUG_TOKEN"]
-    secret = block(service, "dynamic")["secret_environment_variables"]
-    assert block(secret, "content")["key"] == "${secret_environment_variables.value}"
+    assert collect.variables["secret_names"]["default"] == ["MP_API_SECRETS", "DEBUG_TOKEN", "MP_SIGNING_SECRETS"]
+    secrets = [d["secret_environment_variables"] for d in service["dynamic"] if "secret_environment_variables" in d]
+    keys = [block(secret, "content")["key"] for secret in secrets]
+    # Each own secret under its own name, and the load balancer's edge secret (infra/edge.tf).
+    assert keys == ["${secret_environment_variables.value}", "EDGE_AUTH_SECRETS"]
 
 
 # --- IAM -----------------------------------------------------------------------------------------

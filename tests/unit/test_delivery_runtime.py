@@ -135,8 +135,17 @@ def test_a_vendor_echoing_the_secret_in_any_encoding_never_logs_it(monkeypatch, 
 
 
 def test_dry_run_logs_the_request_with_secrets_and_ip_redacted(monkeypatch, capsys):
-    monkeypatch.setenv("GA4_MEASUREMENT_ID", "G-TEST")
+    # A gtag event needs only the measurement id (/g/collect has no secret): the visitor's IP
+    # in the URL (_uip) is masked in the log outside local runs.
     status, payload = GA4.handle_push(push(event()))
+    line = last_line(capsys)
+    assert (status, payload["outcome"], line["reason"]) == (200, "dry_run", "missing_settings:GA4_MEASUREMENT_ID")
+    assert line["request"]["url"].startswith("https://www.google-analytics.com/g/collect?")
+    # Outside local runs the whole query (the hit, _uip included) is redacted (shared/personal_data.py).
+    assert line["request"]["url"].endswith("?[REDACTED]") and "203.0.113.7" not in json.dumps(line)
+    # A Measurement Protocol event needs the stream's API secret as well.
+    monkeypatch.setenv("GA4_MEASUREMENT_ID", "G-TEST")
+    status, payload = GA4.handle_push(push(event(source="mp", **{"x-ga-mp_sender_context": ["ip_override"]})))
     line = last_line(capsys)
     assert (status, payload["outcome"]) == (200, "dry_run")
     assert line["reason"] == "missing_settings:GA4_API_SECRET"
@@ -165,17 +174,21 @@ def test_an_unreadable_secret_is_retried_not_sent_dry(monkeypatch, capsys):
     assert (status, line["outcome"], line["reason"]) == (503, "retrying", "secret_unavailable")
 
 
-def test_ga4_does_not_resend_an_event_it_already_delivered(monkeypatch, capsys, server):
+def test_ga4_does_not_resend_a_message_it_already_delivered(monkeypatch, capsys, server):
     monkeypatch.setenv("GA4_MEASUREMENT_ID", "G-TEST")
-    monkeypatch.setenv("GA4_API_SECRET", "secret-ga4")
     monkeypatch.setenv("VENDOR_API_BASE", server.url)
     server.default = Reply(204, body=b"")
     ev = event()
-    GA4.handle_push(push(ev))
+    message = push(ev)
+    GA4.handle_push(message)
     assert last_line(capsys)["outcome"] == "delivered"
-    GA4.handle_push(push(ev))  # Pub/Sub redelivers (at-least-once): MP has no dedup key
+    GA4.handle_push(message)  # Pub/Sub redelivers (at-least-once): GA4 has no dedup key
     assert last_line(capsys)["reason"] == "already_delivered"
     assert len(server.received) == 1
+    # Another message with the same event_id is another event (pages reuse ids): it is sent.
+    GA4.handle_push(push(ev))
+    assert last_line(capsys)["outcome"] == "delivered"
+    assert len(server.received) == 2
 
 
 def test_one_pooled_client_reuses_connections(monkeypatch, capsys, server):

@@ -258,7 +258,7 @@ function eventCard(hit, event) {
     const attempts = v.attempts || [];
     return detailsBlock(`${key}:${vendor}`, h("span", {}, h("strong", {}, vendor), " ", badge(outcomeOf(event, vendor)), " request, response and attempts"), h("div", { class: "exchange" },
       h("h4", {}, "Request sent" + (v.outcome === "dry_run" ? " (dry run: not sent, no credentials)" : "")),
-      v.request ? json(v.request) : h("p", { class: "muted small" }, "not logged (vendors log it on dry runs, and on every attempt with LOG_REQUESTS=1)"),
+      v.request ? json(v.request) : h("p", { class: "muted small" }, "not logged (vendors log it on dry runs, for debug events, and on every attempt with LOG_REQUESTS=1)"),
       h("h4", {}, "Response"),
       v.response ? json(v.response) : h("p", { class: "muted small" }, v.outcome === "dry_run" ? "none: nothing was sent" : "not logged"),
       h("h4", {}, "Attempts"),
@@ -307,7 +307,9 @@ function setConnection(name, label) {
 }
 
 function connect() {
-  const stream = new EventSource("/api/stream");
+  // The per-run token make run printed in the page's URL (devstack/inspector/server.py).
+  const token = new URLSearchParams(location.search).get("token") || "";
+  const stream = new EventSource("/api/stream?token=" + encodeURIComponent(token));
   stream.addEventListener("open", () => setConnection("live", "live"));
   stream.addEventListener("error", () => setConnection("connecting", "reconnecting…"));
   stream.addEventListener("snapshot", (e) => applySnapshot(JSON.parse(e.data)));

@@ -150,5 +150,5 @@ VENDOR = Vendor(
 @functions_framework.http
 def deliver(request: flask.Request) -> flask.Response:
     """Pub/Sub push endpoint: 2xx acks the message, anything else makes Pub/Sub retry."""
-    status, payload = VENDOR.handle_push(request.get_data())
+    status, payload = VENDOR.handle_push(request.get_data(), request.headers)
     return flask.jsonify(payload), status
