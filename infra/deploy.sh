@@ -219,7 +219,7 @@ write_tfvars() {
     origins="$(allowed_origins_json)"
     if [[ "$ACTION" != "destroy" && -z "$origins" ]] && ! grep -qE '^[[:space:]]*allowed_origins[[:space:]]*=[[:space:]]*\[[[:space:]]*"' \
         "$INFRA_DIR/terraform.tfvars" 2>/dev/null; then
-        warn "ALLOWED_ORIGINS is empty: collect answers CORS with credentials to ANY page origin." \
+        warn "ALLOWED_ORIGINS is empty: collect answers CORS without credentials, so pages cannot read its answers and the debug cookie counts only without an Origin." \
             "Set your site's origins: make $ACTION ... ALLOWED_ORIGINS=https://www.example.com" \
             "(or allowed_origins = [\"https://www.example.com\"] in infra/terraform.tfvars)."
     fi

@@ -70,12 +70,27 @@ def redact(value: Any, parent: str = "") -> Any:
     return value
 
 
+# A query made only of these keys identifies the vendor's endpoint, not the visitor (GA4 MP's
+# ``?measurement_id=…&api_secret=``), and is kept; secrets were already redacted by the runtime.
+_ENDPOINT_QUERY_KEYS = frozenset({"measurement_id", "firebase_app_id", "api_secret", "test", "strict"})
+
+
+def _redact_url(url: str) -> str:
+    if "?" in url and "#" not in url and "@" not in url:
+        query = url.split("?", 1)[1]
+        keys = {pair.split("=", 1)[0] for pair in query.split("&") if pair}
+        if keys and keys <= _ENDPOINT_QUERY_KEYS:
+            return url
+    return redact_text(url)
+
+
 def redact_request(logged: dict[str, Any]) -> dict[str, Any]:
     """A logged vendor request ``{method, url, headers, json}`` without personal data: the
-    URL keeps its endpoint but not its query (GA4's /g/collect carries the whole hit there)."""
+    URL keeps its endpoint, and its query only when that names the endpoint alone (GA4's
+    /g/collect carries the whole hit in its query)."""
     copy = dict(logged)
     if isinstance(copy.get("url"), str):
-        copy["url"] = redact_text(copy["url"])
+        copy["url"] = _redact_url(copy["url"])
     if "json" in copy:
         copy["json"] = redact(copy["json"])
     return copy

@@ -36,5 +36,14 @@ def test_emails_anywhere_and_url_queries_are_removed():
 
 
 def test_a_logged_request_keeps_its_endpoint_not_its_query():
-    logged = {"method": "POST", "url": "https://api.example/v1?measurement_id=G-1", "headers": {}, "json": {"email": "a@b.example"}}
+    logged = {"method": "POST", "url": "https://api.example/v1?tid=G-1&dl=https%3A%2F%2Fshop.example%2F%3Femail%3Da%40b.example",
+              "headers": {}, "json": {"email": "a@b.example"}}
     assert redact_request(logged) == {**logged, "url": f"https://api.example/v1?{REDACTED}", "json": {"email": REDACTED}}
+
+
+def test_a_query_that_only_names_the_endpoint_is_kept():
+    """GA4 MP's ``?measurement_id=…&api_secret=[REDACTED]`` says where the request went, not who."""
+    url = "https://www.google-analytics.com/mp/collect?measurement_id=G-1&api_secret=%5BREDACTED%5D"
+    assert redact_request({"method": "POST", "url": url, "headers": {}, "json": None})["url"] == url
+    mixed = "https://www.google-analytics.com/mp/collect?measurement_id=G-1&uid=u-42"
+    assert redact_request({"method": "POST", "url": mixed, "headers": {}, "json": None})["url"].endswith(f"?{REDACTED}")

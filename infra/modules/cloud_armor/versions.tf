@@ -6,5 +6,9 @@ terraform {
       source  = "hashicorp/google"
       version = "~> 8.7"
     }
+    google-beta = {
+      source  = "hashicorp/google-beta"
+      version = "~> 8.7"
+    }
   }
 }
