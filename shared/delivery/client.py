@@ -27,6 +27,7 @@ from typing import Any, Awaitable, TypeVar
 
 import aiohttp
 import orjson
+import yarl
 
 from shared import settings as env_settings
 from shared.delivery.http import Response
@@ -115,7 +116,9 @@ async def send(method: str, url: str, headers: dict[str, str], body: Any, timeou
                                         timeout=_httpx().Timeout(read, connect=connect, pool=connect))
         return Response(response.status_code, response.text, {k.lower(): v for k, v in response.headers.items()})
     limits = aiohttp.ClientTimeout(total=connect + read, sock_connect=connect, sock_read=read)
-    async with client.request(method, url, headers=headers, data=content, timeout=limits,
+    # encoded=True: the URL goes out byte for byte (yarl would otherwise re-quote the query,
+    # and GA4's /g/collect parameters must reach Google exactly as built).
+    async with client.request(method, yarl.URL(url, encoded=True), headers=headers, data=content, timeout=limits,
                               allow_redirects=False) as response:
         raw = await response.read()
         text = raw.decode(response.charset or "utf-8", errors="replace")
