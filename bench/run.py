@@ -284,11 +284,18 @@ class Bench:
 
 def message_bytes() -> int:
     """Billable size of one published event (data + attributes) for the 1-event hit."""
+    from shared.event import encode_event, message_attributes
+
+    event = sample_event()
+    return len(encode_event(event)) + sum(len(k) + len(v) for k, v in message_attributes(event).items())
+
+
+def sample_event() -> dict:
+    """The normalized event collect publishes for the benchmark's 1-event hit."""
     import asyncio
 
     from bench.hits import ONE_EVENT_QUERY
     from shared.collect_app import CollectConfig, Collector, HttpRequest
-    from shared.event import encode_event, message_attributes
 
     captured: list[dict] = []
 
@@ -299,8 +306,7 @@ def message_bytes() -> int:
     request = HttpRequest("POST", COLLECT_PATH, ONE_EVENT_QUERY, {"user-agent": "Mozilla/5.0 (X11; Linux x86_64) bench"})
     with contextlib.redirect_stdout(io.StringIO()):  # collect's per-hit log line
         asyncio.run(Collector(publish, CollectConfig()).handle(request))
-    event = captured[0]
-    return len(encode_event(event)) + sum(len(k) + len(v) for k, v in message_attributes(event).items())
+    return captured[0]
 
 
 def _post(url: str, body: bytes, timeout: float) -> tuple[int, str]:

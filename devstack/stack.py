@@ -153,11 +153,10 @@ class LocalStack:
 
     def _create_subscriptions(self) -> None:
         """Each vendor's subscriptions, and the relay that pushes from them (``emulator_backoff``)."""
-        assert self.topology is not None
         routes = []
         for vendor in self.vendor_configs:
             if self.delivery_mode(vendor.name) == "batch":
-                # Batch mode: a pull subscription the function drains (the drainer's timer).
+                # Batch mode: the function drains <vendor>-pull itself (docs/batch.md).
                 self.topology.create_pull_subscription(vendor.name, self.vendor_url(vendor.name), self.retry)
                 if not self.emulator_backoff:
                     drop_retry_policy(self.topology, vendor.name, batch=True)
@@ -208,9 +207,9 @@ class LocalStack:
             **self.emulator.env(),
             **vendor.environment(),
             "MAX_DELIVERY_ATTEMPTS": str(self.retry.max_delivery_attempts),
-            **self._batch_env(name),
             # Only the emulator's pushes, not a web page's requests (shared/local_guard.py).
             "REQUIRE_LOOPBACK": "1",
+            **self._batch_env(name),
             **self.vendor_env.get(name, {}),
         }
         process = function_process(

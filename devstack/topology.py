@@ -66,16 +66,6 @@ class Topology:
         self._create_push(replay_subscription(vendor), replay_topic(vendor), endpoint, retry, ack_deadline)
         return self._create_push(vendor_subscription(vendor), self.events_topic, endpoint, retry, ack_deadline)
 
-    def create_pull_subscription(self, vendor: str, endpoint: str, retry: RetryPolicy, ack_deadline: int = 60) -> str:
-        """Batch mode: the vendor's pull subscription on the events topic (drained by the
-        function), with the same retry and dead-letter policies; replays still push."""
-        try:
-            self.publisher.create_topic(name=self.topic_path(replay_topic(vendor)))
-        except gexc.AlreadyExists:
-            pass
-        self._create_push(replay_subscription(vendor), replay_topic(vendor), endpoint, retry, 30)
-        return self._create_push(vendor_pull_subscription(vendor), self.events_topic, None, retry, ack_deadline)
-
     def create_relayed_subscription(self, vendor: str, retry: RetryPolicy, ack_deadline: int) -> list[str]:
         """The vendor's two subscriptions (events and replay) as *pull* subscriptions with the
         dead-letter policy and no retry policy, for devstack.relay to push from with backoff:
@@ -102,6 +92,17 @@ class Topology:
             )
             paths.append(subscription)
         return paths
+
+    def create_pull_subscription(self, vendor: str, endpoint: str, retry: RetryPolicy, ack_deadline: int = 20) -> str:
+        """Batch mode: the vendor's pull subscription on the events topic (drained by the
+        function), with the same retry and dead-letter policies; replays still push. A message
+        pulled by a drain that dies is redelivered after ``ack_deadline`` (20 s locally)."""
+        try:
+            self.publisher.create_topic(name=self.topic_path(replay_topic(vendor)))
+        except gexc.AlreadyExists:
+            pass
+        self._create_push(replay_subscription(vendor), replay_topic(vendor), endpoint, retry, 30)
+        return self._create_push(vendor_pull_subscription(vendor), self.events_topic, None, retry, ack_deadline)
 
     def _create_push(self, subscription: str, topic: str, endpoint: str | None, retry: RetryPolicy,
                      ack_deadline: int) -> str:

@@ -148,8 +148,8 @@ async def send(method: str, url: str, headers: dict[str, str], body: Any, timeou
                                         timeout=_httpx().Timeout(read, connect=connect, pool=connect))
         return Response(response.status_code, response.text, {k.lower(): v for k, v in response.headers.items()})
     limits = aiohttp.ClientTimeout(total=connect + read, sock_connect=connect, sock_read=read)
-    # encoded=True: the URL goes out byte for byte (yarl would otherwise decode %3A%2F%2F in a
-    # query, e.g. GA4's dl=, which must reach the vendor exactly as the mapping built it).
+    # encoded=True: the URL goes out byte for byte (yarl would otherwise re-quote the query,
+    # and GA4's /g/collect parameters must reach Google exactly as built).
     async with client.request(method, yarl.URL(url, encoded=True), headers=headers, data=content, timeout=limits,
                               allow_redirects=False) as response:
         raw = await response.read()

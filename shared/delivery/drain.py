@@ -5,8 +5,12 @@ function's ``POST /drain``. The drain pulls up to ``DRAIN_MAX_MESSAGES`` message
 ``DRAIN_SUBSCRIPTION``, delivers them together (:mod:`shared.delivery.batching`), acks each
 message whose outcome is final and nacks each retryable one (Pub/Sub then redelivers it
 after the subscription's backoff and dead-letters it after ``max_delivery_attempts``, per
-message), and pulls again until the subscription is empty, the vendor throttles, or
-``DRAIN_SECONDS`` is nearly spent. One ``drain`` log line sums it up.
+message), and pulls again until the subscription is empty, the vendor throttles (429 /
+Retry-After), every message of a pull failed retryably (the vendor is down: pulling the
+backlog only to nack it would spend its delivery attempts), a pull brings back a message
+this drain already nacked, or ``DRAIN_SECONDS`` is nearly spent. So a message is attempted
+at most about once per tick, as push attempts it once per backoff. One ``drain`` log line
+sums it up.
 
 A message pulled but never answered (the instance killed mid-drain) is redelivered when its
 ack deadline passes: at least once, as with push.
@@ -75,6 +79,7 @@ async def drain(vendor: "Vendor", subscription: str | None = None) -> dict[str, 
     pulls = requests_sent = 0
     stopped = "empty"
     subscriber = _client()
+    seen: set[str] = set()
     while True:
         left = budget - (time.monotonic() - started)
         if left < min(_MARGIN_SECONDS, budget / 4):
@@ -85,7 +90,15 @@ async def drain(vendor: "Vendor", subscription: str | None = None) -> dict[str, 
         if not received:
             break
         messages, ack_ids, nack_ids = [], [], []
+        repeated = False
         for item in received:
+            if item.message.message_id in seen:
+                # Nacked earlier in this drain and already back (no backoff): it waits for the
+                # next tick instead of spending its delivery attempts in a tight loop.
+                nack_ids.append(item.ack_id)
+                repeated = True
+                continue
+            seen.add(item.message.message_id)
             try:
                 messages.append((item.ack_id, decode_pulled(item, subscription)))
             except (UnicodeDecodeError, ValueError) as exc:
@@ -97,6 +110,7 @@ async def drain(vendor: "Vendor", subscription: str | None = None) -> dict[str, 
         batch = Batch(vendor, concurrency=env_settings.env_int("DRAIN_CONCURRENCY", 16))
         results = await batch.run([message for _, message in messages])
         requests_sent += batch.requests_sent
+        acked = 0
         for (ack_id, _), result in zip(messages, results):
             if isinstance(result, BaseException):
                 jsonlog.error("delivery", vendor=vendor.name, outcome="retrying", reason="runtime_error",
@@ -105,10 +119,17 @@ async def drain(vendor: "Vendor", subscription: str | None = None) -> dict[str, 
             else:
                 outcome, ack = result.outcome.value, result.outcome.ack
             (ack_ids if ack else nack_ids).append(ack_id)
+            acked += ack
             totals[outcome] = totals.get(outcome, 0) + 1
         await asyncio.to_thread(_answer, subscriber, subscription, ack_ids, nack_ids)
         if batch.throttled:
             stopped = "throttled"  # the rest waits for the next tick; Retry-After is respected
+            break
+        if messages and not acked:
+            stopped = "vendor_failing"
+            break
+        if repeated:
+            stopped = "redelivered"
             break
     summary = {
         "vendor": vendor.name,

@@ -101,6 +101,8 @@ class Attempt:
     retry_after: float | None = None
     # Debug events: the logged (redacted) request, also returned in the push answer.
     request: dict[str, Any] | None = None
+    # Batch mode: how many events went in the vendor request that decided this outcome.
+    batch_size: int | None = None
 
 
 def misconfigured(status: int | None, detail: str) -> Attempt:

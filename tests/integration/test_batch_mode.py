@@ -41,8 +41,8 @@ def meta():
 
 def _stack(server: MockVendor, **kwargs) -> LocalStack:
     env = {"meta": {**CREDENTIALS, "VENDOR_API_BASE": server.url}}
-    return LocalStack(stack_config.load(), vendors=("meta",), vendor_env=env, delivery={"meta": "batch"},
-                      drain_interval=0, **kwargs)
+    kwargs.setdefault("drain_interval", 0)  # the tests drain by hand, unless they test the timer
+    return LocalStack(stack_config.load(), vendors=("meta",), vendor_env=env, delivery={"meta": "batch"}, **kwargs)
 
 
 def _purchases(stack: LocalStack, orders: list[str]) -> None:
@@ -78,7 +78,6 @@ def test_pulled_events_go_to_meta_in_one_batch_request_each_acked(meta):
     sent = [e["custom_data"]["order_id"] for r in meta.received for e in r.json()["data"]]
     assert sorted(sent) == sorted(orders)
     assert len(meta.received) < len(orders)  # batched: fewer requests than events
-    # Meta's token travels in the body (issue 12), once per batch request.
     assert meta.received[0].path == "/v24.0/1234567890/events"
     assert meta.received[0].json()["access_token"] == "test-batch-meta-token"
     assert {l["outcome"] for l in lines} == {"delivered"} and len(lines) == 12
@@ -140,3 +139,13 @@ def test_dead_lettering_is_per_message_not_per_batch(meta):
         by_outcome.setdefault(line["outcome"], set()).add(line["event_id"])
     assert len(by_outcome["delivered"]) == 2 and len(by_outcome["dead_lettered"]) == 1
     assert not by_outcome["dead_lettered"] & by_outcome["delivered"]
+
+
+def test_make_run_drains_batch_vendors_on_a_timer(meta):
+    # As `make run` does: the stack's own timer calls POST /drain; nobody drains by hand.
+    with _stack(meta, drain_interval=1.0) as stack:
+        assert stack.drainer is not None
+        _purchases(stack, ["T-1", "T-2"])
+        got = wait_until(lambda: sum(len(r.json()["data"]) for r in meta.received) >= 2, timeout=30)
+    assert got
+    assert sorted(e["custom_data"]["order_id"] for r in meta.received for e in r.json()["data"]) == ["T-1", "T-2"]

@@ -71,9 +71,7 @@ def test_five_events_go_in_one_meta_request_and_each_message_is_delivered(meta, 
     assert len(meta.received) == 1 and batch.requests_sent == 1
     body = meta.received[0].json()
     assert [e["event_id"] for e in body["data"]] == [e["event_id"] for e in events]
-    # The token travels in the body (issue 12: out of URLs), once for the whole batch.
-    assert meta.received[0].path == "/v24.0/123/events"
-    assert body["access_token"] == "secret-meta-token"
+    assert meta.received[0].path == "/v24.0/123/events" and body["access_token"] == "secret-meta-token"
     lines = [l for l in log_lines(capsys) if l["message"] == "delivery"]
     # One log line per message, each with the message's own ids, as in push mode.
     assert sorted(l["event_id"] for l in lines) == sorted(e["event_id"] for e in events)
@@ -105,7 +103,7 @@ def test_a_bad_event_is_isolated_and_the_rest_of_the_batch_delivered(meta, capsy
 def test_credential_errors_are_not_split(meta, capsys):
     meta.responder = lambda r: Reply(400, body={"error": {"code": 190, "message": "Invalid OAuth access token"}})
     results, batch = deliver(META, [event() for _ in range(6)])
-    # A refused token is vendor_misconfigured (issue 12): every message retried, none split.
+    # vendor_misconfigured (retried, alerting): splitting the batch would fail the same way
     assert {(r.outcome, r.reason) for r in results} == {(Outcome.RETRYING, "vendor_misconfigured")}
     assert batch.requests_sent == 1
 
