@@ -32,11 +32,6 @@ def vendor_pull_subscription(vendor: str) -> str:
     return f"{_subscription_base(vendor)}-pull"
 
 
-def vendor_pull_subscription(vendor: str) -> str:
-    """Batch mode: the pull subscription the vendor function drains."""
-    return f"{vendor}-pull"
-
-
 def replay_topic(vendor: str) -> str:
     """Each vendor's own replay topic: dead letters moved back reach that vendor only."""
     return f"tagging-replay-{vendor}"
