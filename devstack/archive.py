@@ -11,6 +11,7 @@ its line is written and flushed, so an event is archived or redelivered, never l
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
 from datetime import datetime, timezone
@@ -106,13 +107,11 @@ class ArchiveWriter:
         self._handle = None
 
     def start(self) -> "ArchiveWriter":
-        try:
+        with contextlib.suppress(gexc.AlreadyExists):
             self.subscriber.create_subscription(
                 request={"name": self.subscription, "topic": self.topic, "ack_deadline_seconds": 30})
-        except gexc.AlreadyExists:
-            pass
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = open(self.path, "a", encoding="utf-8")
+        self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held across callbacks, closed in stop()
         self._future = self.subscriber.subscribe(self.subscription, callback=self._write)
         return self
 
@@ -132,10 +131,8 @@ class ArchiveWriter:
     def stop(self) -> None:
         if self._future is not None:
             self._future.cancel()
-            try:
+            with contextlib.suppress(Exception):  # cancelled streaming pulls end with an error by design
                 self._future.result(timeout=5)
-            except Exception:  # noqa: BLE001 - cancelled streaming pulls end with an error by design
-                pass
         with self._lock:
             if self._handle is not None:
                 self._handle.close()

@@ -8,6 +8,7 @@ killed. Nothing is ever killed by name.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -65,8 +66,8 @@ class ManagedProcess:
 
     def start(self) -> "ManagedProcess":
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab", buffering=0)
-        try:
+        # The child keeps its own descriptor; ours is closed once it is started.
+        with open(self.log_path, "ab", buffering=0) as log:
             self._popen = subprocess.Popen(
                 self.argv,
                 stdout=log,
@@ -76,8 +77,6 @@ class ManagedProcess:
                 cwd=self.cwd,
                 start_new_session=True,
             )
-        finally:
-            log.close()
         return self
 
     def poll(self) -> int | None:
@@ -90,25 +89,19 @@ class ManagedProcess:
             pass
         if self._popen is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self._popen.pid, sig)
-        except ProcessLookupError:
-            pass
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM the group, then SIGKILL whatever is left after ``timeout`` seconds."""
         if self._popen is None:
             return
         self.signal_group(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self._popen.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
         self.signal_group(signal.SIGKILL)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):  # after SIGKILL only a refusing kernel times out
             self._popen.wait(timeout=5)
-        except subprocess.TimeoutExpired:  # pragma: no cover - kernel would have to refuse
-            pass
         # Give the group's other members (e.g. the emulator's JVM) a moment to be reaped.
         for _ in range(50):
             if not _group_alive(self._popen.pid):

@@ -56,7 +56,7 @@ def _account(args: argparse.Namespace) -> int:
         # One JSON object per line: {"data": <the message data as text>, "attributes": {...}}
         for record in accounting.read_json_lines([args.dead_letters]):
             dead.append(accounting.DeadLetter.from_message(str(record.get("data", "")).encode(), record.get("attributes") or {}))
-    vendors = args.vendor or sorted({str(l.get("vendor")) for l in lines if l.get("message") == "delivery"})
+    vendors = args.vendor or sorted({str(line.get("vendor")) for line in lines if line.get("message") == "delivery"})
     result = accounting.account(published, lines, dead, vendors)
     print(accounting.format_accounts(result))
     return 0 if all(a.holds for a in result.values()) else 1

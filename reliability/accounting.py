@@ -136,7 +136,7 @@ def account(
     for vendor in vendors:
         result = VendorAccount(vendor)
         by_event = lines_by_vendor.get(vendor, {})
-        for event_id, lines in by_event.items():
+        for lines in by_event.values():
             result.attempts += len(lines)
             for line in lines:
                 if line.get("outcome") in ("retrying", "dead_lettered"):

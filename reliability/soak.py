@@ -107,7 +107,8 @@ class SoakResult:
 def machine_description() -> str:
     cpus = os.cpu_count()
     try:
-        mem_kb = int(next(l for l in open("/proc/meminfo") if l.startswith("MemTotal")).split()[1])
+        with open("/proc/meminfo") as meminfo:
+            mem_kb = int(next(row for row in meminfo if row.startswith("MemTotal")).split()[1])
         memory = f"{mem_kb / 1024 / 1024:.0f} GiB"
     except (OSError, StopIteration, ValueError):
         memory = "?"

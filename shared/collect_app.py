@@ -87,6 +87,7 @@ class HttpResponse:
     cookies: list[str] = field(default_factory=list)
 
     def json(self) -> Any:
+        """The body parsed as JSON; ``None`` for an empty body."""
         return json.loads(self.body) if self.body else None
 
 
@@ -122,6 +123,7 @@ class CollectConfig:
 
     @classmethod
     def from_env(cls) -> "CollectConfig":
+        """The configuration from the environment variables documented in the README."""
         return cls(
             allowed_measurement_ids=settings.env_list("ALLOWED_MEASUREMENT_IDS"),
             allowed_origins=settings.env_list("ALLOWED_ORIGINS"),

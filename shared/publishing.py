@@ -56,7 +56,7 @@ class _Waiter:
 
     __slots__ = ("messages", "size", "future")
 
-    def __init__(self, messages: list[Any], size: int, future: asyncio.Future) -> None:
+    def __init__(self, messages: list[Any], size: int, future: asyncio.Future[list[str]]) -> None:
         self.messages = messages
         self.size = size
         self.future = future

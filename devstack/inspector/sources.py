@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -105,7 +106,7 @@ class DeadLetterWatcher:
 
         self._subscriber = pubsub_v1.SubscriberClient()
         path = self._subscriber.subscription_path(self.project, self.subscription)
-        try:
+        with contextlib.suppress(gexc.AlreadyExists):
             self._subscriber.create_subscription(
                 request={
                     "name": path,
@@ -113,8 +114,6 @@ class DeadLetterWatcher:
                     "ack_deadline_seconds": 60,
                 }
             )
-        except gexc.AlreadyExists:
-            pass
         self._future = self._subscriber.subscribe(path, callback=self._on_message)
         return self
 
@@ -132,10 +131,8 @@ class DeadLetterWatcher:
     def stop(self) -> None:
         if self._future is not None:
             self._future.cancel()
-            try:
+            with contextlib.suppress(Exception):  # cancelled streams end with an error by design
                 self._future.result(timeout=10)
-            except Exception:  # cancelled streams end with an error by design
-                pass
             self._future = None
         if self._subscriber is not None:
             self._subscriber.close()

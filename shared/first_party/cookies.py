@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 from urllib.parse import parse_qsl, urlsplit
 
@@ -122,6 +122,9 @@ class CookiePolicy:
     domain: str = "auto"
     client_id_days: int = 395
     families: frozenset[str] = frozenset()
+    # Derived in __post_init__, not constructor arguments.
+    specs: tuple[CookieSpec, ...] = field(init=False, repr=False, compare=False)
+    _domains: dict[str, str | None] = field(init=False, repr=False, compare=False)  # Host header → Domain attribute (bounded)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "specs", tuple(spec for spec in SPECS if spec.family in self.families))
@@ -135,7 +138,7 @@ class CookiePolicy:
             return self.domain
         if not host_header:
             return None
-        cache: dict[str, str | None] = self._domains  # type: ignore[attr-defined]
+        cache = self._domains
         if host_header in cache:
             return cache[host_header]
         found = domains.registrable_domain(domains.hostname(host_header))
@@ -144,6 +147,7 @@ class CookiePolicy:
         return found
 
     def for_request(self, cookies: Mapping[str, str], host_header: str, now: float | None = None) -> "RequestCookies":
+        """The cookie decisions for one request carrying ``cookies`` to ``host_header``."""
         return RequestCookies(self, cookies, host_header, time.time() if now is None else now)
 
 
@@ -230,6 +234,7 @@ class RequestCookies:
     # -- vendor cookies --------------------------------------------------------------------
 
     def domain(self) -> str | None:
+        """The ``Domain`` attribute of this request's cookies (``None``: host-only), computed once."""
         if self._domain is None:
             self._domain = (self.policy.cookie_domain(self.host),)
         return self._domain[0]
@@ -243,6 +248,7 @@ class RequestCookies:
             current = self.jar.get(spec.name) if self.jar else None
             if current is not None and not _VALUE.fullmatch(current):
                 current = None  # not something we would write back; rebuilt or left alone
+            value: str | None
             if spec.kind == "fbp":
                 value = current if current and _valid_fbp(current) else self._new_fbp()
             elif spec.param is None:

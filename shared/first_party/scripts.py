@@ -95,6 +95,7 @@ class ScriptConfig:
 
     @classmethod
     def from_env(cls) -> "ScriptConfig":
+        """The configuration from the environment (``TAG_ALIASES``, ...); bad entries fail at start-up."""
         aliases: dict[str, str] = {}
         for entry in settings.env_list("TAG_ALIASES"):
             path, sep, tag_id = entry.partition("=")
@@ -145,6 +146,8 @@ class _Entry:
 
 @dataclass
 class ScriptReply:
+    """What a script route answers: status, headers and body (empty for 304 and HEAD; gzipped when ``Content-Encoding`` says so)."""
+
     status: int
     headers: dict[str, str]
     body: bytes = b""

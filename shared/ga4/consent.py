@@ -38,7 +38,7 @@ def decode_gcd(gcd: str) -> dict[str, str]:
     where a separator is itself a letter; upper case is read as lower case.
     """
     states = dict(_ALL_NOT_SET)
-    for purpose, position in zip(CONSENT_PURPOSES, (2, 4, 6, 8)):
+    for purpose, position in zip(CONSENT_PURPOSES, (2, 4, 6, 8), strict=True):
         if position < len(gcd):
             states[purpose] = GCD_LETTERS.get(gcd[position].lower(), NOT_SET)
     return states

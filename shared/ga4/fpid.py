@@ -28,7 +28,7 @@ def id_from_cookie(value: str | None) -> str | None:
 
 def valid_id(client_id: str | None) -> bool:
     """Whether ``client_id`` can be stored in the cookie as it is."""
-    return bool(client_id) and _ID.fullmatch(client_id) is not None
+    return client_id is not None and _ID.fullmatch(client_id) is not None
 
 
 def new_client_id() -> str:

@@ -89,7 +89,7 @@ def test_a_purchase_reaches_the_three_analytics_apis_with_one_identity(servers):
     assert call["context"]["campaign"] == {"source": "news", "medium": "email"}
 
     for name, vendor_lines in lines.items():
-        assert [l["outcome"] for l in vendor_lines] == ["delivered"], name
+        assert [entry["outcome"] for entry in vendor_lines] == ["delivered"], name
         assert "test-e2e" not in json.dumps(vendor_lines[0]["request"]), name
 
 
@@ -107,7 +107,7 @@ def test_analytics_consent_and_a_mixpanel_partial_failure_leave_a_reason(servers
 
         wait_until(lambda: all(len(lines_of(n)) >= 2 for n in servers), timeout=60)
         wait_until(lambda: any(len(lines_of(n)) > 2 for n in servers), timeout=3)  # no redelivery
-        outcomes = {n: sorted((l["outcome"], l["reason"]) for l in lines_of(n)) for n in servers}
+        outcomes = {n: sorted((entry["outcome"], entry["reason"]) for entry in lines_of(n)) for n in servers}
     assert outcomes["mixpanel"] == [("rejected", "mixpanel_failed_record:properties.time"),
                                     ("skipped", "consent_denied:analytics_storage")]
     for name in ("amplitude", "segment"):

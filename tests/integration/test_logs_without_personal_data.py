@@ -66,7 +66,7 @@ def test_no_personal_data_or_secret_in_any_log_line_of_a_run():
         # (no credentials) or is skipped with a reason: all logged.
         for vendor in VENDORS:
             path = stack.log_path(f"vendor-{vendor}")
-            lines = wait_until(lambda: len(delivery_lines(path)) >= 3 and delivery_lines(path), timeout=60)
+            lines = wait_until(lambda path=path: len(delivery_lines(path)) >= 3 and delivery_lines(path), timeout=60)
             assert len(lines) >= 3, (vendor, lines)
         dry = [line for vendor in VENDORS for line in delivery_lines(stack.log_path(f"vendor-{vendor}")) if line["outcome"] == "dry_run"]
         assert {line["vendor"] for line in dry} >= {"meta", "tiktok", "webhook", "mixpanel", "amplitude", "segment"}, dry

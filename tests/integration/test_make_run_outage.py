@@ -134,16 +134,16 @@ def test_make_run_delivers_a_20s_outage_and_dead_letters_a_longer_one(make_run, 
     assert all(received[e] == 1 for e in first), "an event reached the receiver twice"
     assert result.retries.get("http_503", 0) >= HITS and failed_pushes >= HITS, "the outage was not retried"
     # The backoff is applied: no event was attempted more than the window allows.
-    attempts = Counter(l["event_id"] for l in lines if l.get("message") == "delivery")
+    attempts = Counter(entry["event_id"] for entry in lines if entry.get("message") == "delivery")
     assert max(attempts.values()) <= ATTEMPTS
     # ... and spaced by the configured backoff (5 s, then 10 s), not the emulator's ~1 s.
     times: dict[str, list[float]] = {}
     for line in lines:
         if line.get("message") == "delivery" and line.get("event_id") in first:
             times.setdefault(line["event_id"], []).append(float(line["time"]))
-    gaps = [b - a for t in times.values() for a, b in zip(sorted(t), sorted(t)[1:])]
+    gaps = [b - a for t in times.values() for a, b in zip(sorted(t), sorted(t)[1:], strict=False)]
     assert gaps and min(gaps) >= 4.5, sorted(gaps)[:5]
-    assert not [l for l in lines if l.get("message") == "delivery" and l.get("outcome") == "dead_lettered"]
+    assert not [entry for entry in lines if entry.get("message") == "delivery" and entry.get("outcome") == "dead_lettered"]
 
     # 2. An outage longer than the window: every event is dead-lettered, visibly, from the
     # webhook's own subscription; `make replay VENDOR=webhook` then delivers each once.
@@ -162,7 +162,7 @@ def test_make_run_delivers_a_20s_outage_and_dead_letters_a_longer_one(make_run, 
     assert result.published == HITS + 10 and result.dead_lettered == 10 and result.delivered == HITS
     assert result.holds and not result.unaccounted
     # The inspector shows them: the runtime logged the last attempt as dead_lettered.
-    last = {l["event_id"] for l in lines if l.get("message") == "delivery" and l.get("outcome") == "dead_lettered"}
+    last = {entry["event_id"] for entry in lines if entry.get("message") == "delivery" and entry.get("outcome") == "dead_lettered"}
     assert last == set(second)
 
     receiver.default = Reply(200)

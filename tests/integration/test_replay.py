@@ -97,7 +97,7 @@ def test_replay_moves_the_vendors_dead_letters_back_unchanged(stack, vendor):
     # The webhook function receives them through its replay subscription and delivers them.
     vendor.wait_for(received_before + 2, timeout=60)
     delivered = wait_until(
-        lambda: {l["event_id"] for l in delivery_lines(stack.log_path("vendor-webhook")) if l["outcome"] == "delivered"} >= ids,
+        lambda: {entry["event_id"] for entry in delivery_lines(stack.log_path("vendor-webhook")) if entry["outcome"] == "delivered"} >= ids,
         timeout=30,
     )
     assert delivered
@@ -141,15 +141,15 @@ def test_a_replay_that_fails_again_returns_to_the_dead_letter_topic(stack, vendo
         }
     )
     assert sources[moved_id].endswith(replay_subscription("webhook"))
-    attempts = [l for l in delivery_lines(stack.log_path("vendor-webhook")) if l["event_id"] == moved_id]
-    assert [l["outcome"] for l in attempts].count("dead_lettered") >= 1
+    attempts = [entry for entry in delivery_lines(stack.log_path("vendor-webhook")) if entry["event_id"] == moved_id]
+    assert [entry["outcome"] for entry in attempts].count("dead_lettered") >= 1
 
     # Once the vendor is back, a second replay delivers both, with their original event_ids.
     vendor.default = Reply(200)
     second = replay(stack.project, "webhook", max_seconds=30, pull_timeout=2)
     assert sorted(m["event_id"] for m in second.moved) == sorted({event_id, "replay-4.4"})
     assert wait_until(
-        lambda: {l["event_id"] for l in delivery_lines(stack.log_path("vendor-webhook")) if l["outcome"] == "delivered"}
+        lambda: {entry["event_id"] for entry in delivery_lines(stack.log_path("vendor-webhook")) if entry["outcome"] == "delivered"}
         >= {event_id, "replay-4.4"},
         timeout=60,
     )

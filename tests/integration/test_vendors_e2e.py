@@ -115,7 +115,7 @@ def test_a_purchase_reaches_ga4_meta_and_tiktok_as_their_apis_expect(vendor_serv
     # One event, one id across vendors (browser/server dedup), and a delivered line each.
     assert server_event["event_id"] == data["event_id"] != ""
     for name, vendor_lines in lines.items():
-        assert [l["outcome"] for l in vendor_lines] == ["delivered"], name
+        assert [entry["outcome"] for entry in vendor_lines] == ["delivered"], name
         line = vendor_lines[0]
         assert line["event_id"] == data["event_id"] and line["http_status"] in (200, 204)
         # LOG_REQUESTS=1: the request is in the line, with the credentials redacted.
@@ -133,7 +133,7 @@ def test_another_streams_event_and_an_unmapped_event_leave_a_reason(vendor_serve
         wait_until(lambda: all(len(lines_of(n)) >= 2 for n in vendor_servers), timeout=60)
         # Acked: give a redelivery the chance to show up before counting.
         wait_until(lambda: any(len(lines_of(n)) > 2 for n in vendor_servers), timeout=3)
-        outcomes = {n: sorted((l["outcome"], l["reason"]) for l in lines_of(n)) for n in vendor_servers}
+        outcomes = {n: sorted((entry["outcome"], entry["reason"]) for entry in lines_of(n)) for n in vendor_servers}
     # GA4 forwards any event name, but only its own stream's events.
     assert outcomes["ga4"] == [("delivered", ""), ("skipped", "measurement_id_not_configured:G-OTHER")]
     assert [_gcollect_params(r)["en"] for r in vendor_servers["ga4"].received] == ["scroll"]
@@ -179,16 +179,16 @@ def test_a_wrong_meta_token_is_vendor_misconfigured_and_the_event_waits_until_it
 
         wait_until(lambda: len(lines()) >= 2, timeout=90)  # Pub/Sub redelivered it: not acked
         meta.default = REPLIES["meta"]  # the operator fixes the token
-        wait_until(lambda: any(l["outcome"] == "delivered" for l in lines()), timeout=90)
+        wait_until(lambda: any(entry["outcome"] == "delivered" for entry in lines()), timeout=90)
         seen = lines()
-    failed = [l for l in seen if l["outcome"] != "delivered"]
+    failed = [entry for entry in seen if entry["outcome"] != "delivered"]
     assert len(failed) >= 2
     for line in failed:
         assert (line["outcome"], line["reason"], line["severity"]) == ("retrying", "vendor_misconfigured", "ERROR")
         assert "meta_error:190.463" in line["detail"]
-    assert "rejected" not in {l["outcome"] for l in seen}
-    assert len({l["event_id"] for l in seen}) == 1
-    assert [l["outcome"] for l in seen][-1] == "delivered"
+    assert "rejected" not in {entry["outcome"] for entry in seen}
+    assert len({entry["event_id"] for entry in seen}) == 1
+    assert [entry["outcome"] for entry in seen][-1] == "delivered"
 
 
 def test_a_measurement_protocol_event_reaches_ga4_on_mp_collect_within_its_limits(vendor_servers):

@@ -22,10 +22,10 @@ pytestmark = pytest.mark.integration
 def _events_in(hit: dict) -> list[dict[str, str]]:
     """The events a sample hit describes: one per body line, else one from the URL."""
     query = dict(urllib.parse.parse_qsl(hit["query"], keep_blank_values=True))
-    lines = [l for l in hit["body"].splitlines() if l.strip()]
+    lines = [text for text in hit["body"].splitlines() if text.strip()]
     if not lines:
         return [query]
-    return [{**query, **dict(urllib.parse.parse_qsl(l, keep_blank_values=True))} for l in lines]
+    return [{**query, **dict(urllib.parse.parse_qsl(text, keep_blank_values=True))} for text in lines]
 
 
 @pytest.fixture
@@ -66,9 +66,9 @@ def test_every_sample_event_reaches_the_target_once(target, sample_hits):
         # Let any duplicate arrive before counting.
         wait_until(lambda: len(target.received) > len(expected), timeout=2)
         bodies = target.requests_json()
-    skipped = [l for l in lines if l["outcome"] == "skipped"]
-    assert [l["reason"] for l in skipped] == ["consent_denied:analytics_storage"] * len(denied)
-    assert all(l["consent"]["analytics_storage"] == "denied" for l in skipped)
+    skipped = [entry for entry in lines if entry["outcome"] == "skipped"]
+    assert [entry["reason"] for entry in skipped] == ["consent_denied:analytics_storage"] * len(denied)
+    assert all(entry["consent"]["analytics_storage"] == "denied" for entry in skipped)
     assert len(bodies) == len(expected)
     assert sorted((b["event_name"], b["client_id"]) for b in bodies) == sorted(
         (e["en"], e["cid"]) for e in expected
@@ -90,8 +90,8 @@ def test_target_failing_three_times_still_gets_the_event(target):
         lines = wait_until(lambda: len(delivery_lines(log)) >= 4 and delivery_lines(log), timeout=10)
     assert len(received) == 4
     assert {r.json()["event_id"] for r in received} == {received[0].json()["event_id"]}
-    assert [l["outcome"] for l in lines] == ["retrying", "retrying", "retrying", "delivered"]
-    assert [l["attempt"] for l in lines] == [1, 2, 3, 4]
+    assert [entry["outcome"] for entry in lines] == ["retrying", "retrying", "retrying", "delivered"]
+    assert [entry["attempt"] for entry in lines] == [1, 2, 3, 4]
 
 
 def test_target_always_failing_sends_the_event_to_the_dead_letter_topic(target):

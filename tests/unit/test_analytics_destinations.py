@@ -82,7 +82,8 @@ def test_an_unparseable_400_falls_back_to_the_generic_rules():
 
 # -- any event shape: a plan, never an exception (as tests/unit/test_vendor_robustness.py) ------
 
-from hypothesis import HealthCheck, example, given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20),

@@ -179,7 +179,7 @@ def test_the_delivery_log_line_records_the_consent_state(monkeypatch, capsys):
     event["consent"] = {"ad_storage": "granted", "ad_user_data": "denied"}
     message = {"data": base64.b64encode(encode_event(event)).decode(), "attributes": {}, "messageId": "consent-1"}
     load("meta").handle_push(json.dumps({"message": message}).encode())
-    line = [json.loads(l) for l in capsys.readouterr().out.splitlines() if l.startswith("{")][-1]
+    line = [json.loads(text) for text in capsys.readouterr().out.splitlines() if text.startswith("{")][-1]
     assert line["outcome"] == "dry_run"
     assert line["consent"] == {"ad_storage": "granted", "analytics_storage": "not_set", "ad_user_data": "denied",
                                "ad_personalization": "not_set"}

@@ -42,7 +42,7 @@ def push(ev: dict, attributes: dict | None = None) -> bytes:
 
 
 def last_line(capsys) -> dict:
-    return [json.loads(l) for l in capsys.readouterr().out.splitlines() if l.startswith("{")][-1]
+    return [json.loads(text) for text in capsys.readouterr().out.splitlines() if text.startswith("{")][-1]
 
 
 @pytest.fixture
@@ -127,7 +127,7 @@ def test_a_vendor_echoing_the_secret_in_any_encoding_never_logs_it(monkeypatch, 
     server.default = Reply(200, body={"code": 40002, "message": f"bad request {echo}", "request_id": "r"})
     TIKTOK.handle_push(push(event()))
     out = capsys.readouterr().out
-    line = [json.loads(l) for l in out.splitlines() if l.startswith("{")][-1]
+    line = [json.loads(text) for text in out.splitlines() if text.startswith("{")][-1]
     assert line["reason"] == "tiktok_code:40002"
     assert "[REDACTED]" in line["detail"] and "[REDACTED]" in line["response"]["body"]
     for form in (secret, "s3cr3t%2Ft0ken", "s3cr3t%2ft0ken", "t0ken%2Bwith", "t0ken%2bwith", "with+space", "with%20space"):
@@ -198,7 +198,8 @@ def test_one_session_per_vendor_reuses_connections(monkeypatch, capsys, server):
         TIKTOK.handle_push(push(event()))
     assert TIKTOK.session is session
     manager = session.get_adapter(server.url).poolmanager
-    pools = [manager.pools[key] for key in manager.pools.keys() if key.key_port == server.port]
+    # urllib3's RecentlyUsedContainer refuses plain iteration; keys() is its locked snapshot.
+    pools = [manager.pools[key] for key in manager.pools.keys() if key.key_port == server.port]  # noqa: SIM118
     assert [pool.num_connections for pool in pools] == [1]  # three deliveries, one TCP connection
 
 

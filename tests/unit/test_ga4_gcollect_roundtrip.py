@@ -89,7 +89,7 @@ def test_every_parameter_of_the_browsers_event_reaches_google_unchanged(index, m
     events = collect(hit, monkeypatch)
     expected_events = browser_events(hit)
     assert len(events) == len(expected_events)
-    for event, browser in zip(events, expected_events):
+    for event, browser in zip(events, expected_events, strict=True):
         result = plan(event, MEASUREMENT_ID=event["x-ga-measurement_id"])
         assert result.attempt is None, result.attempt
         request = result.request

@@ -37,7 +37,8 @@ MAX_PARAMS = limits.MAX_PARAMS
 
 
 def _consent(event: dict[str, Any]) -> dict[str, str]:
-    consent = event.get("consent") if isinstance(event.get("consent"), dict) else {}
+    consent = event.get("consent")
+    consent = consent if isinstance(consent, dict) else {}
     out = {}
     for purpose in ("ad_user_data", "ad_personalization"):
         state = consent.get(purpose)
@@ -80,7 +81,7 @@ def _user_properties(event: dict[str, Any]) -> dict[str, Any]:
     raw = event.get("user_properties")
     if not isinstance(raw, dict):
         return {}
-    props = {}
+    props: dict[str, Any] = {}
     for name, value in raw.items():
         if len(props) >= limits.MAX_USER_PROPERTIES:
             break
@@ -127,7 +128,8 @@ _LOCATION_KEYS = {"city": "city", "region": "region_id", "country": "country_id"
 
 def _user_location(event: dict[str, Any]) -> dict[str, str]:
     """The sender's ``user_location`` back from ``event_location`` (collect adds none to MP events)."""
-    location = event.get("event_location") if isinstance(event.get("event_location"), dict) else {}
+    location = event.get("event_location")
+    location = location if isinstance(location, dict) else {}
     return {wire: str(location[key]) for key, wire in _LOCATION_KEYS.items() if location.get(key)}
 
 

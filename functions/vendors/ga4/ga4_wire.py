@@ -146,12 +146,12 @@ def _hint_text(hints: Any, wire: str, sent: str | None) -> str | None:
 def _items_by_key(event: dict[str, Any], keys: list[str], texts: dict[str, str]) -> dict[str, Any] | None:
     """Wire item key → the event's item, when the items still line up with the wire's."""
     items = event.get("items")
-    sent = sorted((k for k in keys if k[:2] == "pr" and item_index(k) is not None and texts.get(k)), key=item_index)
+    sent = sorted((k for k in keys if k[:2] == "pr" and item_index(k) is not None and texts.get(k)), key=lambda k: item_index(k) or 0)
     if not isinstance(items, list):
         return {}
     if len(items) != len(sent):
         return None  # items added or removed: all are re-encoded as pr1..prN
-    return dict(zip(sent, items))
+    return dict(zip(sent, items, strict=True))
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -240,8 +240,8 @@ def canonical_params(event: dict[str, Any]) -> list[tuple[str, str]]:
             out.append((f"epn.{key}", format_number(value)))
         elif isinstance(value, str):
             out.append((f"ep.{key}", value))
-    consent = event.get("consent") if isinstance(event.get("consent"), dict) else {}
-    storage = [{"granted": "1", "denied": "0"}.get(str(consent.get(p))) for p in ("ad_storage", "analytics_storage")]
+    consent = _dict(event.get("consent"))
+    storage = [{"granted": "1", "denied": "0"}.get(str(consent.get(p)), "") for p in ("ad_storage", "analytics_storage")]
     if "x-ga-gcs" not in event and all(storage):
         out.append(("gcs", "G1" + "".join(storage)))  # consent mode's storage state, as gtag sends it
     props = event.get("user_properties")

@@ -14,7 +14,7 @@ See docs/vendors/meta.md.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 from urllib.parse import quote, urlsplit
 
 import flask
@@ -104,7 +104,7 @@ def fbp_value(event: dict[str, Any]) -> str:
     return ed.first_of(event, ("fbp", "x-fb-ck-fbp", "x-fb-fbp", "_fbp"), ("_fbp",))
 
 
-def _one(value: str, normalize) -> str:
+def _one(value: str, normalize: Callable[[str], str]) -> str:
     return hashing.hashed(value, normalize)
 
 

@@ -163,7 +163,7 @@ def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorR
         context["traits"] = users
     if ga4_name == "page_view" and name == "page_view":
         endpoint = "page"
-        props = dict(page)
+        props: dict[str, Any] = dict(page)
         for key, value in analytics.event_parameters(event).items():
             props.setdefault(key, value)
     else:
