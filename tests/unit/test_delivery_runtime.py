@@ -198,8 +198,7 @@ def test_one_session_per_vendor_reuses_connections(monkeypatch, capsys, server):
         TIKTOK.handle_push(push(event()))
     assert TIKTOK.session is session
     manager = session.get_adapter(server.url).poolmanager
-    # urllib3's RecentlyUsedContainer refuses plain iteration; keys() is its locked snapshot.
-    pools = [manager.pools[key] for key in manager.pools.keys() if key.key_port == server.port]  # noqa: SIM118
+    pools = [manager.pools[key] for key in manager.pools.keys() if key.key_port == server.port]
     assert [pool.num_connections for pool in pools] == [1]  # three deliveries, one TCP connection
 
 

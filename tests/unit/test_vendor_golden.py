@@ -145,7 +145,7 @@ def test_vendor_answer_maps_to_the_outcome(vendor, spec, case, monkeypatch, caps
         monkeypatch.setenv("VENDOR_API_BASE", server.url)
         status, payload = declared.handle_push(_push_body(event))
         received = list(server.received)
-    line = [json.loads(text) for text in capsys.readouterr().out.splitlines() if text.startswith("{")][-1]
+    line = [json.loads(l) for l in capsys.readouterr().out.splitlines() if l.startswith("{")][-1]
     expected = case["expected"]
     assert line["message"] == "delivery" and line["vendor"] == vendor
     assert (line["outcome"], line["reason"], line["http_status"]) == (
