@@ -94,13 +94,14 @@ warn() {
 }
 
 # The same list as local.services in main.tf (Terraform keeps managing them); BigQuery for
-# the ledger (on by default), Compute for the load balancer.
+# the ledger (on by default), Compute for the load balancer, Cloud Scheduler for batch-mode
+# vendors (infra/batch.tf; enabling it unused costs nothing).
 SERVICES=(
     serviceusage.googleapis.com cloudresourcemanager.googleapis.com iam.googleapis.com
     artifactregistry.googleapis.com cloudbuild.googleapis.com cloudfunctions.googleapis.com
     run.googleapis.com pubsub.googleapis.com secretmanager.googleapis.com
     storage.googleapis.com logging.googleapis.com monitoring.googleapis.com
-    bigquery.googleapis.com
+    bigquery.googleapis.com cloudscheduler.googleapis.com
 )
 if [[ "$DOMAIN_MODE" == "load_balancer" ]]; then SERVICES+=(compute.googleapis.com); fi
 

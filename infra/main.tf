@@ -314,6 +314,8 @@ module "vendor" {
   pubsub_service_agent    = local.pubsub_service_agent
   scaling                 = var.vendor_functions
   labels                  = var.labels
+  delivery                = each.value.delivery
+  batch                   = { max_messages = module.vendor_config.batch.max_messages, drain_seconds = module.vendor_config.batch.drain_seconds }
 
   depends_on = [
     terraform_data.vendor_config,
@@ -346,7 +348,7 @@ module "monitoring" {
   source = "./modules/monitoring"
 
   project_id                     = var.project_id
-  vendor_subscriptions           = flatten([for v in keys(local.vendors) : ["${v}-push", "${v}-replay-push"]])
+  vendor_subscriptions           = flatten([for v, c in local.vendors : [c.delivery == "batch" ? "${v}-pull" : "${v}-push", "${v}-replay-push"]])
   dead_letter_subscription       = module.event_bus.dead_letter_subscription_name
   alert_email                    = var.alert_email
   rejected_deliveries_per_minute = var.rejected_deliveries_per_minute

@@ -101,7 +101,7 @@ def test_vendor_module_has_function_service_account_and_secrets(modules):
 def test_vendor_subscriptions_have_oidc_retry_and_dead_letter(modules):
     vendor = modules["vendor_function"]
     subscriptions = vendor.of_type("google_pubsub_subscription")
-    assert set(subscriptions) == {"push"}
+    assert set(subscriptions) == {"push", "pull"}  # pull: batch mode (tests/infra/test_batch_infra.py)
     push = subscriptions["push"]
     assert push["for_each"] == "${local.subscriptions}"
     # both the events subscription and the replay one, as devstack/topology.py names them
@@ -192,6 +192,8 @@ def test_vendor_iam_is_least_privilege(modules):
         ("google_cloud_run_v2_service_iam_member", "roles/run.invoker", "serviceAccount:${var.push_service_account}"),
         # the Pub/Sub service agent forwards dead letters
         ("google_pubsub_subscription_iam_member", "roles/pubsub.subscriber", "serviceAccount:${var.pubsub_service_agent}"),
+        # batch mode: the function pulls its own pull subscription
+        ("google_pubsub_subscription_iam_member", "roles/pubsub.subscriber", "${google_service_account.this.member}"),
     }
     secret_grant = modules["vendor_function"].of_type("google_secret_manager_secret_iam_member")["reads_own_secrets"]
     assert secret_grant["for_each"] == "${google_secret_manager_secret.this}"
