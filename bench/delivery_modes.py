@@ -18,6 +18,8 @@ delivery modes, about a minute, and writes ``bench/results/delivery.json``.
 
 from __future__ import annotations
 
+import contextlib
+
 import argparse
 import datetime as dt
 import json
@@ -108,10 +110,8 @@ def _pct(values: list[float], pct: float) -> float | None:
 def delete_subscriptions(bench: "Bench", names: list[str]) -> None:
     assert bench.topology is not None
     for name in names:
-        try:
+        with contextlib.suppress(Exception):  # noqa: BLE001 - already gone
             bench.topology.subscriber.delete_subscription(request={"subscription": bench.topology.subscription_path(name)})
-        except Exception:  # noqa: BLE001 - already gone
-            pass
 
 
 def collect_reference(bench: "Bench", d: "Durations") -> float:

@@ -120,7 +120,7 @@ class MockVendor:
                 body = self.rfile.read(length) if length else b""
                 request = Received(
                     self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time(),
-                    "%s:%s" % self.client_address[:2],
+                    "{}:{}".format(*self.client_address[:2]),
                 )
                 reply = vendor._next_reply(request)
                 if reply.delay:

@@ -146,7 +146,8 @@ def device(event: dict[str, Any]) -> dict[str, Any]:
     ``browser_version``, ``model``, ``mobile`` (User-Agent Client Hints) and ``screen_width``,
     ``screen_height`` (gtag ``sr``). Only what is present; the user agent is not parsed."""
     found: dict[str, Any] = {}
-    hints = event.get("client_hints") if isinstance(event.get("client_hints"), dict) else {}
+    raw_hints = event.get("client_hints")
+    hints: dict[str, Any] = raw_hints if isinstance(raw_hints, dict) else {}
     for key, source in (("os", "platform"), ("os_version", "platform_version"), ("model", "model")):
         value = hints.get(source)
         if isinstance(value, str) and value.strip():

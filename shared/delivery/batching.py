@@ -127,7 +127,7 @@ class Batch:
         self._expected = 0
         self._arrived = 0
         self._limit = asyncio.Semaphore(concurrency)
-        self._flush: asyncio.Task | None = None
+        self._flush: asyncio.Task[None] | None = None
 
     async def run(self, messages: list[Any]) -> list["Attempt | BaseException"]:
         """Deliver every message; one outcome (or the exception) per message, in order."""
@@ -158,7 +158,7 @@ class Batch:
 
     async def submit(self, vendor: "Vendor", request: "VendorRequest", values: Mapping[str, str]) -> "Attempt":
         """Called by the delivery instead of sending: wait for the batch's answer."""
-        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Attempt] = asyncio.get_running_loop().create_future()
         message = _MESSAGE.get()
         attempt = vendor.upcoming_attempt(message) if message is not None else 1
         self._pending.append(_Pending(request, values, future, attempt, attempt >= vendor.max_delivery_attempts()))
@@ -234,7 +234,7 @@ class Batch:
         if not rows or len(rows) != sum(counts):
             return False
         offset = 0
-        for pending, count in zip(chunk, counts):
+        for pending, count in zip(chunk, counts, strict=True):
             mine = rows[offset:offset + count]
             offset += count
             # A message carrying several events takes the outcome of its worst one.

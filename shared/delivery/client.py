@@ -19,6 +19,8 @@ one background event loop, so they exercise the same I/O code and reuse connecti
 
 from __future__ import annotations
 
+import contextlib
+
 import asyncio
 import atexit
 import threading
@@ -93,7 +95,7 @@ def _is_httpx(client: Any) -> bool:
 
 
 def _closed(client: Any) -> bool:
-    return client.is_closed if _is_httpx(client) else client.closed
+    return bool(client.is_closed if _is_httpx(client) else client.closed)
 
 
 def encode_json(body: Any) -> bytes:
@@ -134,10 +136,8 @@ async def close() -> None:
 
 def _close_sync_loop() -> None:
     if _sync_loop is not None and _sync_loop.is_running():
-        try:
+        with contextlib.suppress(Exception):  # noqa: BLE001 - exiting anyway
             asyncio.run_coroutine_threadsafe(close(), _sync_loop).result(timeout=2)
-        except Exception:  # noqa: BLE001 - exiting anyway
-            pass
 
 
 def run_sync(coroutine: Awaitable[T]) -> T:

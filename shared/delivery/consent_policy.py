@@ -90,7 +90,8 @@ def effective(declared: ConsentPolicy, settings: Mapping[str, str]) -> ConsentPo
 def consent_state(event: Mapping[str, Any], attributes: Mapping[str, str] | None = None) -> dict[str, str]:
     """Each purpose's state from the event's ``consent`` (or the message attributes)."""
     attributes = attributes or {}
-    consent = event.get("consent") if isinstance(event.get("consent"), dict) else {}
+    raw = event.get("consent")
+    consent: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
     state: dict[str, str] = {}
     for purpose in PURPOSES:
         value = str(consent.get(purpose) or attributes.get(f"consent_{purpose}") or "not_set").strip().lower()

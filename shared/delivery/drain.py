@@ -33,14 +33,14 @@ if TYPE_CHECKING:
 # Leave this much of DRAIN_SECONDS (at most a quarter of it) for the last batch's sends, acks
 # and the response: a batch of 1,000 with one bisection still fits.
 _MARGIN_SECONDS = 12.0
-_subscriber = None
+_subscriber: Any = None
 
 
-def _client():
+def _client() -> Any:
     """One subscriber client per process (gRPC channel reused across drains)."""
     global _subscriber
     if _subscriber is None:
-        from google.cloud import pubsub_v1
+        from google.cloud import pubsub_v1  # type: ignore[attr-defined]  # the package re-exports it lazily
 
         _subscriber = pubsub_v1.SubscriberClient()
     return _subscriber
@@ -89,7 +89,9 @@ async def drain(vendor: "Vendor", subscription: str | None = None) -> dict[str, 
         pulls += 1
         if not received:
             break
-        messages, ack_ids, nack_ids = [], [], []
+        messages: list[tuple[Any, PushMessage]] = []
+        ack_ids: list[str] = []
+        nack_ids: list[str] = []
         repeated = False
         for item in received:
             if item.message.message_id in seen:
@@ -111,7 +113,7 @@ async def drain(vendor: "Vendor", subscription: str | None = None) -> dict[str, 
         results = await batch.run([message for _, message in messages])
         requests_sent += batch.requests_sent
         acked = 0
-        for (ack_id, _), result in zip(messages, results):
+        for (ack_id, _), result in zip(messages, results, strict=True):
             if isinstance(result, BaseException):
                 jsonlog.error("delivery", vendor=vendor.name, outcome="retrying", reason="runtime_error",
                               detail=f"{type(result).__name__}: {result}"[:300])
@@ -145,7 +147,7 @@ async def drain(vendor: "Vendor", subscription: str | None = None) -> dict[str, 
     return summary
 
 
-def _pull(subscriber: Any, subscription: str, max_messages: int, timeout: float) -> list:
+def _pull(subscriber: Any, subscription: str, max_messages: int, timeout: float) -> list[Any]:
     from google.api_core import exceptions as gexc
 
     try:

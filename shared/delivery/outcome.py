@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 
 
-class Outcome(str, enum.Enum):
+class Outcome(str, enum.Enum):  # noqa: UP042 - StrEnum would change str(outcome) in log lines
     DELIVERED = "delivered"        # vendor accepted: ack
     DRY_RUN = "dry_run"            # no credentials: the exact request was logged: ack
     SKIPPED = "skipped"            # the vendor must not get this event (mapping, consent): ack

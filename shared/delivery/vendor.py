@@ -475,7 +475,7 @@ class Vendor:
                 self._delivered.popitem(last=False)
 
 
-def _safe_error(exc: Exception, values: Mapping[str, str], vendor: Vendor) -> str:
+def _safe_error(exc: BaseException, values: Mapping[str, str], vendor: Vendor) -> str:
     """A transport error's text, with credentials out of it (URLs may carry tokens)."""
     text = http.redact_text(str(exc), [values.get(key, "") for key in vendor.secret_names])
     return type(exc).__name__ + ": " + text[:300]

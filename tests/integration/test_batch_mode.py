@@ -80,8 +80,8 @@ def test_pulled_events_go_to_meta_in_one_batch_request_each_acked(meta):
     assert len(meta.received) < len(orders)  # batched: fewer requests than events
     assert meta.received[0].path == "/v24.0/1234567890/events"
     assert meta.received[0].json()["access_token"] == "test-batch-meta-token"
-    assert {l["outcome"] for l in lines} == {"delivered"} and len(lines) == 12
-    assert all(l["batch_size"] >= 1 for l in lines)
+    assert {ln["outcome"] for ln in lines} == {"delivered"} and len(lines) == 12
+    assert all(ln["batch_size"] >= 1 for ln in lines)
     assert sum(s.get("outcomes", {}).get("delivered", 0) for s in summaries) == 12
     assert after["messages"] == 0 and after["stopped"] == "empty"
 
@@ -93,7 +93,7 @@ def test_a_bad_event_is_rejected_alone_and_the_others_delivered(meta):
         log = stack.log_path("vendor-meta")
         _drain_until(stack, lambda: len(delivery_lines(log)) >= 5)
         lines = delivery_lines(log)
-    outcomes = sorted((l["outcome"], l["reason"]) for l in lines)
+    outcomes = sorted((ln["outcome"], ln["reason"]) for ln in lines)
     assert outcomes == [("delivered", "")] * 4 + [("rejected", "meta_error:100.2804003")]
     accepted = [e["custom_data"]["order_id"] for r in meta.received if r.json() and "T-BAD" not in json.dumps(r.json())
                 for e in r.json()["data"]]
@@ -106,13 +106,13 @@ def test_an_outage_nacks_and_the_next_drains_deliver(meta):
         _purchases(stack, ["T-1", "T-2", "T-3"])
         log = stack.log_path("vendor-meta")
         _drain_until(stack, lambda: len(delivery_lines(log)) >= 3)
-        assert {l["outcome"] for l in delivery_lines(log)} == {"retrying"}
+        assert {ln["outcome"] for ln in delivery_lines(log)} == {"retrying"}
         meta.responder = meta_answer  # the vendor is back
-        _drain_until(stack, lambda: sum(1 for l in delivery_lines(log) if l["outcome"] == "delivered") >= 3)
+        _drain_until(stack, lambda: sum(1 for ln in delivery_lines(log) if ln["outcome"] == "delivered") >= 3)
         lines = delivery_lines(log)
-    delivered = {l["event_id"] for l in lines if l["outcome"] == "delivered"}
+    delivered = {ln["event_id"] for ln in lines if ln["outcome"] == "delivered"}
     assert len(delivered) == 3
-    assert {l["event_id"] for l in lines} == delivered  # the retried messages are the same events
+    assert {ln["event_id"] for ln in lines} == delivered  # the retried messages are the same events
 
 
 def test_dead_lettering_is_per_message_not_per_batch(meta):

@@ -47,7 +47,7 @@ def deliver(vendor, events: list[dict]) -> tuple[list, Batch]:
 
 
 def log_lines(capsys) -> list[dict]:
-    return [json.loads(l) for l in capsys.readouterr().out.splitlines() if l.startswith("{")]
+    return [json.loads(ln) for ln in capsys.readouterr().out.splitlines() if ln.startswith("{")]
 
 
 @pytest.fixture
@@ -72,10 +72,10 @@ def test_five_events_go_in_one_meta_request_and_each_message_is_delivered(meta, 
     body = meta.received[0].json()
     assert [e["event_id"] for e in body["data"]] == [e["event_id"] for e in events]
     assert meta.received[0].path == "/v24.0/123/events" and body["access_token"] == "secret-meta-token"
-    lines = [l for l in log_lines(capsys) if l["message"] == "delivery"]
+    lines = [ln for ln in log_lines(capsys) if ln["message"] == "delivery"]
     # One log line per message, each with the message's own ids, as in push mode.
-    assert sorted(l["event_id"] for l in lines) == sorted(e["event_id"] for e in events)
-    assert {(l["outcome"], l["batch_size"]) for l in lines} == {("delivered", 5)}
+    assert sorted(ln["event_id"] for ln in lines) == sorted(e["event_id"] for e in events)
+    assert {(ln["outcome"], ln["batch_size"]) for ln in lines} == {("delivered", 5)}
 
 
 def test_a_bad_event_is_isolated_and_the_rest_of_the_batch_delivered(meta, capsys):
@@ -90,7 +90,7 @@ def test_a_bad_event_is_isolated_and_the_rest_of_the_batch_delivered(meta, capsy
 
     meta.responder = answer
     results, batch = deliver(META, events)
-    outcomes = {e["event_id"]: r.outcome for e, r in zip(events, results)}
+    outcomes = {e["event_id"]: r.outcome for e, r in zip(events, results, strict=True)}
     assert outcomes.pop(bad) is Outcome.REJECTED
     assert set(outcomes.values()) == {Outcome.DELIVERED}
     # 8 → 4+4 → 2+2 → 1+1: the bad event stands alone after log2(8) splits.
