@@ -14,8 +14,8 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 
 def free_port() -> int:
@@ -25,14 +25,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(port: int, timeout: float, process: "ManagedProcess | None" = None) -> None:
+def wait_for_port(port: int, timeout: float, process: ManagedProcess | None = None) -> None:
     """Block until something accepts TCP connections on 127.0.0.1:port."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(
-                f"{process.name} exited with {process.poll()} before listening on {port}; "
-                f"see {process.log_path}"
+                f"{process.name} exited with {process.poll()} before listening on {port}; see {process.log_path}"
             )
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
@@ -64,7 +63,7 @@ class ManagedProcess:
     def pid(self) -> int | None:
         return self._popen.pid if self._popen else None
 
-    def start(self) -> "ManagedProcess":
+    def start(self) -> ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         # The child keeps its own descriptor; ours is closed once it is started.
         with open(self.log_path, "ab", buffering=0) as log:

@@ -8,7 +8,6 @@ and a dead-letter policy.
 from __future__ import annotations
 
 import contextlib
-
 from dataclasses import dataclass
 
 from google.api_core import exceptions as gexc
@@ -98,8 +97,9 @@ class Topology:
         self._create_push(replay_subscription(vendor), replay_topic(vendor), endpoint, retry, 30)
         return self._create_push(vendor_pull_subscription(vendor), self.events_topic, None, retry, ack_deadline)
 
-    def _create_push(self, subscription: str, topic: str, endpoint: str | None, retry: RetryPolicy,
-                     ack_deadline: int) -> str:
+    def _create_push(
+        self, subscription: str, topic: str, endpoint: str | None, retry: RetryPolicy, ack_deadline: int
+    ) -> str:
         """A subscription with the retry and dead-letter policies; push to ``endpoint``, or pull."""
         path = self.subscription_path(subscription)
         self._create_subscription(
@@ -126,16 +126,12 @@ class Topology:
         """Pull what sits in the dead-letter subscription (acking it unless ``ack`` is False)."""
         path = self.subscription_path(self.dead_letter_subscription)
         try:
-            response = self.subscriber.pull(
-                request={"subscription": path, "max_messages": max_messages}, timeout=5
-            )
+            response = self.subscriber.pull(request={"subscription": path, "max_messages": max_messages}, timeout=5)
         except gexc.DeadlineExceeded:
             return []
         received = list(response.received_messages)
         if ack and received:
-            self.subscriber.acknowledge(
-                request={"subscription": path, "ack_ids": [m.ack_id for m in received]}
-            )
+            self.subscriber.acknowledge(request={"subscription": path, "ack_ids": [m.ack_id for m in received]})
         return [m.message for m in received]
 
     def close(self) -> None:

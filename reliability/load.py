@@ -109,7 +109,7 @@ class LoadDriver:
         self._stop = threading.Event()
         self.sent = 0
 
-    def start(self) -> "LoadDriver":
+    def start(self) -> LoadDriver:
         self.started_at = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="load-driver", daemon=True)
         self._thread.start()

@@ -135,7 +135,7 @@ def _folded(value: str) -> str:
     return "".join(c for c in decomposed if c.isalnum() and not unicodedata.combining(c))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _subdivision_codes(alpha2: str) -> dict[str, str]:
     """Folded subdivision name → its code after the dash (``california`` → ``ca``)."""
     import pycountry

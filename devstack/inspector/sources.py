@@ -6,8 +6,9 @@ import contextlib
 import json
 import logging
 import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from shared.jsonlog import parse_line
 
@@ -39,7 +40,7 @@ class LogFollower:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="inspector-logs", daemon=True)
 
-    def start(self) -> "LogFollower":
+    def start(self) -> LogFollower:
         self._thread.start()
         return self
 
@@ -100,7 +101,7 @@ class DeadLetterWatcher:
         self._subscriber = None
         self._future = None
 
-    def start(self) -> "DeadLetterWatcher":
+    def start(self) -> DeadLetterWatcher:
         from google.api_core import exceptions as gexc
         from google.cloud import pubsub_v1
 

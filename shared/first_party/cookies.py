@@ -28,8 +28,9 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from shared import jsonlog
@@ -124,7 +125,9 @@ class CookiePolicy:
     families: frozenset[str] = frozenset()
     # Derived in __post_init__, not constructor arguments.
     specs: tuple[CookieSpec, ...] = field(init=False, repr=False, compare=False)
-    _domains: dict[str, str | None] = field(init=False, repr=False, compare=False)  # Host header → Domain attribute (bounded)
+    _domains: dict[str, str | None] = field(
+        init=False, repr=False, compare=False
+    )  # Host header → Domain attribute (bounded)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "specs", tuple(spec for spec in SPECS if spec.family in self.families))
@@ -146,7 +149,7 @@ class CookiePolicy:
             cache[host_header] = found
         return found
 
-    def for_request(self, cookies: Mapping[str, str], host_header: str, now: float | None = None) -> "RequestCookies":
+    def for_request(self, cookies: Mapping[str, str], host_header: str, now: float | None = None) -> RequestCookies:
         """The cookie decisions for one request carrying ``cookies`` to ``host_header``."""
         return RequestCookies(self, cookies, host_header, time.time() if now is None else now)
 
@@ -178,8 +181,20 @@ class RequestCookies:
     means no cookie of that purpose on the response.
     """
 
-    __slots__ = ("policy", "jar", "host", "now", "forwarded", "server_id", "ga_id", "client_id",
-                 "analytics_denied", "ad_denied", "managed", "_domain")
+    __slots__ = (
+        "policy",
+        "jar",
+        "host",
+        "now",
+        "forwarded",
+        "server_id",
+        "ga_id",
+        "client_id",
+        "analytics_denied",
+        "ad_denied",
+        "managed",
+        "_domain",
+    )
 
     def __init__(self, policy: CookiePolicy, jar: Mapping[str, str], host: str, now: float) -> None:
         self.policy, self.jar, self.host, self.now = policy, jar, host, now
@@ -300,7 +315,15 @@ class RequestCookies:
             if jar and fpid.COOKIE_NAME in jar:
                 headers.append(set_cookie(fpid.COOKIE_NAME, "", 0, self.domain(), http_only=True))
         elif self.client_id is not None:
-            headers.append(set_cookie(fpid.COOKIE_NAME, fpid.PREFIX + self.client_id, self.policy.client_id_days * DAY, self.domain(), http_only=True))
+            headers.append(
+                set_cookie(
+                    fpid.COOKIE_NAME,
+                    fpid.PREFIX + self.client_id,
+                    self.policy.client_id_days * DAY,
+                    self.domain(),
+                    http_only=True,
+                )
+            )
         if not self.policy.specs:
             return headers
         if self.ad_denied:
@@ -329,7 +352,7 @@ def _held_click_id(spec: CookieSpec, current: str) -> tuple[str | None, float | 
         match = _GCL.fullmatch(current)
         return (match.group(2), float(match.group(1))) if match else (None, None)
     if spec.kind == "prefixed":
-        return (current[len(spec.prefix):] if current.startswith(spec.prefix) else None), None
+        return (current[len(spec.prefix) :] if current.startswith(spec.prefix) else None), None
     return current, None
 
 
@@ -353,6 +376,16 @@ def _click_ids(url: Any) -> dict[str, str]:
 
 
 __all__ = [
-    "CLICK_ID_PARAMS", "CookiePolicy", "CookieSpec", "FAMILIES", "MAX_AGE_DAYS_LIMIT", "RequestCookies", "SPECS",
-    "VENDOR_COOKIES", "clamp_days", "client_id_from_ga", "parse_families", "set_cookie",
+    "CLICK_ID_PARAMS",
+    "CookiePolicy",
+    "CookieSpec",
+    "FAMILIES",
+    "MAX_AGE_DAYS_LIMIT",
+    "RequestCookies",
+    "SPECS",
+    "VENDOR_COOKIES",
+    "clamp_days",
+    "client_id_from_ga",
+    "parse_families",
+    "set_cookie",
 ]

@@ -22,7 +22,7 @@ def id_from_cookie(value: str | None) -> str | None:
     """The client id inside an FPID cookie value, or ``None`` if it is absent or malformed."""
     if not value or not value.startswith(PREFIX):
         return None
-    client_id = value[len(PREFIX):]
+    client_id = value[len(PREFIX) :]
     return client_id if _ID.fullmatch(client_id) else None
 
 

@@ -55,8 +55,9 @@ def _parse(header: str) -> tuple[int, list[str]]:
 class Verifier:
     """Checks ``X-Signature`` against the active secrets and refuses replays."""
 
-    def __init__(self, secrets: tuple[str, ...], tolerance: int = TOLERANCE_SECONDS,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, secrets: tuple[str, ...], tolerance: int = TOLERANCE_SECONDS, clock: Callable[[], float] = time.time
+    ) -> None:
         self._secrets = tuple(secret.encode("utf-8") for secret in secrets if secret)
         self._tolerance = tolerance
         self._clock = clock
@@ -74,7 +75,9 @@ class Verifier:
         timestamp, offered = _parse(header)
         now = self._clock()
         if abs(now - timestamp) > self._tolerance:
-            raise SignatureError("signature_expired", f"the signature's timestamp is more than {self._tolerance} s from now")
+            raise SignatureError(
+                "signature_expired", f"the signature's timestamp is more than {self._tolerance} s from now"
+            )
         message = str(timestamp).encode("ascii") + b"." + body
         valid = None
         for secret in self._secrets:

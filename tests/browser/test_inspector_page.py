@@ -91,7 +91,8 @@ def _settled_row(browser, names: list[str], vendors: list[str], webhook_outcome:
         return None
 
     return WebDriverWait(browser, WAIT, poll_frequency=0.25).until(
-        find, message=f"no settled row for {names} with webhook {webhook_outcome}; rows: {browser.execute_script(READ_ROWS)}"
+        find,
+        message=f"no settled row for {names} with webhook {webhook_outcome}; rows: {browser.execute_script(READ_ROWS)}",
     )
 
 
@@ -188,9 +189,7 @@ def test_a_hit_flows_through_every_vendor_on_the_page(browser, artifacts_dir, sa
             WebDriverWait(browser, WAIT, ignored_exceptions=(StaleElementReferenceException,)).until(
                 lambda b: b.find_element(By.CSS_SELECTOR, f'[data-hit-id="{cart_row["id"]}"]').click() or True
             )
-            WebDriverWait(browser, WAIT).until(
-                lambda _: "in the dead-letter topic" in detail.text, message=detail.text
-            )
+            WebDriverWait(browser, WAIT).until(lambda _: "in the dead-letter topic" in detail.text, message=detail.text)
             # The inspector reads its own subscription: make replay's is left intact.
             left_for_replay = stack.topology.pull_dead_letters(ack=False)
             assert [json.loads(m.data)["event_name"] for m in left_for_replay] == ["add_to_cart"]
@@ -220,7 +219,10 @@ def test_a_hit_flows_through_every_vendor_on_the_page(browser, artifacts_dir, sa
 
             browser.find_element(By.CSS_SELECTOR, f'[data-hit-id="{batch_row["id"]}"]').click()
             assert DEBUG_TOKEN not in browser.page_source
-            assert DEBUG_TOKEN not in requests.get(inspector.url + "api/state", params={"token": inspector.token}, timeout=10).text
+            assert (
+                DEBUG_TOKEN
+                not in requests.get(inspector.url + "api/state", params={"token": inspector.token}, timeout=10).text
+            )
             screenshot = artifacts_dir / "inspector.png"
             assert browser.save_screenshot(str(screenshot))
             print(f"screenshot: {screenshot}")

@@ -49,11 +49,15 @@ def _purchases(stack: LocalStack, orders: list[str]) -> None:
     # One /g/collect request carrying many events (GA4's batched hits): one publish per event.
     lines = []
     for order in orders:
-        lines.append(urllib.parse.urlencode({"en": "purchase", "ep.transaction_id": order, "epn.value": "10", "cu": "EUR"}))
-    query = urllib.parse.urlencode({"v": "2", "tid": "G-BATCH", "cid": "111.222", "sid": "1730000000",
-                                    "dl": "https://shop.example/thanks"})
-    response = requests.post(f"{stack.collect_url}/g/collect?{query}", data="\n".join(lines),
-                             headers={"User-Agent": USER_AGENT}, timeout=10)
+        lines.append(
+            urllib.parse.urlencode({"en": "purchase", "ep.transaction_id": order, "epn.value": "10", "cu": "EUR"})
+        )
+    query = urllib.parse.urlencode(
+        {"v": "2", "tid": "G-BATCH", "cid": "111.222", "sid": "1730000000", "dl": "https://shop.example/thanks"}
+    )
+    response = requests.post(
+        f"{stack.collect_url}/g/collect?{query}", data="\n".join(lines), headers={"User-Agent": USER_AGENT}, timeout=10
+    )
     assert response.status_code in (200, 204), response.text
 
 
@@ -63,6 +67,7 @@ def _drain_until(stack: LocalStack, done, timeout: float = 60) -> list[dict]:
     def step():
         summaries.append(stack.drain("meta"))
         return done()
+
     wait_until(step, timeout=timeout, interval=0.2)
     return summaries
 
@@ -95,13 +100,19 @@ def test_a_bad_event_is_rejected_alone_and_the_others_delivered(meta):
         lines = delivery_lines(log)
     outcomes = sorted((ln["outcome"], ln["reason"]) for ln in lines)
     assert outcomes == [("delivered", "")] * 4 + [("rejected", "meta_error:100.2804003")]
-    accepted = [e["custom_data"]["order_id"] for r in meta.received if r.json() and "T-BAD" not in json.dumps(r.json())
-                for e in r.json()["data"]]
+    accepted = [
+        e["custom_data"]["order_id"]
+        for r in meta.received
+        if r.json() and "T-BAD" not in json.dumps(r.json())
+        for e in r.json()["data"]
+    ]
     assert sorted(accepted) == ["T-1", "T-2", "T-3", "T-4"]
 
 
 def test_an_outage_nacks_and_the_next_drains_deliver(meta):
-    meta.responder = lambda r: Reply(503, body={"error": {"code": 2, "message": "Service unavailable", "is_transient": True}})
+    meta.responder = lambda r: Reply(
+        503, body={"error": {"code": 2, "message": "Service unavailable", "is_transient": True}}
+    )
     with _stack(meta, retry=FAST_RETRY) as stack:
         _purchases(stack, ["T-1", "T-2", "T-3"])
         log = stack.log_path("vendor-meta")
@@ -131,6 +142,7 @@ def test_dead_lettering_is_per_message_not_per_batch(meta):
         def done():
             dead.extend(stack.topology.pull_dead_letters(max_messages=10))
             return dead
+
         _drain_until(stack, done, timeout=120)
         lines = delivery_lines(log)
     assert [json.loads(m.data)["transaction_id"] for m in dead] == ["T-BAD"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import urllib.parse
 
@@ -70,9 +69,7 @@ def test_every_sample_event_reaches_the_target_once(target, sample_hits):
     assert [entry["reason"] for entry in skipped] == ["consent_denied:analytics_storage"] * len(denied)
     assert all(entry["consent"]["analytics_storage"] == "denied" for entry in skipped)
     assert len(bodies) == len(expected)
-    assert sorted((b["event_name"], b["client_id"]) for b in bodies) == sorted(
-        (e["en"], e["cid"]) for e in expected
-    )
+    assert sorted((b["event_name"], b["client_id"]) for b in bodies) == sorted((e["en"], e["cid"]) for e in expected)
     assert len({b["event_id"] for b in bodies}) == len(bodies)
     assert all(r.path == "/events" for r in received)
 
@@ -97,7 +94,9 @@ def test_target_failing_three_times_still_gets_the_event(target):
 def test_target_always_failing_sends_the_event_to_the_dead_letter_topic(target):
     target.default = Reply(503)
     # The configured local policy retries for minutes (see config/vendors.yaml): a fast one here.
-    with _stack(target, retry=RetryPolicy(max_delivery_attempts=5, minimum_backoff_seconds=1, maximum_backoff_seconds=2)) as stack:
+    with _stack(
+        target, retry=RetryPolicy(max_delivery_attempts=5, minimum_backoff_seconds=1, maximum_backoff_seconds=2)
+    ) as stack:
         response = requests.post(
             f"{stack.collect_url}/g/collect?v=2&tid=G-TEST&cid=9.9&en=sign_up",
             timeout=10,

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import base64
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import quote
 
 import functions_framework.aio
@@ -27,8 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from shared import hashing
-from shared.delivery import entry
-from shared.delivery import Reject, Skip, Vendor, VendorRequest, consent_policy
+from shared.delivery import Reject, Skip, Vendor, VendorRequest, consent_policy, entry
 from shared.delivery import eventdata as ed
 from shared.ga4.items import item_index
 
@@ -63,7 +63,10 @@ def gtag_params(event: dict[str, Any], settings: Mapping[str, str]) -> list[tupl
     """The ``/g/collect`` parameters of one gtag event, consent and privacy settings applied."""
     consent = event.get("consent")
     consent = consent if isinstance(consent, dict) else {}
-    if consent.get("analytics_storage") == "denied" and str(settings.get("COOKIELESS_PINGS", "")).strip().lower() in _FALSE:
+    if (
+        consent.get("analytics_storage") == "denied"
+        and str(settings.get("COOKIELESS_PINGS", "")).strip().lower() in _FALSE
+    ):
         raise Skip("consent_denied:analytics_storage")
     params = ga4_wire.rebuild_params(event)
     # User-provided data never goes to Google in plain text (gtag sends ep.user_data.* only
