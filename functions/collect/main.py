@@ -41,8 +41,12 @@ async def collect(request: Request) -> Response:
         return await _collect(request)
     except Exception as exc:  # noqa: BLE001 - the last resort around the adapter itself
         jsonlog.error("collect internal error", exception=type(exc).__name__, path=request.url.path[:100])
-        return Response(b'{"error":"internal_error","detail":"the request could not be processed"}', status_code=500,
-                        media_type="application/json", headers={"Cache-Control": "no-store"})
+        return Response(
+            b'{"error":"internal_error","detail":"the request could not be processed"}',
+            status_code=500,
+            media_type="application/json",
+            headers={"Cache-Control": "no-store"},
+        )
 
 
 async def _collect(request: Request) -> Response:
