@@ -16,6 +16,7 @@ import pytest
 from shared import collect_secrets
 from shared.first_party import cookies, scripts
 from shared.ga4 import limits
+from tests.infra.fake_tools import FakeCloud
 from tests.infra.hcl import REPO_ROOT, all_modules
 
 # Documented settings that are not Terraform variables, and why.
@@ -201,3 +202,22 @@ def test_collect_may_read_exactly_its_own_secrets(modules):
 def test_the_secrets_output_no_longer_asks_for_a_redeploy(modules):
     output = modules["root"].outputs["secrets"]["description"]
     assert "without a redeploy" in output and "make deploy` again" not in output
+
+
+# --- make deploy (infra/deploy.sh against fake gcloud and terraform) -------------------------
+
+
+def test_deploy_leaves_collects_settings_to_terraform_tfvars(tmp_path, modules):
+    # Terraform gives a -var-file precedence over terraform.tfvars: if deploy.sh wrote any of
+    # collect's settings, it would silently override the operator's value.
+    cloud = FakeCloud(tmp_path, secrets={"MP_API_SECRETS": False, "DEBUG_TOKEN": False})
+    (cloud.infra / "terraform.tfvars").write_text(
+        'allowed_tag_ids = ["G-ABCD1234"]\nserver_cookies = ["meta"]\nallowed_origins = ["https://www.example.com"]\n'
+    )
+    result = cloud.run("deploy", PROJECT="my-project-123", REGION="europe-west1", DOMAIN="track.example.com")
+    assert result.returncode == 0, result.stderr
+    written = cloud.tfvars()
+    assert set(written) <= set(modules["root"].variables), "deploy.sh writes a variable the root module lacks"
+    assert not set(written) & (set(ROOT_VARIABLES) | {"collect_publishing"}) - {"allowed_origins"}
+    # A first deploy whose secrets hold no value yet deploys collect all the same: it reads them at runtime.
+    assert written["provisioned_secrets"] == []
