@@ -165,13 +165,18 @@ class _Outcome:
 class Collector:
     """Turns GA4 hits and Measurement Protocol requests into published normalized events."""
 
-    def __init__(self, publish: Publish, config: CollectConfig | None = None, keys: collect_secrets.KeySource | None = None) -> None:
+    def __init__(
+        self, publish: Publish, config: CollectConfig | None = None, keys: collect_secrets.KeySource | None = None
+    ) -> None:
         self._publish = publish
         self.config = config or CollectConfig.from_env()
         # The secrets: the config's (environment) values, or Secret Manager's refreshed off
         # the request path (shared.collect_secrets; functions/collect/main.py picks).
         self._keys = keys or collect_secrets.StaticKeys.from_values(
-            self.config.mp_api_secrets, self.config.debug_token, self.config.mp_signing_secrets, self.config.edge_auth_secrets
+            self.config.mp_api_secrets,
+            self.config.debug_token,
+            self.config.mp_signing_secrets,
+            self.config.edge_auth_secrets,
         )
         self.cookie_policy = first_party_cookies.CookiePolicy(
             domain=self.config.cookie_domain or "auto",

@@ -22,12 +22,16 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from shared import jsonlog, secrets, settings
 from shared.ga4 import signature
+
+if TYPE_CHECKING:
+    from shared.collect_app import CollectConfig
 
 NAMES = ("MP_API_SECRETS", "DEBUG_TOKEN", "MP_SIGNING_SECRETS", "EDGE_AUTH_SECRETS")
 RETRY_SECONDS = 30.0
@@ -50,7 +54,9 @@ class Keys:
     unread: frozenset[str] = frozenset()
 
     @classmethod
-    def build(cls, values: Mapping[str, str], verifier: signature.Verifier, unread: frozenset[str] = frozenset()) -> "Keys":
+    def build(
+        cls, values: Mapping[str, str], verifier: signature.Verifier, unread: frozenset[str] = frozenset()
+    ) -> Keys:
         """Keys from raw values by name (``NAMES``); ``verifier`` is rotated to the signing secrets."""
         verifier.rotate(_split(values.get("MP_SIGNING_SECRETS", "")))
         return cls(
@@ -73,7 +79,13 @@ class StaticKeys:
         self._keys = keys
 
     @classmethod
-    def from_values(cls, mp_api_secrets=(), debug_token="", mp_signing_secrets=(), edge_auth_secrets=()) -> "StaticKeys":
+    def from_values(
+        cls,
+        mp_api_secrets: Sequence[str] = (),
+        debug_token: str = "",
+        mp_signing_secrets: Sequence[str] = (),
+        edge_auth_secrets: Sequence[str] = (),
+    ) -> StaticKeys:
         values = {
             "MP_API_SECRETS": ",".join(mp_api_secrets),
             "DEBUG_TOKEN": debug_token,
@@ -98,7 +110,9 @@ class RefreshingKeys:
         names: tuple[str, ...] = NAMES,
     ) -> None:
         self._read = read
-        self._ttl = ttl if ttl is not None else settings.env_float("SECRETS_CACHE_SECONDS", secrets.DEFAULT_CACHE_SECONDS)
+        self._ttl = (
+            ttl if ttl is not None else settings.env_float("SECRETS_CACHE_SECONDS", secrets.DEFAULT_CACHE_SECONDS)
+        )
         self._retry = min(retry, self._ttl) if self._ttl > 0 else retry
         self._clock = clock
         self._names = names
@@ -111,6 +125,7 @@ class RefreshingKeys:
 
     def refresh(self) -> Keys:
         """Read every secret now (in parallel) and publish a new snapshot; never raises."""
+
         def read(name: str) -> tuple[str, str | None]:
             try:
                 return name, self._read(name)
@@ -152,11 +167,13 @@ class RefreshingKeys:
             thread.join(timeout)
 
 
-def from_env(config) -> KeySource:
+def from_env(config: CollectConfig) -> KeySource:
     """The key source for this process: Secret Manager when ``SECRETS_BACKEND=secretmanager``
     (read once here, before serving), else the environment values of ``config``."""
     if secrets.backend() == "secretmanager":
         source = RefreshingKeys()
         source.refresh()
         return source
-    return StaticKeys.from_values(config.mp_api_secrets, config.debug_token, config.mp_signing_secrets, config.edge_auth_secrets)
+    return StaticKeys.from_values(
+        config.mp_api_secrets, config.debug_token, config.mp_signing_secrets, config.edge_auth_secrets
+    )

@@ -58,7 +58,7 @@ def documented_settings() -> set[str]:
     names: set[str] = set()
     for doc in ("docs/ga4-client.md", "docs/first-party.md"):
         text = (REPO_ROOT / doc).read_text()
-        section = text[text.index("## Settings"):] if "## Settings" in text else text
+        section = text[text.index("## Settings") :] if "## Settings" in text else text
         for match in re.finditer(r"^\| ((?:`[A-Z][A-Z0-9_*]+`(?:\s*\([^)]*\))?,?\s*)+)\|", section, re.MULTILINE):
             names.update(re.findall(r"`([A-Z][A-Z0-9_*]+)`", match.group(1)))
     return {name for name in names if "*" not in name}  # TAG_* is a pointer to first-party.md
@@ -66,7 +66,9 @@ def documented_settings() -> set[str]:
 
 def test_every_documented_setting_reaches_collect(modules, collect_locals):
     documented = documented_settings()
-    assert {"ALLOWED_TAG_IDS", "TAG_SERVER_CONTAINER_URL", "SERVER_COOKIES", "PUBLISH_MAX_IN_FLIGHT"} <= documented, documented
+    assert {"ALLOWED_TAG_IDS", "TAG_SERVER_CONTAINER_URL", "SERVER_COOKIES", "PUBLISH_MAX_IN_FLIGHT"} <= documented, (
+        documented
+    )
     env = collect_locals["settings"]
     secret_names = modules["ingest_function"].variables["secret_names"]["default"]
     for name in documented - set(NOT_VARIABLES):
@@ -96,7 +98,9 @@ def test_each_setting_has_a_typed_described_root_variable_with_the_codes_default
         assert passed[0] in module_vars, passed[0]
         assert f"var.{passed[0]}" in str(env[setting]), f"{setting} does not come from var.{passed[0]}"
     publishing = root.variables["collect_publishing"]
-    assert "PUBLISH_TIMEOUT_SECONDS" in publishing["description"] and "PUBLISH_MAX_IN_FLIGHT" in publishing["description"]
+    assert (
+        "PUBLISH_TIMEOUT_SECONDS" in publishing["description"] and "PUBLISH_MAX_IN_FLIGHT" in publishing["description"]
+    )
     assert "optional(number, 5)" in str(publishing["type"]) and "optional(number, 2)" in str(publishing["type"])
     assert call["publishing"] == "${var.collect_publishing}"
     assert env["PUBLISH_TIMEOUT_SECONDS"] == "${tostring(var.publishing.timeout_seconds)}"
@@ -114,17 +118,45 @@ def validation_regex(modules, variable: str) -> str:
     return found[0].replace("\\\\", "\\")
 
 
-@pytest.mark.parametrize("tag_id", ["G-ABCD1234", "GT-ABCD123", "GTM-ABCD12", "AW-123456789", "DC-ABCD1", "G-abcd1234", "UA-1234-1", "G-ABC", "GTM-AB CD", "x"])
+@pytest.mark.parametrize(
+    "tag_id",
+    [
+        "G-ABCD1234",
+        "GT-ABCD123",
+        "GTM-ABCD12",
+        "AW-123456789",
+        "DC-ABCD1",
+        "G-abcd1234",
+        "UA-1234-1",
+        "G-ABC",
+        "GTM-AB CD",
+        "x",
+    ],
+)
 def test_the_tag_id_pattern_agrees_with_collect(modules, tag_id):
     pattern = validation_regex(modules, "allowed_tag_ids")
     assert bool(re.fullmatch(pattern, tag_id)) == bool(scripts.TAG_ID.fullmatch(tag_id)), tag_id
 
 
-@pytest.mark.parametrize("path, ok", [("/k7x2q9", True), ("/abcdefghij", True), ("/abc", False), ("/k7x2q9/x", False), ("/mygtmxx", False), ("/Collect1", False)])
+@pytest.mark.parametrize(
+    "path, ok",
+    [
+        ("/k7x2q9", True),
+        ("/abcdefghij", True),
+        ("/abc", False),
+        ("/k7x2q9/x", False),
+        ("/mygtmxx", False),
+        ("/Collect1", False),
+    ],
+)
 def test_the_alias_pattern_agrees_with_collect(path, ok):
     tf = (REPO_ROOT / "infra" / "variables.tf").read_text()
-    assert 'can(regex("^/[A-Za-z0-9]{6,10}$", path)) && !can(regex("(?i)gtm|gtag|google|analytics|collect", path))' in tf
-    terraform_ok = bool(re.fullmatch(r"/[A-Za-z0-9]{6,10}", path)) and not re.search(r"(?i)gtm|gtag|google|analytics|collect", path)
+    assert (
+        'can(regex("^/[A-Za-z0-9]{6,10}$", path)) && !can(regex("(?i)gtm|gtag|google|analytics|collect", path))' in tf
+    )
+    terraform_ok = bool(re.fullmatch(r"/[A-Za-z0-9]{6,10}", path)) and not re.search(
+        r"(?i)gtm|gtag|google|analytics|collect", path
+    )
     code_ok = bool(scripts.ALIAS_PATH.fullmatch(path)) and not scripts._ALIAS_FORBIDDEN.search(path)
     assert terraform_ok == code_ok == ok
 
@@ -135,14 +167,29 @@ def test_server_cookie_families_are_the_codes(modules):
     assert listed == {"all", *cookies.FAMILIES}
 
 
-@pytest.mark.parametrize("value, ok", [("", True), ("auto", True), ("host", True), ("example.com", True), ("shop.example.co.uk", True),
-                                       ("https://example.com", False), ("example.com/x", False), (".example.com", False), ("Example.com", False)])
+@pytest.mark.parametrize(
+    "value, ok",
+    [
+        ("", True),
+        ("auto", True),
+        ("host", True),
+        ("example.com", True),
+        ("shop.example.co.uk", True),
+        ("https://example.com", False),
+        ("example.com/x", False),
+        (".example.com", False),
+        ("Example.com", False),
+    ],
+)
 def test_cookie_domain_validation(modules, value, ok):
     pattern = validation_regex(modules, "cookie_domain")
     assert (value in ("", "auto", "host") or bool(re.fullmatch(pattern, value))) == ok
 
 
-@pytest.mark.parametrize("variable, low, high", [("tag_cache_seconds", 1, 900), ("tag_stale_seconds", 0, 86400), ("cookie_max_age_days", 1, 400)])
+@pytest.mark.parametrize(
+    "variable, low, high",
+    [("tag_cache_seconds", 1, 900), ("tag_stale_seconds", 0, 86400), ("cookie_max_age_days", 1, 400)],
+)
 def test_numeric_bounds_match_the_code(modules, variable, low, high):
     condition = modules["root"].variables[variable]["validation"][0]["condition"]
     assert f">= {low}" in condition and f"<= {high}" in condition
@@ -172,8 +219,14 @@ def test_collect_reads_its_secrets_at_runtime(modules, collect_locals):
     assert "provisioned_secrets" not in collect.text and "provisioned_secrets" not in modules["root"].calls["collect"]
     assert collect_locals["settings"]["SECRETS_BACKEND"] == "secretmanager"
     refs = collect_locals["secret_refs"]
-    assert '"SECRET_${s}" => "projects/${var.project_id}/secrets/${google_secret_manager_secret.this[s].secret_id}/versions/latest"' in refs
-    assert 'SECRET_EDGE_AUTH_SECRETS = "projects/${var.project_id}/secrets/${reverse(split("/", var.edge_auth_secret_id))[0]}/versions/latest"' in refs
+    assert (
+        '"SECRET_${s}" => "projects/${var.project_id}/secrets/${google_secret_manager_secret.this[s].secret_id}/versions/latest"'
+        in refs
+    )
+    assert (
+        'SECRET_EDGE_AUTH_SECRETS = "projects/${var.project_id}/secrets/${reverse(split("/", var.edge_auth_secret_id))[0]}/versions/latest"'
+        in refs
+    )
     # The names the code reads are the names Terraform creates and references.
     assert set(collect.variables["secret_names"]["default"]) | {"EDGE_AUTH_SECRETS"} == set(collect_secrets.NAMES)
 
@@ -187,7 +240,10 @@ def test_collect_may_read_exactly_its_own_secrets(modules):
     assert own["secret_id"] == "${each.value.secret_id}" and own["role"] == "roles/secretmanager.secretAccessor"
     assert collect.of_type("google_secret_manager_secret")["this"]["for_each"] == "${toset(var.secret_names)}"
     edge = grants["reads_edge_auth"]
-    assert edge["secret_id"] == "${var.edge_auth_secret_id}" and edge["count"] == "${var.edge_auth_secret_id == null ? 0 : 1}"
+    assert (
+        edge["secret_id"] == "${var.edge_auth_secret_id}"
+        and edge["count"] == "${var.edge_auth_secret_id == null ? 0 : 1}"
+    )
     # No project-wide secret access for anyone.
     for name, module in modules.items():
         for (rtype, rname), body in module.resources.items():

@@ -45,15 +45,21 @@ def fresh_secrets():
 @pytest.fixture
 def cloud_env(monkeypatch):
     """What Terraform sets on collect (infra/modules/ingest_function), pointed at a local server."""
+
     def point_at(server: FakeSecretManager) -> None:
         monkeypatch.setenv("SECRETS_BACKEND", "secretmanager")
         monkeypatch.setenv("SECRET_MANAGER_ENDPOINT", f"127.0.0.1:{server.port}")
         # The shared cache must not hide a rotation from the refresh under test.
         monkeypatch.setenv("SECRETS_CACHE_SECONDS", "0")
-        for name, ref in (("MP_API_SECRETS", MP_REF), ("DEBUG_TOKEN", DEBUG_REF), ("MP_SIGNING_SECRETS", SIGNING_REF),
-                          ("EDGE_AUTH_SECRETS", EDGE_REF)):
+        for name, ref in (
+            ("MP_API_SECRETS", MP_REF),
+            ("DEBUG_TOKEN", DEBUG_REF),
+            ("MP_SIGNING_SECRETS", SIGNING_REF),
+            ("EDGE_AUTH_SECRETS", EDGE_REF),
+        ):
             monkeypatch.setenv(f"SECRET_{name}", ref)
             monkeypatch.delenv(name, raising=False)
+
     return point_at
 
 
