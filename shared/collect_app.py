@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared import jsonlog, settings
+from shared import collect_secrets, jsonlog, settings
 from shared.event import encode_event, message_attributes, stable_event_id
 from shared.first_party import cookies as first_party_cookies
 from shared.first_party.scripts import ScriptConfig, ScriptServer
@@ -165,19 +165,46 @@ class _Outcome:
 class Collector:
     """Turns GA4 hits and Measurement Protocol requests into published normalized events."""
 
-    def __init__(self, publish: Publish, config: CollectConfig | None = None) -> None:
+    def __init__(
+        self, publish: Publish, config: CollectConfig | None = None, keys: collect_secrets.KeySource | None = None
+    ) -> None:
         self._publish = publish
         self.config = config or CollectConfig.from_env()
-        self._debug_token = self.config.debug_token.encode("utf-8")
-        self._mp_secrets = tuple(secret.encode("utf-8") for secret in self.config.mp_api_secrets)
+        # The secrets: the config's (environment) values, or Secret Manager's refreshed off
+        # the request path (shared.collect_secrets; functions/collect/main.py picks).
+        self._keys = keys or collect_secrets.StaticKeys.from_values(
+            self.config.mp_api_secrets,
+            self.config.debug_token,
+            self.config.mp_signing_secrets,
+            self.config.edge_auth_secrets,
+        )
         self.cookie_policy = first_party_cookies.CookiePolicy(
             domain=self.config.cookie_domain or "auto",
             client_id_days=self.config.cookie_max_age_days,
             families=first_party_cookies.parse_families(self.config.server_cookies),
         )
         self.scripts = ScriptServer(self.config.scripts)
-        self._edge_secrets = tuple(secret.encode("utf-8") for secret in self.config.edge_auth_secrets)
-        self._signatures = signature.Verifier(self.config.mp_signing_secrets)
+
+    @property
+    def _debug_token(self) -> bytes:
+        return self._keys.current().debug_token
+
+    @property
+    def _mp_secrets(self) -> tuple[bytes, ...]:
+        return self._keys.current().mp_api_secrets
+
+    @property
+    def _edge_secrets(self) -> tuple[bytes, ...]:
+        return self._keys.current().edge_auth_secrets
+
+    @property
+    def _signatures(self) -> signature.Verifier:
+        return self._keys.current().verifier
+
+    def _require_read(self, name: str) -> None:
+        """503 (retry later) while a secret this request needs was never read (Secret Manager down since start)."""
+        if name in self._keys.current().unread:
+            raise Refusal(503, "secrets_unavailable", "collect could not read its secrets yet; retry later")
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
         """Answer one request; never raises for bad input (4xx with a JSON reason instead)."""
@@ -268,7 +295,10 @@ class Collector:
     def _authenticated(self, request: HttpRequest) -> bool:
         """A valid ``X-Signature`` (server-to-server); a present but bad one is refused."""
         offered = request.headers.get(signature.HEADER)
-        if offered is None or not self._signatures.enabled:
+        if offered is None:
+            return False
+        if not self._signatures.enabled:
+            self._require_read("MP_SIGNING_SECRETS")
             return False
         try:
             self._signatures.verify(offered, request.body)
@@ -411,6 +441,7 @@ class Collector:
         # A signed request (X-Signature) needs no api_secret; a badly signed one is refused.
         if not self._authenticated(request):
             if not self._mp_secrets:
+                self._require_read("MP_API_SECRETS")
                 raise Refusal(403, "mp_disabled", "no Measurement Protocol api secrets are configured (MP_API_SECRETS)")
             if not self._secret_ok(query.get("api_secret", "")):
                 raise Refusal(403, "api_secret_invalid", "api_secret is missing or not one of this collector's secrets")

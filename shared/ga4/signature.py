@@ -68,6 +68,11 @@ class Verifier:
         """Whether any signing secret is configured (without one, every signature is refused)."""
         return bool(self._secrets)
 
+    def rotate(self, secrets: tuple[str, ...]) -> None:
+        """Use ``secrets`` from now on, keeping the memory of used signatures (a rotation
+        read at runtime must not reopen the replay window)."""
+        self._secrets = tuple(secret.encode("utf-8") for secret in secrets if secret)
+
     def verify(self, header: str, body: bytes) -> None:
         """Return when valid; raise :class:`SignatureError` otherwise."""
         if not self._secrets:
