@@ -49,5 +49,5 @@ def vendor_of_subscription(subscription: str) -> str:
             name = name[: -len(suffix)]
             break
     if name.startswith(_SAFE_PREFIX + _RESERVED_PREFIX):
-        name = name[len(_SAFE_PREFIX):]
+        name = name[len(_SAFE_PREFIX) :]
     return name

@@ -8,7 +8,8 @@ event's own key, or the first-party cookie collect copied into ``cookies``
 from __future__ import annotations
 
 import json
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from shared.delivery import eventdata as ed
 from shared.delivery.vendor import Reject
@@ -24,8 +25,13 @@ def currency(event: dict[str, Any]) -> str:
     return ed.text(event, "currency").upper()
 
 
-def click_id(event: dict[str, Any], param: str, cookie: str = "", from_cookie: Callable[[str], str] | None = None,
-             keys: tuple[str, ...] = ()) -> str:
+def click_id(
+    event: dict[str, Any],
+    param: str,
+    cookie: str = "",
+    from_cookie: Callable[[str], str] | None = None,
+    keys: tuple[str, ...] = (),
+) -> str:
     """A click id: the landing URL's ``param`` (case-sensitive), an event key, else the cookie."""
     for url in (ed.page_url(event), ed.text(event, "page_referrer")):
         found = ed.query_param(url, param)
@@ -42,7 +48,7 @@ def click_id(event: dict[str, Any], param: str, cookie: str = "", from_cookie: C
 
 def after_prefix(prefix: str) -> Callable[[str], str]:
     """``_uet<msclkid>`` → ``<msclkid>``."""
-    return lambda raw: raw[len(prefix):] if raw.startswith(prefix) else raw
+    return lambda raw: raw[len(prefix) :] if raw.startswith(prefix) else raw
 
 
 def quantity(item: dict[str, Any]) -> int:
@@ -77,7 +83,6 @@ def is_test(settings: Mapping[str, str]) -> bool:
     return settings.get("DEBUG") == "1" or settings.get("TEST_MODE", "").strip().lower() in ("1", "true", "yes", "all")
 
 
-
 def event_seconds(event: dict[str, Any]) -> int:
     """When the event happened, in seconds (an event without a time is rejected, by eventdata)."""
     return ed.timestamp_seconds(event)
@@ -85,4 +90,4 @@ def event_seconds(event: dict[str, Any]) -> int:
 
 def event_millis(event: dict[str, Any]) -> int:
     """When the event happened, in milliseconds (collect's ``timestamp_micros`` // 1000)."""
-    return event_seconds(event) * 1000 + int(ed.number(event.get("timestamp_micros")) // 1000) % 1000
+    return event_seconds(event) * 1000 + int((ed.number(event.get("timestamp_micros")) or 0) // 1000) % 1000

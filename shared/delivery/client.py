@@ -23,8 +23,8 @@ import asyncio
 import atexit
 import contextlib
 import gzip as gzip_module
-import urllib.parse
 import threading
+import urllib.parse
 import weakref
 from collections.abc import Awaitable
 from typing import Any, TypeVar
@@ -136,8 +136,15 @@ def encode_body(body: Any, encoding: str = "json", gzip: bool = False) -> tuple[
     return content, extra
 
 
-async def send(method: str, url: str, headers: dict[str, str], body: Any, timeout: tuple[float, float],
-               encoding: str = "json", gzip: bool = False) -> Response:
+async def send(
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    body: Any,
+    timeout: tuple[float, float],
+    encoding: str = "json",
+    gzip: bool = False,
+) -> Response:
     """One HTTP call; raises one of :data:`TimeoutError_`, :data:`ConnectError`,
     :data:`RequestError` on transport failures. Redirects are not followed: a vendor
     answering a POST with a redirect is a permanent problem to surface, not to chase."""

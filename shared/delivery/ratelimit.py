@@ -37,8 +37,6 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
         return None
-    if when is None:
-        return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
@@ -47,7 +45,7 @@ class Backoff:
     """The vendor's pause, shared by every delivery of this instance (thread- and task-safe)."""
 
     until: float = 0.0  # time.monotonic()
-    pauses: int = 0     # how many times a vendor answer started or extended a pause
+    pauses: int = 0  # how many times a vendor answer started or extended a pause
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def remaining(self, now: float | None = None) -> float:

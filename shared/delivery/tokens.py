@@ -32,10 +32,15 @@ import hashlib
 import os
 import time
 import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any
 
-from shared import jsonlog, settings as env_settings
+from shared import jsonlog
+
+if TYPE_CHECKING:
+    from shared.delivery.vendor import Attempt
+from shared import settings as env_settings
 from shared.delivery import client, http
 from shared.delivery.outcome import Outcome
 
@@ -44,8 +49,16 @@ from shared.delivery.outcome import Outcome
 VENDOR_MISCONFIGURED = "vendor_misconfigured"
 DEFAULT_REFRESH_MARGIN_SECONDS = 300.0
 # OAuth error codes that mean "the credentials are wrong", not "try again later" (RFC 6749 §5.2).
-_CONFIG_ERRORS = frozenset({"invalid_grant", "invalid_client", "unauthorized_client", "invalid_scope",
-                            "unsupported_grant_type", "invalid_request"})
+_CONFIG_ERRORS = frozenset(
+    {
+        "invalid_grant",
+        "invalid_client",
+        "unauthorized_client",
+        "invalid_scope",
+        "unsupported_grant_type",
+        "invalid_request",
+    }
+)
 
 
 class TokenError(Exception):
@@ -59,15 +72,24 @@ class TokenError(Exception):
         self.status = status
 
 
-def failed_attempt(error: TokenError):
+def failed_attempt(error: TokenError) -> Attempt:
     """The delivery's outcome when no token could be had: always a retry (nothing is lost)."""
     from shared.delivery.vendor import Attempt
 
     if error.misconfigured:
-        return Attempt(Outcome.RETRYING, reason=VENDOR_MISCONFIGURED, status=error.status,
-                       detail=f"token: {error.reason}: {error.detail}"[:500], alert=True)
-    return Attempt(Outcome.RETRYING, reason="token_unavailable", status=error.status,
-                   detail=f"{error.reason}: {error.detail}"[:500])
+        return Attempt(
+            Outcome.RETRYING,
+            reason=VENDOR_MISCONFIGURED,
+            status=error.status,
+            detail=f"token: {error.reason}: {error.detail}"[:500],
+            alert=True,
+        )
+    return Attempt(
+        Outcome.RETRYING,
+        reason="token_unavailable",
+        status=error.status,
+        detail=f"{error.reason}: {error.detail}"[:500],
+    )
 
 
 @dataclass
@@ -84,8 +106,9 @@ class _PerLoopLocks:
     """One ``asyncio.Lock`` per (event loop, key): a lock belongs to the loop that uses it."""
 
     def __init__(self) -> None:
-        self._locks: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]]" = (
-            weakref.WeakKeyDictionary())
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio.Lock]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def get(self, key: str) -> asyncio.Lock:
         loop = asyncio.get_running_loop()
@@ -122,8 +145,10 @@ class OAuthRefreshToken:
         return hashlib.sha256(joined.encode()).hexdigest()[:24]
 
     def configured(self, values: Mapping[str, str]) -> bool:
-        return bool(values.get(self.static_token) or all(
-            values.get(n) for n in (self.client_id, self.client_secret, self.refresh_token)))
+        return bool(
+            values.get(self.static_token)
+            or all(values.get(n) for n in (self.client_id, self.client_secret, self.refresh_token))
+        )
 
     async def headers(self, vendor_name: str, values: Mapping[str, str]) -> dict[str, str]:
         """``{"Authorization": "Bearer <token>"}``; raises :class:`TokenError`."""
@@ -166,8 +191,14 @@ class OAuthRefreshToken:
         self.refreshes += 1
         started = time.monotonic()
         try:
-            response = await client.send("POST", self.url(values), {"Accept": "application/json"}, form,
-                                         (min(3.05, self.timeout), self.timeout), encoding="form")
+            response = await client.send(
+                "POST",
+                self.url(values),
+                {"Accept": "application/json"},
+                form,
+                (min(3.05, self.timeout), self.timeout),
+                encoding="form",
+            )
         except client.TimeoutError_:
             raise TokenError("token_timeout") from None
         except client.RequestError as exc:
@@ -189,8 +220,15 @@ class OAuthRefreshToken:
         misconfigured = error in _CONFIG_ERRORS or response.status in (400, 401, 403)
         if response.status == 429 or response.status >= 500:
             misconfigured = False
-        jsonlog.log("ERROR" if misconfigured else "WARNING", "token", vendor=vendor_name, outcome="refused",
-                    reason=error, http_status=response.status, detail=description)
+        jsonlog.log(
+            "ERROR" if misconfigured else "WARNING",
+            "token",
+            vendor=vendor_name,
+            outcome="refused",
+            reason=error,
+            http_status=response.status,
+            detail=description,
+        )
         raise TokenError(error, description, misconfigured=misconfigured, status=response.status)
 
 
@@ -235,8 +273,9 @@ class GoogleToken:
             self._credentials.refresh(google.auth.transport.requests.Request())
         except exceptions.RefreshError as exc:
             text = str(exc)
-            raise TokenError("google_token_refused", text[:200],
-                             misconfigured="invalid_grant" in text or "invalid_scope" in text) from None
+            raise TokenError(
+                "google_token_refused", text[:200], misconfigured="invalid_grant" in text or "invalid_scope" in text
+            ) from None
         except exceptions.TransportError as exc:
             raise TokenError("google_token_unreachable", str(exc)[:200]) from None
 
@@ -249,8 +288,8 @@ class GoogleToken:
             return True
         import datetime
 
-        left = (expiry - datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)).total_seconds()
-        return left > min(_margin(), 300.0)
+        left = (expiry - datetime.datetime.now(datetime.UTC).replace(tzinfo=None)).total_seconds()
+        return bool(left > min(_margin(), 300.0))
 
     async def headers(self, vendor_name: str, values: Mapping[str, str]) -> dict[str, str]:
         if not self._valid():

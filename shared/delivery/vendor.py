@@ -31,7 +31,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared import jsonlog, local_guard, personal_data, secrets, settings as env_settings
+from shared import jsonlog, local_guard, personal_data, secrets
+from shared import settings as env_settings
 from shared.delivery import batching, client, consent_policy, http, ratelimit, tokens
 from shared.delivery.envelope import EnvelopeError, PushMessage, decode_push
 from shared.delivery.outcome import Outcome
@@ -109,8 +110,6 @@ class Attempt:
     retry_after: float | None = None
     # Debug events: the logged (redacted) request, also returned in the push answer.
     request: dict[str, Any] | None = None
-    # Batch mode: how many events went in the vendor request that decided this outcome.
-    batch_size: int | None = None
 
 
 def misconfigured(status: int | None, detail: str) -> Attempt:
@@ -204,7 +203,7 @@ class Vendor:
     # The vendor's batch API, used in batch mode (docs/batch.md); None: one request per event.
     batch_api: batching.BatchApi | None = None
     classify_rows: RowClassifier | None = None
-    auth: "tokens.OAuthRefreshToken | tokens.GoogleToken | None" = None
+    auth: tokens.OAuthRefreshToken | tokens.GoogleToken | None = None
     backoff: ratelimit.Backoff = field(default_factory=ratelimit.Backoff, repr=False)
     # ``required_settings`` per event, when they depend on it (GA4: the MP secret for MP events only).
     required_settings_for: Callable[[dict[str, Any]], tuple[str, ...]] | None = None
@@ -314,8 +313,9 @@ class Vendor:
         except Skip as skip:
             return Plan(None, Attempt(Outcome.SKIPPED, reason=str(skip)), debug, vendor_event, consent)
         except Reject as reject:
-            return Plan(None, Attempt(Outcome.REJECTED, reason=str(reject), alert=reject.alert), debug, vendor_event,
-                        consent)
+            return Plan(
+                None, Attempt(Outcome.REJECTED, reason=str(reject), alert=reject.alert), debug, vendor_event, consent
+            )
         except Exception as exc:  # noqa: BLE001
             # Whatever the mapping raised, it is a bug in the mapping (a mapping states what it
             # refuses with Skip or Reject): retry, so the event ends in the dead-letter topic and
@@ -508,15 +508,21 @@ class Vendor:
         if response.status == 401 and self.auth is not None:
             self.auth.invalidate(values)  # revoked before its expiry: mint a new one next time
         retry_after = response.headers.get("retry-after")
-        if attempt.outcome is Outcome.RETRYING and (response.status == 429 or retry_after
-                                                    or attempt.retry_after is not None):
+        if attempt.outcome is Outcome.RETRYING and (
+            response.status == 429 or retry_after or attempt.retry_after is not None
+        ):
             seconds = ratelimit.parse_retry_after(retry_after) if retry_after else None
             if seconds is None and attempt.retry_after:
                 seconds = attempt.retry_after
-            paused = self.backoff.pause(seconds)
-            attempt.detail = f"retry_after={paused:g}s; {attempt.detail}".rstrip("; ")
-            jsonlog.log("WARNING", "rate_limited", vendor=self.name, http_status=response.status,
-                        pause_seconds=round(paused, 1))
+            pause_seconds = self.backoff.pause(seconds)
+            attempt.detail = f"retry_after={pause_seconds:g}s; {attempt.detail}".rstrip("; ")
+            jsonlog.log(
+                "WARNING",
+                "rate_limited",
+                vendor=self.name,
+                http_status=response.status,
+                pause_seconds=round(pause_seconds, 1),
+            )
         attempt.response = response
         return attempt
 

@@ -21,15 +21,22 @@ from tests.stackutil import delivery_lines, wait_until
 pytestmark = pytest.mark.integration
 
 USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) E2E/1.0"
-LANDING = ("https://shop.example/thanks?ScCid=sc-e2e&epik=epik-e2e&rdt_cid=rdt-e2e&li_fat_id=fat-e2e"
-           "&msclkid=ms-e2e&gclid=gclid-e2e")
-COOKIES = {"_scid": "scid-e2e", "_rdt_uuid": "1729990000000.6b3b1f5e-1c2d-4f4e-9a8b-0123456789ab",
-           "_uetvid": "0d5c1f60aa1d11ef8a3b5b6b2c3d4e5f", "_epik": "older-epik"}
+LANDING = (
+    "https://shop.example/thanks?ScCid=sc-e2e&epik=epik-e2e&rdt_cid=rdt-e2e&li_fat_id=fat-e2e"
+    "&msclkid=ms-e2e&gclid=gclid-e2e"
+)
+COOKIES = {
+    "_scid": "scid-e2e",
+    "_rdt_uuid": "1729990000000.6b3b1f5e-1c2d-4f4e-9a8b-0123456789ab",
+    "_uetvid": "0d5c1f60aa1d11ef8a3b5b6b2c3d4e5f",
+    "_epik": "older-epik",
+}
 VENDORS = ("snapchat", "pinterest", "reddit", "linkedin", "microsoft", "googleads")
 REPLIES = {
     "snapchat": Reply(200, body={"status": "VALID", "reason": "ok"}),
-    "pinterest": Reply(200, body={"num_events_received": 1, "num_events_processed": 1,
-                                  "events": [{"status": "processed"}]}),
+    "pinterest": Reply(
+        200, body={"num_events_received": 1, "num_events_processed": 1, "events": [{"status": "processed"}]}
+    ),
     "reddit": Reply(200, body={}),
     "linkedin": Reply(201, body=b""),
     "microsoft": Reply(200, body={"eventsReceived": 1}),
@@ -39,8 +46,12 @@ SETTINGS = {
     "snapchat": {"SNAPCHAT_PIXEL_ID": "snap-e2e", "SNAPCHAT_ACCESS_TOKEN": "test-e2e-snap"},
     "pinterest": {"PINTEREST_AD_ACCOUNT_ID": "549", "PINTEREST_ACCESS_TOKEN": "test-e2e-pin"},
     "reddit": {"REDDIT_PIXEL_ID": "t2_e2e", "REDDIT_ACCESS_TOKEN": "test-e2e-reddit"},
-    "linkedin": {"LINKEDIN_CONVERSION_RULES": json.dumps({"purchase": "104012"}), "LINKEDIN_CLIENT_ID": "test-e2e-id",
-                 "LINKEDIN_CLIENT_SECRET": "test-e2e-secret", "LINKEDIN_REFRESH_TOKEN": "test-e2e-refresh"},
+    "linkedin": {
+        "LINKEDIN_CONVERSION_RULES": json.dumps({"purchase": "104012"}),
+        "LINKEDIN_CLIENT_ID": "test-e2e-id",
+        "LINKEDIN_CLIENT_SECRET": "test-e2e-secret",
+        "LINKEDIN_REFRESH_TOKEN": "test-e2e-refresh",
+    },
     "microsoft": {"MICROSOFT_TAG_ID": "343", "MICROSOFT_ACCESS_TOKEN": "test-e2e-ms"},
     "googleads": {"GOOGLEADS_CUSTOMER_ID": "123-456-7890", "GOOGLEADS_CONVERSIONS": json.dumps({"purchase": "705"})},
 }
@@ -49,8 +60,9 @@ SETTINGS = {
 def _metadata(request: Received) -> Reply:
     flavor = {"Metadata-Flavor": "Google"}
     if "/service-accounts/default/token" in request.path:
-        return Reply(200, body={"access_token": "test-e2e-google", "expires_in": 3600, "token_type": "Bearer"},
-                     headers=flavor)
+        return Reply(
+            200, body={"access_token": "test-e2e-google", "expires_in": 3600, "token_type": "Bearer"}, headers=flavor
+        )
     return Reply(200, body={"email": "tag-vendor-googleads@p.iam.gserviceaccount.com"}, headers=flavor)
 
 
@@ -76,33 +88,54 @@ def servers(tmp_path):
 
 
 def _stack(servers: dict[str, MockVendor], home: str) -> LocalStack:
-    env = {name: {**SETTINGS[name], "VENDOR_API_BASE": servers[name].url, "LOG_REQUESTS": "1",
-                  "SECRETS_BACKEND": "env"} for name in VENDORS}
+    env = {
+        name: {**SETTINGS[name], "VENDOR_API_BASE": servers[name].url, "LOG_REQUESTS": "1", "SECRETS_BACKEND": "env"}
+        for name in VENDORS
+    }
     env["linkedin"]["LINKEDIN_TOKEN_URL"] = f"{servers['oauth'].url}/oauth/v2/accessToken"
     metadata = servers["metadata"].url.removeprefix("http://")
-    env["googleads"].update(GCE_METADATA_HOST=metadata, GCE_METADATA_IP=metadata, HOME=home,
-                            GOOGLE_APPLICATION_CREDENTIALS="")
+    env["googleads"].update(
+        GCE_METADATA_HOST=metadata, GCE_METADATA_IP=metadata, HOME=home, GOOGLE_APPLICATION_CREDENTIALS=""
+    )
     return LocalStack(stack_config.load(), vendors=VENDORS, vendor_env=env)
 
 
 def test_a_purchase_reaches_the_six_ad_apis_with_tokens_and_a_rate_limit(servers, tmp_path):
     servers["pinterest"].play(Reply(429, body={"code": 8, "message": "rate limited"}, headers={"Retry-After": "1"}))
     with _stack(servers, str(tmp_path)) as stack:
-        query = urllib.parse.urlencode({
-            "v": "2", "tid": "G-E2E", "cid": "111.222", "sid": "1730000000", "en": "purchase", "dl": LANDING,
-            "dt": "Thanks", "cu": "EUR", "ep.transaction_id": "T-E2E", "epn.value": "10.5",
-            "pr1": "idSKU1~nmShirt~pr10.5~qt1", "uid": "user-42",
-        })
+        query = urllib.parse.urlencode(
+            {
+                "v": "2",
+                "tid": "G-E2E",
+                "cid": "111.222",
+                "sid": "1730000000",
+                "en": "purchase",
+                "dl": LANDING,
+                "dt": "Thanks",
+                "cu": "EUR",
+                "ep.transaction_id": "T-E2E",
+                "epn.value": "10.5",
+                "pr1": "idSKU1~nmShirt~pr10.5~qt1",
+                "uid": "user-42",
+            }
+        )
         # The vendors' first-party cookies, as the browser sends them: collect copies them into
         # the event (docs/contracts.md), so conversions after the landing page still match.
         cookie = "; ".join(f"{k}={v}" for k, v in COOKIES.items())
-        response = requests.post(f"{stack.collect_url}/g/collect?{query}",
-                                 headers={"User-Agent": USER_AGENT, "Cookie": cookie}, timeout=10)
+        response = requests.post(
+            f"{stack.collect_url}/g/collect?{query}", headers={"User-Agent": USER_AGENT, "Cookie": cookie}, timeout=10
+        )
         assert response.status_code in (200, 204), response.text
         got = {name: servers[name].wait_for(2 if name == "pinterest" else 1, timeout=120) for name in VENDORS}
-        lines = {name: wait_until(lambda n=name: [l for l in delivery_lines(stack.log_path(f"vendor-{n}"))
-                                                  if l["outcome"] == "delivered"], timeout=60)
-                 for name in VENDORS}
+        lines = {
+            name: wait_until(
+                lambda n=name: [
+                    ln for ln in delivery_lines(stack.log_path(f"vendor-{n}")) if ln["outcome"] == "delivered"
+                ],
+                timeout=60,
+            )
+            for name in VENDORS
+        }
         all_lines = {name: delivery_lines(stack.log_path(f"vendor-{name}")) for name in VENDORS}
 
     snap = got["snapchat"][0]
@@ -119,7 +152,7 @@ def test_a_purchase_reaches_the_six_ad_apis_with_tokens_and_a_rate_limit(servers
     pin = second.json()["data"][0]
     assert (pin["event_name"], pin["event_id"], pin["user_data"]["click_id"]) == ("checkout", event_id, "epik-e2e")
     assert pin["custom_data"]["value"] == "10.50"
-    assert [l["reason"] for l in all_lines["pinterest"]][0] == "http_429"
+    assert [ln["reason"] for ln in all_lines["pinterest"]][0] == "http_429"
 
     reddit = got["reddit"][0].json()["data"]["events"][0]
     assert (reddit["type"], reddit["click_id"]) == ({"tracking_type": "PURCHASE"}, "rdt-e2e")
@@ -129,7 +162,9 @@ def test_a_purchase_reaches_the_six_ad_apis_with_tokens_and_a_rate_limit(servers
     linkedin = got["linkedin"][0]
     assert linkedin.headers["authorization"] == "Bearer test-e2e-linkedin-access"
     assert linkedin.headers["linkedin-version"] and linkedin.json()["eventId"] == event_id
-    assert {"idType": "LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID", "idValue": "fat-e2e"} in linkedin.json()["user"]["userIds"]
+    assert {"idType": "LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID", "idValue": "fat-e2e"} in linkedin.json()["user"][
+        "userIds"
+    ]
     assert len(servers["oauth"].received) == 1
 
     microsoft = got["microsoft"][0].json()["data"][0]

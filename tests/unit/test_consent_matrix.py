@@ -120,11 +120,10 @@ def test_consent_matrix(name, purpose, state):
         assert plan.request is None
         assert (plan.attempt.outcome, plan.attempt.reason) == (Outcome.SKIPPED, f"consent_denied:{purpose}")
         return
-    if denied and purpose in policy.personal_data and name in NEEDS_AN_IDENTIFIER:
-        # Without personal data nothing is left to attribute the event by: skipped, with a reason.
-        if plan.request is None:
-            assert (plan.attempt.outcome, plan.attempt.reason) == (Outcome.SKIPPED, NEEDS_AN_IDENTIFIER[name])
-            return
+    # Without personal data nothing is left to attribute the event by: skipped, with a reason.
+    if denied and purpose in policy.personal_data and name in NEEDS_AN_IDENTIFIER and plan.request is None:
+        assert (plan.attempt.outcome, plan.attempt.reason) == (Outcome.SKIPPED, NEEDS_AN_IDENTIFIER[name])
+        return
     assert plan.request is not None, plan.attempt
     assert plan.attempt is None or plan.attempt.outcome is Outcome.DRY_RUN, plan.attempt
     sent = plan.request.json

@@ -26,19 +26,33 @@ EVENT = {"event_name": "purchase", "event_id": "e-1", "timestamp_micros": int(ti
 
 
 def _request(event, settings) -> VendorRequest:
-    return VendorRequest("POST", "https://api.vendor.example/v1/events", {"Content-Type": "application/json"},
-                         {"data": [{"event": settings["EVENT"], "id": event.get("event_id")}]})
+    return VendorRequest(
+        "POST",
+        "https://api.vendor.example/v1/events",
+        {"Content-Type": "application/json"},
+        {"data": [{"event": settings["EVENT"], "id": event.get("event_id")}]},
+    )
 
 
 def _vendor(name: str, **kwargs) -> Vendor:
-    return Vendor(name=name, build_request=_request, setting_names=("TOKEN_URL",),
-                  secret_names=("ACCESS_TOKEN", "CLIENT_ID", "CLIENT_SECRET", "REFRESH_TOKEN"), **kwargs)
+    return Vendor(
+        name=name,
+        build_request=_request,
+        setting_names=("TOKEN_URL",),
+        secret_names=("ACCESS_TOKEN", "CLIENT_ID", "CLIENT_SECRET", "REFRESH_TOKEN"),
+        **kwargs,
+    )
 
 
 def _deliver_all(vendor: Vendor, count: int) -> list[Attempt]:
     async def run():
-        return await asyncio.gather(*(vendor.adeliver(PushMessage(dict(EVENT, event_id=f"e-{i}"), {}, f"m-{i}-{time.time()}"))
-                                      for i in range(count)))
+        return await asyncio.gather(
+            *(
+                vendor.adeliver(PushMessage(dict(EVENT, event_id=f"e-{i}"), {}, f"m-{i}-{time.time()}"))
+                for i in range(count)
+            )
+        )
+
     return client.run_sync(run())
 
 
@@ -54,11 +68,17 @@ class TokenServer(MockVendor):
         form = dict(urllib.parse.parse_qsl(request.body.decode()))
         assert request.headers["content-type"] == "application/x-www-form-urlencoded"
         if self.revoked or form.get("refresh_token") != "test-refresh" or form.get("grant_type") != "refresh_token":
-            return Reply(400, body={"error": "invalid_grant", "error_description": "The provided authorization grant is revoked"},
-                         delay=self.delay)
+            return Reply(
+                400,
+                body={"error": "invalid_grant", "error_description": "The provided authorization grant is revoked"},
+                delay=self.delay,
+            )
         self.issued += 1
-        return Reply(200, body={"access_token": f"test-access-{self.issued}", "expires_in": self.expires_in,
-                                "token_type": "Bearer"}, delay=self.delay)
+        return Reply(
+            200,
+            body={"access_token": f"test-access-{self.issued}", "expires_in": self.expires_in, "token_type": "Bearer"},
+            delay=self.delay,
+        )
 
 
 @pytest.fixture
@@ -70,6 +90,7 @@ def oauth_env(monkeypatch):
         monkeypatch.setenv(f"{prefix}_REFRESH_TOKEN", "test-refresh")
         monkeypatch.setenv(f"{prefix}_TOKEN_URL", token_url)
         monkeypatch.setenv("VENDOR_API_BASE", api_url)
+
     return configure
 
 
@@ -97,7 +118,10 @@ def test_a_token_near_its_expiry_is_refreshed_before_use(oauth_env, monkeypatch)
         _deliver_all(vendor, 1)
         assert len(oauth.received) == 2
         assert [r.headers["authorization"] for r in api.received] == [
-            "Bearer test-access-1", "Bearer test-access-1", "Bearer test-access-2"]
+            "Bearer test-access-1",
+            "Bearer test-access-1",
+            "Bearer test-access-2",
+        ]
 
 
 def test_a_401_forgets_the_cached_token(oauth_env):
@@ -118,10 +142,11 @@ def test_a_revoked_grant_is_vendor_misconfigured_retried_and_alerts(oauth_env, c
         attempts = _deliver_all(vendor, 3)
         assert [(a.outcome, a.reason) for a in attempts] == [(Outcome.RETRYING, "vendor_misconfigured")] * 3
         assert api.received == []  # nothing sent without a token
-        lines = [json.loads(l) for l in capsys.readouterr().out.splitlines() if l.startswith("{")]
-        deliveries = [l for l in lines if l["message"] == "delivery"]
-        assert {(l["severity"], l["outcome"], l["reason"]) for l in deliveries} == {
-            ("ERROR", "retrying", "vendor_misconfigured")}
+        lines = [json.loads(ln) for ln in capsys.readouterr().out.splitlines() if ln.startswith("{")]
+        deliveries = [ln for ln in lines if ln["message"] == "delivery"]
+        assert {(ln["severity"], ln["outcome"], ln["reason"]) for ln in deliveries} == {
+            ("ERROR", "retrying", "vendor_misconfigured")
+        }
         assert "invalid_grant" in deliveries[0]["detail"]
         assert "test-secret" not in json.dumps(lines) and "test-refresh" not in json.dumps(lines)
         # The grant is fixed (a new secret version): the next delivery goes through, no redeploy.
@@ -141,32 +166,50 @@ def test_a_static_access_token_needs_no_token_endpoint(monkeypatch):
 
 def test_google_token_comes_from_the_metadata_server_without_a_key_file(tmp_path):
     """google-auth's real default-credentials path (GCE metadata), served by a local server."""
-    with MockVendor() as metadata, MockVendor(default=Reply(200)) as api:
+    with MockVendor() as metadata, MockVendor(default=Reply(200)):
+
         def answer(request: Received) -> Reply:
             if request.headers.get("metadata-flavor") != "Google":
                 return Reply(403, body="missing Metadata-Flavor")
             if "/service-accounts/default/token" in request.path:
-                return Reply(200, body={"access_token": "test-google-token", "expires_in": 3599, "token_type": "Bearer"},
-                             headers={"Metadata-Flavor": "Google"})
+                return Reply(
+                    200,
+                    body={"access_token": "test-google-token", "expires_in": 3599, "token_type": "Bearer"},
+                    headers={"Metadata-Flavor": "Google"},
+                )
             if "/service-accounts/default" in request.path:
-                return Reply(200, body={"email": "vendor-googleads@p.iam.gserviceaccount.com", "scopes": ["x"],
-                                        "aliases": ["default"]}, headers={"Metadata-Flavor": "Google"})
+                return Reply(
+                    200,
+                    body={
+                        "email": "vendor-googleads@p.iam.gserviceaccount.com",
+                        "scopes": ["x"],
+                        "aliases": ["default"],
+                    },
+                    headers={"Metadata-Flavor": "Google"},
+                )
             return Reply(200, body="", headers={"Metadata-Flavor": "Google"})
+
         metadata.responder = answer
-        script = textwrap.dedent(f"""
+        script = textwrap.dedent("""
             import asyncio, json
             from shared.delivery import tokens, client
             source = tokens.GoogleToken(scopes=("https://www.googleapis.com/auth/datamanager",))
             async def main():
-                results = await asyncio.gather(*(source.headers("googleads", {{}}) for _ in range(10)))
+                results = await asyncio.gather(*(source.headers("googleads", {}) for _ in range(10)))
                 return results, source.refreshes
             results, refreshes = client.run_sync(main())
-            print(json.dumps({{"headers": results[0], "distinct": len({{r["Authorization"] for r in results}}),
-                               "refreshes": refreshes}}))
+            print(json.dumps({"headers": results[0], "distinct": len({r["Authorization"] for r in results}),
+                               "refreshes": refreshes}))
         """)
         host = metadata.url.removeprefix("http://")
-        env = {"GCE_METADATA_HOST": host, "GCE_METADATA_IP": host, "HOME": str(tmp_path), "PATH": "/usr/bin:/bin",
-               "NO_GCE_CHECK": "False", "PYTHONPATH": "."}
+        env = {
+            "GCE_METADATA_HOST": host,
+            "GCE_METADATA_IP": host,
+            "HOME": str(tmp_path),
+            "PATH": "/usr/bin:/bin",
+            "NO_GCE_CHECK": "False",
+            "PYTHONPATH": ".",
+        }
         done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr[-2000:]
         got = json.loads(done.stdout.strip().splitlines()[-1])
@@ -187,12 +230,21 @@ def test_without_google_credentials_the_delivery_is_misconfigured_not_lost(tmp_p
                               "outcome": tokens.failed_attempt(exc).reason}))
     """)
     # No ADC file, and a metadata address where nothing listens.
-    env = {"HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "PYTHONPATH": ".", "GCE_METADATA_HOST": "127.0.0.1:9",
-           "GCE_METADATA_IP": "127.0.0.1:9", "GCE_METADATA_TIMEOUT": "1"}
+    env = {
+        "HOME": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": ".",
+        "GCE_METADATA_HOST": "127.0.0.1:9",
+        "GCE_METADATA_IP": "127.0.0.1:9",
+        "GCE_METADATA_TIMEOUT": "1",
+    }
     done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {
-        "misconfigured": True, "reason": "no_google_credentials", "outcome": "vendor_misconfigured"}
+        "misconfigured": True,
+        "reason": "no_google_credentials",
+        "outcome": "vendor_misconfigured",
+    }
 
 
 # -- rate limits ------------------------------------------------------------------------------
@@ -217,6 +269,7 @@ def test_a_429_with_retry_after_pauses_the_vendor_for_the_whole_instance(monkeyp
 
 def test_retry_after_as_an_http_date_and_the_cap(monkeypatch):
     import email.utils
+
     when = email.utils.parsedate_to_datetime("Fri, 15 Jan 2027 08:00:30 GMT").timestamp()
     assert ratelimit.parse_retry_after("Fri, 15 Jan 2027 08:00:30 GMT", now=when - 30) == 30.0
     assert ratelimit.parse_retry_after("120") == 120.0
@@ -232,6 +285,7 @@ def test_a_vendor_rate_limit_answer_in_a_200_pauses_too(monkeypatch):
         if body.get("code") == 40100:  # e.g. TikTok REQUEST_TOO_FREQUENT inside a 200
             return Attempt(Outcome.RETRYING, reason="vendor_rate_limited", retry_after=5.0)
         return None
+
     with MockVendor(default=Reply(200, body={"code": 40100})) as api:
         monkeypatch.setenv("VENDOR_API_BASE", api.url)
         vendor = _vendor("ratelimited2", classify=classify)
@@ -247,8 +301,11 @@ def _rows(response: Response, count: int) -> list[Attempt] | None:
     body = response.json()
     if not (200 <= response.status < 300 and isinstance(body, dict)):
         return None
-    failures = {i: RowFailure(i, "row_failed", e.get("error", "")) for i, e in enumerate(body.get("events", []))
-                if e.get("status") == "failed"}
+    failures = {
+        i: RowFailure(i, "row_failed", e.get("error", ""))
+        for i, e in enumerate(body.get("events", []))
+        if e.get("status") == "failed"
+    }
     return row_outcomes(count, failures, status=response.status, others_ingested=True)
 
 
@@ -262,10 +319,13 @@ def test_a_2xx_reporting_a_failed_row_rejects_that_event(monkeypatch):
 
 def test_form_and_gzip_bodies_on_the_wire():
     with MockVendor(default=Reply(200)) as api:
+
         async def run():
             await client.send("POST", f"{api.url}/form", {}, {"a": "1 2", "b": "é"}, (2, 2), encoding="form")
-            await client.send("POST", f"{api.url}/gz", {"Content-Type": "application/json"}, {"x": [1, 2]}, (2, 2),
-                              gzip=True)
+            await client.send(
+                "POST", f"{api.url}/gz", {"Content-Type": "application/json"}, {"x": [1, 2]}, (2, 2), gzip=True
+            )
+
         client.run_sync(run())
         form, gz = api.received
         assert form.headers["content-type"] == "application/x-www-form-urlencoded"
@@ -281,7 +341,11 @@ def test_pubsub_names_never_start_with_goog():
     assert names.replay_subscription("googleads") == "vendor-googleads-replay-push"
     assert names.vendor_pull_subscription("googleads") == "vendor-googleads-pull"
     assert names.vendor_subscription("meta") == "meta-push"
-    for sub in ("vendor-googleads-push", "projects/p/subscriptions/vendor-googleads-replay-push", "vendor-googleads-pull"):
+    for sub in (
+        "vendor-googleads-push",
+        "projects/p/subscriptions/vendor-googleads-replay-push",
+        "vendor-googleads-pull",
+    ):
         assert names.vendor_of_subscription(sub) == "googleads"
     assert names.vendor_of_subscription("meta-replay-push") == "meta"
 
@@ -293,26 +357,37 @@ def test_batch_mode_gives_each_message_its_own_row_outcome(monkeypatch):
     from shared.delivery.batching import Batch
 
     def answer(request: Received) -> Reply:
-        rows = [{"status": "failed" if i == 1 else "processed", "error_message": "bad value" if i == 1 else None}
-                for i, _ in enumerate(request.json()["data"])]
+        rows = [
+            {"status": "failed" if i == 1 else "processed", "error_message": "bad value" if i == 1 else None}
+            for i, _ in enumerate(request.json()["data"])
+        ]
         return Reply(200, body={"num_events_received": len(rows), "events": rows})
 
     with MockVendor() as api:
         api.responder = answer
-        for key, value in (("PINTEREST_AD_ACCOUNT_ID", "549"), ("PINTEREST_ACCESS_TOKEN", "test-pin"),
-                           ("VENDOR_API_BASE", api.url), ("SECRETS_BACKEND", "env")):
+        for key, value in (
+            ("PINTEREST_AD_ACCOUNT_ID", "549"),
+            ("PINTEREST_ACCESS_TOKEN", "test-pin"),
+            ("VENDOR_API_BASE", api.url),
+            ("SECRETS_BACKEND", "env"),
+        ):
             monkeypatch.setenv(key, value)
         secrets.reset()
         events = [dict(EVENT, event_id=f"row-{i}", consent={"ad_storage": "granted"}) for i in range(3)]
 
         async def go():
-            return await Batch(PINTEREST).run([PushMessage(e, {}, f"row-m-{i}", delivery_attempt=1)
-                                               for i, e in enumerate(events)])
+            return await Batch(PINTEREST).run(
+                [PushMessage(e, {}, f"row-m-{i}", delivery_attempt=1) for i, e in enumerate(events)]
+            )
+
         results = client.run_sync(go())
         secrets.reset()
     assert len(api.received) == 1 and len(api.received[0].json()["data"]) == 3
     assert [(r.outcome, r.reason) for r in results] == [
-        (Outcome.DELIVERED, ""), (Outcome.REJECTED, "pinterest_event_failed"), (Outcome.DELIVERED, "")]
+        (Outcome.DELIVERED, ""),
+        (Outcome.REJECTED, "pinterest_event_failed"),
+        (Outcome.DELIVERED, ""),
+    ]
     assert results[1].detail == "bad value" and {r.batch_size for r in results} == {3}
 
 
@@ -326,6 +401,9 @@ def test_a_paused_vendor_throttles_the_batch_without_a_call(monkeypatch):
 
         async def go():
             batch = Batch(vendor)
-            return await batch.run([PushMessage(dict(EVENT, event_id=f"p-{i}"), {}, f"p-m-{i}") for i in range(4)]), batch
+            return await batch.run(
+                [PushMessage(dict(EVENT, event_id=f"p-{i}"), {}, f"p-m-{i}") for i in range(4)]
+            ), batch
+
         results, batch = client.run_sync(go())
     assert {r.reason for r in results} == {"rate_limited"} and batch.throttled and api.received == []

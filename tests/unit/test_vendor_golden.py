@@ -113,8 +113,11 @@ def test_ad_vendors_of_issue_17_have_golden_requests_and_cite_their_docs():
             for case in spec["cases"]:
                 assert case.get("doc"), f"{vendor}/{file_name}: {case['name']} cites no doc"
         spec = json.loads((GOLDEN / vendor / "requests.json").read_text())
-        sent = {c["event"] for c in spec["cases"] if "request" in c["expected"] and "outcome" not in c["expected"]
-                and not c.get("settings")}
+        sent = {
+            c["event"]
+            for c in spec["cases"]
+            if "request" in c["expected"] and "outcome" not in c["expected"] and not c.get("settings")
+        }
         assert core <= sent, f"{vendor} lacks golden requests for {sorted(core - sent)}"
 
 
@@ -128,8 +131,11 @@ def google_token_server(monkeypatch, tmp_path):
     def answer(request):
         flavor = {"Metadata-Flavor": "Google"}
         if "/service-accounts/default/token" in request.path:
-            return Reply(200, body={"access_token": "test-google-access", "expires_in": 3600, "token_type": "Bearer"},
-                         headers=flavor)
+            return Reply(
+                200,
+                body={"access_token": "test-google-access", "expires_in": 3600, "token_type": "Bearer"},
+                headers=flavor,
+            )
         return Reply(200, body={"email": "googleads@p.iam.gserviceaccount.com", "aliases": ["default"]}, headers=flavor)
 
     with MockVendor() as server:

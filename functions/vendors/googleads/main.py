@@ -16,7 +16,8 @@ events without one are skipped. ``gclid``/``gbraid``/``wbraid`` from the landing
 from __future__ import annotations
 
 import datetime
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import functions_framework.aio
 from starlette.requests import Request
@@ -73,13 +74,15 @@ def user_identifiers(event: dict[str, Any]) -> list[dict[str, Any]]:
         if region == "US":
             postal = postal[:5]
         if given and family and region and postal:
-            found.append({"address": {"givenName": given, "familyName": family, "regionCode": region,
-                                      "postalCode": postal}})
+            found.append(
+                {"address": {"givenName": given, "familyName": family, "regionCode": region, "postalCode": postal}}
+            )
     return found[:10]
 
 
 def consent(event: dict[str, Any]) -> dict[str, str]:
-    state = event.get("consent") if isinstance(event.get("consent"), dict) else {}
+    raw = event.get("consent")
+    state: dict[str, Any] = raw if isinstance(raw, dict) else {}
     found = {}
     for key, purpose in (("adUserData", "ad_user_data"), ("adPersonalization", "ad_personalization")):
         value = CONSENT.get(str(state.get(purpose) or "").lower())
@@ -89,8 +92,7 @@ def consent(event: dict[str, Any]) -> dict[str, str]:
 
 
 def rfc3339(event: dict[str, Any]) -> str:
-    return datetime.datetime.fromtimestamp(ads.event_seconds(event), datetime.timezone.utc).strftime(
-        "%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.fromtimestamp(ads.event_seconds(event), datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorRequest:
@@ -125,9 +127,15 @@ def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorR
         raise Skip("no_click_id_or_user_data")
     if granted:
         item["consent"] = granted
-    items = [{"merchantProductId": str(i["item_id"]).strip(), "quantity": str(ads.quantity(i)),
-              **({"unitPrice": ed.number(i.get("price"))} if ed.number(i.get("price")) is not None else {})}
-             for i in ed.items(event) if str(i.get("item_id") or "").strip()]
+    items = [
+        {
+            "merchantProductId": str(i["item_id"]).strip(),
+            "quantity": str(ads.quantity(i)),
+            **({"unitPrice": ed.number(i.get("price"))} if ed.number(i.get("price")) is not None else {}),
+        }
+        for i in ed.items(event)
+        if str(i.get("item_id") or "").strip()
+    ]
     if items:
         item["cartData"] = {"items": items}
     customer = "".join(c for c in settings.get("CUSTOMER_ID", "") if c.isdigit())
@@ -148,7 +156,7 @@ def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorR
 def _violations(body: Any) -> list[dict[str, Any]]:
     error = body.get("error") if isinstance(body, dict) else None
     details = error.get("details") if isinstance(error, dict) else None
-    found = []
+    found: list[dict[str, Any]] = []
     for detail in details if isinstance(details, list) else []:
         if isinstance(detail, dict) and isinstance(detail.get("fieldViolations"), list):
             found.extend(v for v in detail["fieldViolations"] if isinstance(v, dict))
@@ -163,16 +171,17 @@ def classify_rows(response: Response, count: int) -> list[Attempt] | None:
     """
     if response.status != 400:
         return None
-    failures = {}
+    failures: dict[int, RowFailure] = {}
     for violation in _violations(response.json()):
         field = str(violation.get("field") or "")
         if field.startswith("events[") and "]" in field:
-            index_text = field[len("events["):field.index("]")]
+            index_text = field[len("events[") : field.index("]")]
             if index_text.isdigit() and int(index_text) < count:
                 index = int(index_text)
-                name = field[field.index("]") + 1:].lstrip(".")[:60] or "event"
-                failures.setdefault(index, RowFailure(index, f"googleads_invalid:{name}",
-                                                      str(violation.get("description") or "")))
+                name = field[field.index("]") + 1 :].lstrip(".")[:60] or "event"
+                failures.setdefault(
+                    index, RowFailure(index, f"googleads_invalid:{name}", str(violation.get("description") or ""))
+                )
     if not failures:
         return None
     return row_outcomes(count, failures, status=400, others_ingested=False)
@@ -181,8 +190,13 @@ def classify_rows(response: Response, count: int) -> list[Attempt] | None:
 def classify(response: Response) -> Attempt | None:
     if response.status in (401, 403):
         # The service account is not (or no longer) a user of the Google Ads account.
-        return Attempt(Outcome.RETRYING, reason=tokens.VENDOR_MISCONFIGURED, status=response.status, alert=True,
-                       detail=response.excerpt())
+        return Attempt(
+            Outcome.RETRYING,
+            reason=tokens.VENDOR_MISCONFIGURED,
+            status=response.status,
+            alert=True,
+            detail=response.excerpt(),
+        )
     return None
 
 

@@ -13,7 +13,8 @@ mode exists: debug events are skipped. See docs/vendors/linkedin.md.
 
 from __future__ import annotations
 
-from typing import Any, Hashable, Mapping
+from collections.abc import Hashable, Mapping
+from typing import Any
 
 import functions_framework.aio
 from starlette.requests import Request
@@ -85,12 +86,22 @@ def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorR
 
 def classify(response: Response) -> Attempt | None:
     if response.status == 426:
-        return Attempt(Outcome.RETRYING, reason=tokens.VENDOR_MISCONFIGURED, status=426, alert=True,
-                       detail=f"LINKEDIN_API_VERSION sunset: {response.excerpt()}"[:500])
+        return Attempt(
+            Outcome.RETRYING,
+            reason=tokens.VENDOR_MISCONFIGURED,
+            status=426,
+            alert=True,
+            detail=f"LINKEDIN_API_VERSION sunset: {response.excerpt()}"[:500],
+        )
     if response.status in (401, 403):
         # Token revoked or expired (refreshed on the next attempt), or the ad-account role missing.
-        return Attempt(Outcome.RETRYING, reason=tokens.VENDOR_MISCONFIGURED, status=response.status, alert=True,
-                       detail=response.excerpt())
+        return Attempt(
+            Outcome.RETRYING,
+            reason=tokens.VENDOR_MISCONFIGURED,
+            status=response.status,
+            alert=True,
+            detail=response.excerpt(),
+        )
     return None
 
 
@@ -115,9 +126,10 @@ def _batch_api(max_events: int) -> BatchApi:
 
     def combine(requests: list[VendorRequest]) -> VendorRequest:
         first = requests[0]
-        elements = [e for r in requests for e in (r.json["elements"] if "elements" in r.json else [r.json])]
-        return VendorRequest("POST", first.url, {**first.headers, "X-RestLi-Method": "BATCH_CREATE"},
-                             {"elements": elements})
+        elements = [e for r in requests for e in r.json.get("elements", [r.json])]
+        return VendorRequest(
+            "POST", first.url, {**first.headers, "X-RestLi-Method": "BATCH_CREATE"}, {"elements": elements}
+        )
 
     def events(request: VendorRequest) -> int:
         return len(request.json["elements"]) if "elements" in request.json else 1

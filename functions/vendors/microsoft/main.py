@@ -15,7 +15,8 @@ those rows are rejected. No test mode exists: debug events are skipped. Setting
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import functions_framework.aio
 from starlette.requests import Request
@@ -30,17 +31,40 @@ from shared.delivery.rows import RowFailure, row_outcomes
 
 API_URL = "https://capi.uet.microsoft.com/v1/{tag}/events"
 PAGE_LOAD = "pageLoad"
-EVENT_MAP = {name: name for name in (
-    "view_item", "view_item_list", "search", "view_search_results", "add_to_cart", "view_cart",
-    "add_to_wishlist", "begin_checkout", "add_payment_info", "purchase", "generate_lead", "sign_up",
-    "contact", "subscribe", "start_trial")}
+EVENT_MAP = {
+    name: name
+    for name in (
+        "view_item",
+        "view_item_list",
+        "search",
+        "view_search_results",
+        "add_to_cart",
+        "view_cart",
+        "add_to_wishlist",
+        "begin_checkout",
+        "add_payment_info",
+        "purchase",
+        "generate_lead",
+        "sign_up",
+        "contact",
+        "subscribe",
+        "start_trial",
+    )
+}
 EVENT_MAP["page_view"] = PAGE_LOAD
-PAGE_TYPES = {"view_item": "product", "view_item_list": "category", "search": "searchresults",
-              "view_search_results": "searchresults", "view_cart": "cart", "purchase": "purchase"}
+PAGE_TYPES = {
+    "view_item": "product",
+    "view_item_list": "category",
+    "search": "searchresults",
+    "view_search_results": "searchresults",
+    "view_cart": "cart",
+    "purchase": "purchase",
+}
 
 
 def ad_storage(event: dict[str, Any]) -> str:
-    consent = event.get("consent") if isinstance(event.get("consent"), dict) else {}
+    raw = event.get("consent")
+    consent: dict[str, Any] = raw if isinstance(raw, dict) else {}
     return "D" if str(consent.get("ad_storage") or "").lower() == "denied" else "G"
 
 
@@ -84,8 +108,11 @@ def custom_data(event: dict[str, Any], ga4_name: str) -> dict[str, Any]:
         data["itemIds"] = ids
     found_items = []
     for item in items:
-        entry_: dict[str, Any] = {key: str(item[source]).strip() for key, source in (("id", "item_id"), ("name", "item_name"))
-                                  if str(item.get(source) or "").strip()}
+        entry_: dict[str, Any] = {
+            key: str(item[source]).strip()
+            for key, source in (("id", "item_id"), ("name", "item_name"))
+            if str(item.get(source) or "").strip()
+        }
         price = ed.number(item.get("price"))
         if price is not None:
             entry_["price"] = price
@@ -107,8 +134,11 @@ def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorR
         item["eventName"] = settings["EVENT"]
     item["eventId"] = ed.text(event, "event_id")
     item["eventTime"] = ads.event_seconds(event)
-    for key, found in (("eventSourceUrl", ed.page_url(event)), ("pageTitle", ed.text(event, "page_title")),
-                       ("referrerUrl", ed.text(event, "page_referrer"))):
+    for key, found in (
+        ("eventSourceUrl", ed.page_url(event)),
+        ("pageTitle", ed.text(event, "page_title")),
+        ("referrerUrl", ed.text(event, "page_referrer")),
+    ):
         if found:
             item[key] = found
     item["adStorageConsent"] = consent
@@ -118,8 +148,12 @@ def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorR
         item["customData"] = data
     headers = {"Authorization": f"Bearer {settings.get('ACCESS_TOKEN', '')}", "Content-Type": "application/json"}
     # continueOnValidationError: valid events are kept and each refused one is reported.
-    return VendorRequest("POST", API_URL.format(tag=settings.get("TAG_ID", "")), headers,
-                         {"data": [item], "continueOnValidationError": True})
+    return VendorRequest(
+        "POST",
+        API_URL.format(tag=settings.get("TAG_ID", "")),
+        headers,
+        {"data": [item], "continueOnValidationError": True},
+    )
 
 
 def classify_rows(response: Response, count: int) -> list[Attempt] | None:
@@ -127,12 +161,14 @@ def classify_rows(response: Response, count: int) -> list[Attempt] | None:
     body = response.json()
     if not 200 <= response.status < 300 or not isinstance(body, dict) or not isinstance(body.get("error"), dict):
         return None
-    failures = {}
+    failures: dict[int, RowFailure] = {}
     for detail in body["error"].get("details") or []:
         if isinstance(detail, dict) and isinstance(detail.get("index"), int) and 0 <= detail["index"] < count:
             field = str(detail.get("propertyName") or "unknown")[:60]
-            failures.setdefault(detail["index"], RowFailure(detail["index"], f"microsoft_invalid:{field}",
-                                                            str(detail.get("errorMessage") or "")))
+            failures.setdefault(
+                detail["index"],
+                RowFailure(detail["index"], f"microsoft_invalid:{field}", str(detail.get("errorMessage") or "")),
+            )
     return row_outcomes(count, failures, status=response.status, others_ingested=True)
 
 

@@ -12,7 +12,8 @@ See docs/vendors/pinterest.md.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import functions_framework.aio
 from starlette.requests import Request
@@ -51,10 +52,20 @@ def money(value: float | int) -> str:
 def user_data(event: dict[str, Any]) -> dict[str, Any]:
     data: dict[str, Any] = {}
     hashed_lists = (
-        ("em", [hashing.hashed(v, hashing.email_basic) for v in
-                ed.user_values(event, ("email", "email_address"), ("sha256_email_address",))]),
-        ("ph", [hashing.hashed(v, hashing.phone_digits) for v in
-                ed.user_values(event, ("phone_number", "phone"), ("sha256_phone_number",))]),
+        (
+            "em",
+            [
+                hashing.hashed(v, hashing.email_basic)
+                for v in ed.user_values(event, ("email", "email_address"), ("sha256_email_address",))
+            ],
+        ),
+        (
+            "ph",
+            [
+                hashing.hashed(v, hashing.phone_digits)
+                for v in ed.user_values(event, ("phone_number", "phone"), ("sha256_phone_number",))
+            ],
+        ),
     )
     for key, values in hashed_lists:
         values = list(dict.fromkeys(v for v in values if v))
@@ -65,16 +76,21 @@ def user_data(event: dict[str, Any]) -> dict[str, Any]:
         address = addresses[0]
         country = ed.address_value(address, "country")
         for key, field, normalize in (
-            ("fn", "first_name", hashing.name_meta), ("ln", "last_name", hashing.name_meta),
-            ("ct", "city", hashing.city_meta), ("st", "region", hashing.state_meta),
+            ("fn", "first_name", hashing.name_meta),
+            ("ln", "last_name", hashing.name_meta),
+            ("ct", "city", hashing.city_meta),
+            ("st", "region", hashing.state_meta),
             ("zp", "postal_code", lambda v: hashing.zip_meta(v, country)),
             ("country", "country", hashing.country_code),
         ):
             found = hashing.hashed(ed.address_value(address, field), normalize)
             if found:
                 data[key] = [found]
-    externals = [hashing.hashed(v, hashing.trimmed) for v in
-                 [ed.text(event, "user_id"), *ed.user_values(event, ("external_id",), ("sha256_external_id",))] if v]
+    externals = [
+        hashing.hashed(v, hashing.trimmed)
+        for v in [ed.text(event, "user_id"), *ed.user_values(event, ("external_id",), ("sha256_external_id",))]
+        if v
+    ]
     externals = list(dict.fromkeys(v for v in externals if v))
     if externals:
         data["external_id"] = externals
@@ -102,8 +118,12 @@ def custom_data(event: dict[str, Any]) -> dict[str, Any]:
     contents = []
     for item in items:
         content: dict[str, Any] = {}
-        for key, source in (("id", "item_id"), ("item_name", "item_name"), ("item_category", "item_category"),
-                            ("item_brand", "item_brand")):
+        for key, source in (
+            ("id", "item_id"),
+            ("item_name", "item_name"),
+            ("item_category", "item_category"),
+            ("item_brand", "item_brand"),
+        ):
             if str(item.get(source) or "").strip():
                 content[key] = str(item[source]).strip()
         price = ed.number(item.get("price"))

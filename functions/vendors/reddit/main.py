@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Hashable, Mapping
+from collections.abc import Hashable, Mapping
+from typing import Any
 
 import functions_framework.aio
 from starlette.requests import Request
@@ -40,8 +41,9 @@ EVENT_MAP = {
     "begin_checkout": "begin_checkout",
     "add_payment_info": "add_payment_info",
 }
-TRACKING_TYPES = frozenset({"PAGE_VISIT", "VIEW_CONTENT", "SEARCH", "ADD_TO_CART", "ADD_TO_WISHLIST", "LEAD",
-                            "PURCHASE", "SIGN_UP"})
+TRACKING_TYPES = frozenset(
+    {"PAGE_VISIT", "VIEW_CONTENT", "SEARCH", "ADD_TO_CART", "ADD_TO_WISHLIST", "LEAD", "PURCHASE", "SIGN_UP"}
+)
 # Reddit honours value/currency only on these (see docs/vendors/reddit.md).
 VALUE_TYPES = frozenset({"PURCHASE", "ADD_TO_CART", "ADD_TO_WISHLIST", "LEAD", "SIGN_UP", "CUSTOM"})
 _NON_ALNUM = re.compile(r"[^a-z0-9]")
@@ -64,12 +66,17 @@ def uuid_from_cookie(raw: str) -> str:
 
 def user(event: dict[str, Any]) -> dict[str, Any]:
     data: dict[str, Any] = {}
-    emails = [hashing.hashed(v, email_reddit) for v in
-              ed.user_values(event, ("email", "email_address"), ("sha256_email_address",))]
-    phones = [hashing.hashed(v, hashing.phone_e164) for v in
-              ed.user_values(event, ("phone_number", "phone"), ("sha256_phone_number",))]
-    external = ed.text(event, "user_id") or next(iter(ed.user_values(event, ("external_id",),
-                                                                    ("sha256_external_id",))), "")
+    emails = [
+        hashing.hashed(v, email_reddit)
+        for v in ed.user_values(event, ("email", "email_address"), ("sha256_email_address",))
+    ]
+    phones = [
+        hashing.hashed(v, hashing.phone_e164)
+        for v in ed.user_values(event, ("phone_number", "phone"), ("sha256_phone_number",))
+    ]
+    external = ed.text(event, "user_id") or next(
+        iter(ed.user_values(event, ("external_id",), ("sha256_external_id",))), ""
+    )
     for key, found in (
         ("email", next((v for v in emails if v), "")),
         ("phone_number", next((v for v in phones if v), "")),
@@ -99,9 +106,11 @@ def metadata(event: dict[str, Any], tracking_type: str) -> dict[str, Any]:
         data["item_count"] = ads.num_items(event)
         products = []
         for item in items:
-            product = {key: str(item[source]).strip() for key, source in
-                       (("id", "item_id"), ("name", "item_name"), ("category", "item_category"))
-                       if str(item.get(source) or "").strip()}
+            product = {
+                key: str(item[source]).strip()
+                for key, source in (("id", "item_id"), ("name", "item_name"), ("category", "item_category"))
+                if str(item.get(source) or "").strip()
+            }
             if product:
                 products.append(product)
         if products:
@@ -112,8 +121,9 @@ def metadata(event: dict[str, Any], tracking_type: str) -> dict[str, Any]:
 def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorRequest:
     """The normalized event → one conversion_events request carrying one event."""
     name = settings["EVENT"]
-    tracking = {"tracking_type": name} if name in TRACKING_TYPES else {"tracking_type": "CUSTOM",
-                                                                       "custom_event_name": name}
+    tracking = (
+        {"tracking_type": name} if name in TRACKING_TYPES else {"tracking_type": "CUSTOM", "custom_event_name": name}
+    )
     item: dict[str, Any] = {
         "event_at": ads.event_millis(event),
         "action_source": "WEBSITE",
@@ -145,8 +155,9 @@ def _batch_api(max_events: int) -> BatchApi:
     def combine(requests: list[VendorRequest]) -> VendorRequest:
         first = requests[0]
         events = [e for r in requests for e in r.json["data"]["events"]]
-        return VendorRequest(first.method, first.url, dict(first.headers),
-                             {"data": {**first.json["data"], "events": events}})
+        return VendorRequest(
+            first.method, first.url, dict(first.headers), {"data": {**first.json["data"], "events": events}}
+        )
 
     def events(request: VendorRequest) -> int:
         return len(request.json["data"]["events"])

@@ -11,7 +11,8 @@ is denied. Settings ``SNAPCHAT_PIXEL_ID``, ``SNAPCHAT_TEST_MODE``; secret
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import functions_framework.aio
 from starlette.requests import Request
@@ -47,12 +48,19 @@ EVENT_MAP = {
 
 def user_data(event: dict[str, Any]) -> dict[str, Any]:
     data: dict[str, Any] = {}
-    emails = [hashing.hashed(v, hashing.email_basic) for v in
-              ed.user_values(event, ("email", "email_address"), ("sha256_email_address",))]
-    phones = [hashing.hashed(v, hashing.phone_digits) for v in
-              ed.user_values(event, ("phone_number", "phone"), ("sha256_phone_number",))]
-    externals = [hashing.hashed(v, hashing.trimmed) for v in
-                 [ed.text(event, "user_id"), *ed.user_values(event, ("external_id",), ("sha256_external_id",))] if v]
+    emails = [
+        hashing.hashed(v, hashing.email_basic)
+        for v in ed.user_values(event, ("email", "email_address"), ("sha256_email_address",))
+    ]
+    phones = [
+        hashing.hashed(v, hashing.phone_digits)
+        for v in ed.user_values(event, ("phone_number", "phone"), ("sha256_phone_number",))
+    ]
+    externals = [
+        hashing.hashed(v, hashing.trimmed)
+        for v in [ed.text(event, "user_id"), *ed.user_values(event, ("external_id",), ("sha256_external_id",))]
+        if v
+    ]
     for key, values in (("em", emails), ("ph", phones), ("external_id", externals)):
         values = list(dict.fromkeys(v for v in values if v))
         if values:
@@ -62,8 +70,10 @@ def user_data(event: dict[str, Any]) -> dict[str, Any]:
         address = addresses[0]
         country = ed.address_value(address, "country")
         for key, field, normalize in (
-            ("fn", "first_name", hashing.name_meta), ("ln", "last_name", hashing.name_meta),
-            ("ct", "city", hashing.city_meta), ("st", "region", hashing.state_meta),
+            ("fn", "first_name", hashing.name_meta),
+            ("ln", "last_name", hashing.name_meta),
+            ("ct", "city", hashing.city_meta),
+            ("st", "region", hashing.state_meta),
             ("zp", "postal_code", lambda v: hashing.zip_meta(v, country)),
             ("country", "country", hashing.country_code),
         ):
@@ -107,8 +117,7 @@ def custom_data(event: dict[str, Any], name: str) -> dict[str, Any]:
     if contents:
         data["contents"] = contents
         data["num_items"] = ads.num_items(event)
-    for key, source in (("order_id", "transaction_id"), ("search_string", "search_term"),
-                        ("sign_up_method", "method")):
+    for key, source in (("order_id", "transaction_id"), ("search_string", "search_term"), ("sign_up_method", "method")):
         found = ed.text(event, source)
         if found:
             data[key] = found
@@ -146,8 +155,12 @@ def classify(response: Response) -> Attempt | None:
     body = response.json()
     status = body.get("status") if isinstance(body, dict) else None
     if 200 <= response.status < 300 and status == "INVALID":
-        return Attempt(Outcome.REJECTED, reason="snapchat_invalid", status=response.status,
-                       detail=str(body.get("reason") or body.get("errors") or "")[:500])
+        return Attempt(
+            Outcome.REJECTED,
+            reason="snapchat_invalid",
+            status=response.status,
+            detail=str(body.get("reason") or body.get("errors") or "")[:500],
+        )
     return None
 
 
