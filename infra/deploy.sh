@@ -101,6 +101,10 @@ JSON
 
 tf() { terraform -chdir="$INFRA_DIR" "$@"; }
 
+# config/vendors.yaml as make run and every function read it (privacy rules included): a wrong
+# rule stops here, naming vendor, rule and key, before anything is planned.
+PYTHONPATH="$INFRA_DIR/.." "$([[ -x "$INFRA_DIR/../.venv/bin/python" ]] && echo "$INFRA_DIR/../.venv/bin/python" || echo python3)" -m devstack.config "${VENDORS_CONFIG:-$INFRA_DIR/../config/vendors.yaml}" || exit 1
+
 echo "== terraform init" >&2
 tf init -input=false -upgrade=false >&2
 

@@ -32,11 +32,15 @@ from shared import jsonlog, secrets, settings as env_settings
 from shared.delivery import http
 from shared.delivery.envelope import EnvelopeError, PushMessage, decode_push
 from shared.delivery.outcome import Outcome
+from shared.privacy import rules as privacy_rules, transform as privacy
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 CONNECT_TIMEOUT_SECONDS = 3.05
 # Runtime settings every vendor understands, read as <VENDOR>_<KEY> like its own settings.
-RUNTIME_SETTINGS = ("EVENTS", "EVENT_MAP", "SEND_UNMAPPED", "MEASUREMENT_IDS", "TEST_MODE", "TIMEOUT_SECONDS")
+RUNTIME_SETTINGS = ("EVENTS", "EVENT_MAP", "SEND_UNMAPPED", "MEASUREMENT_IDS", "TEST_MODE", "TIMEOUT_SECONDS",
+                    *privacy_rules.SETTING_NAMES)
+# Keys every mapping needs whatever the vendor: the dedup key (docs/contracts.md).
+BASE_REQUIRED_KEYS = ("event_id",)
 _MAX_REMEMBERED = 100_000
 
 
@@ -84,6 +88,8 @@ class Plan:
     attempt: Attempt | None
     debug: bool = False
     vendor_event: str = ""
+    # The vendor's copy of the event after its privacy controls (shared.privacy.transform).
+    event: dict[str, Any] | None = None
 
 
 BuildRequest = Callable[[dict[str, Any], Mapping[str, str]], VendorRequest]
@@ -132,6 +138,11 @@ class Vendor:
     (else they are skipped), and ``<NAME>_TEST_MODE=all`` makes every event a test event.
     ``classify`` sees every HTTP response first and may decide its outcome (``None``: the
     generic status rules decide).
+
+    Privacy (docs/privacy.md): ``kind`` is ``"ad"`` or ``"analytics"`` (bot events are skipped
+    for ad vendors by default; transformation scopes name kinds); ``required_keys`` are the
+    event keys the mapping cannot work without: a transformation that removes one fails at
+    load, naming vendor, rule and key.
     """
 
     name: str
@@ -147,12 +158,27 @@ class Vendor:
     classify: Classifier | None = None
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     dedupe_delivered: bool = False
+    kind: str = "analytics"
+    required_keys: tuple[str, ...] = ()
     session: requests.Session = field(default_factory=http.new_session)
     _seen: "OrderedDict[str, int]" = field(default_factory=OrderedDict, repr=False)
     _delivered: "OrderedDict[str, None]" = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def __post_init__(self) -> None:
+        # Start-up validation of the privacy configuration: a wrong rule stops the function
+        # here, with vendor, rule and key in the message, instead of leaking or failing later.
+        if self.kind not in privacy_rules.KINDS:
+            raise ValueError(f"vendor {self.name!r}: kind must be one of {privacy_rules.KINDS}, got {self.kind!r}")
+        prefix = self.name.upper()
+        privacy.check_vendor(self.name, self.kind, self.all_required_keys(),
+                             {key: os.environ.get(f"{prefix}_{key}", "") for key in privacy_rules.SETTING_NAMES})
+
     # -- configuration -------------------------------------------------------------------------
+
+    def all_required_keys(self) -> tuple[str, ...]:
+        """The keys no transformation may remove for this vendor."""
+        return tuple(dict.fromkeys((*BASE_REQUIRED_KEYS, *self.required_keys)))
 
     def settings(self) -> dict[str, str]:
         """Settings, runtime settings and secrets of this vendor, read now.
@@ -165,6 +191,8 @@ class Vendor:
         values = {key: os.environ.get(f"{prefix}_{key}", "").strip() for key in names}
         for key in self.secret_names:
             values[key] = secrets.get(f"{prefix}_{key}")
+        if values.get("CLIENT_ID", "").lower() == "anonymize":
+            values["CLIENT_ID_KEY"] = secrets.get(f"{prefix}_CLIENT_ID_KEY")
         return values
 
     def max_delivery_attempts(self) -> int:
@@ -213,6 +241,15 @@ class Vendor:
             state = str(consent.get(purpose) or attributes.get(f"consent_{purpose}") or "not_set")
             if state == "denied":
                 return gated(Outcome.SKIPPED, f"consent_denied:{purpose}")
+        bot = privacy.bot_gate(event, self.kind, values)
+        if bot:
+            return gated(Outcome.SKIPPED, bot)
+        try:
+            event = privacy.for_vendor(event, self.name, self.kind, values)
+        except privacy.PrivacyMisconfigured as exc:
+            # Never send what the owner asked to anonymize: wait (and alert) until it is fixed.
+            return Plan(None, Attempt(Outcome.RETRYING, reason="privacy_misconfigured", detail=str(exc), alert=True),
+                        debug, vendor_event)
         prepared = dict(values)
         if self.test_event_code_setting:
             code = prepared.get(self.test_event_code_setting, "")
@@ -256,8 +293,8 @@ class Vendor:
         if missing:
             prefix = self.name.upper()
             reason = "missing_settings:" + ",".join("|".join(f"{prefix}_{k}" for k in key.split("|")) for key in missing)
-            return Plan(request, Attempt(Outcome.DRY_RUN, reason=reason), debug, vendor_event)
-        return Plan(request, None, debug, vendor_event)
+            return Plan(request, Attempt(Outcome.DRY_RUN, reason=reason), debug, vendor_event, event)
+        return Plan(request, None, debug, vendor_event, event)
 
     # -- the I/O part ----------------------------------------------------------------------------
 
@@ -312,6 +349,9 @@ class Vendor:
             record["detail"] = attempt.detail[:500]
         if plan.request is not None and (log_requests or attempt.outcome is Outcome.DRY_RUN):
             record["request"] = self._loggable(plan.request, values, log_requests)
+        if log_requests and plan.event is not None:
+            # Local only: the vendor's copy of the event after its privacy controls (inspector).
+            record["vendor_event"] = plan.event
         if log_requests and attempt.response is not None:
             record["response"] = {"status": attempt.response.status, "body": attempt.response.excerpt()}
         severity = "INFO" if attempt.outcome.ack and attempt.outcome is not Outcome.REJECTED else "WARNING"

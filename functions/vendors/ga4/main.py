@@ -178,6 +178,7 @@ VENDOR = Vendor(
     required_settings=("MEASUREMENT_ID", "API_SECRET"),
     event_map=None,
     required_consent=("analytics_storage",),
+    required_keys=("client_id",),  # the Measurement Protocol refuses a body without it
     measurement_id_setting="MEASUREMENT_ID",
     max_event_age_seconds=72 * 3600,
     dedupe_delivered=True,

@@ -177,6 +177,7 @@ VENDOR = Vendor(
     required_settings=("PIXEL_CODE", "ACCESS_TOKEN"),
     event_map=EVENT_MAP,
     required_consent=("ad_storage",),
+    kind="ad",
     test_event_code_setting="TEST_EVENT_CODE",
     max_event_age_seconds=7 * 24 * 3600,
     classify=classify,

@@ -108,3 +108,13 @@ variable "labels" {
   type        = map(string)
   default     = {}
 }
+
+variable "ip_truncation" {
+  description = "IP_TRUNCATION: collect truncates every IP before publishing (config/vendors.yaml privacy.ip_truncation): \"\" (none), standard or strict."
+  type        = string
+  default     = ""
+  validation {
+    condition     = contains(["", "standard", "strict"], var.ip_truncation)
+    error_message = "ip_truncation must be \"\", \"standard\" or \"strict\"."
+  }
+}
