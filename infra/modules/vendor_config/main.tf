@@ -16,9 +16,9 @@ locals {
   # `transformations:` (docs/privacy.md): every vendor function gets the whole list as JSON in
   # <VENDOR>_TRANSFORMATIONS and applies the rules in its scope, exactly as `make run` passes
   # them; the function validates them at start-up (and `make deploy` before planning).
-  transformations = try(local.config.transformations, null) == null ? [] : local.config.transformations
-  privacy         = try(local.config.privacy, null) == null ? {} : local.config.privacy
-  ip_truncation   = lower(try(tostring(local.privacy.ip_truncation), ""))
+  transformations_count = try(length(local.config.transformations), 0)
+  transformations_json  = local.transformations_count == 0 ? "" : jsonencode(local.config.transformations)
+  ip_truncation         = try(lower(tostring(local.config.privacy.ip_truncation)), "")
 
   delivery_defaults = { max_delivery_attempts = 100, minimum_backoff_seconds = 10, maximum_backoff_seconds = 600 }
   delivery          = try(merge(local.delivery_defaults, local.config.delivery.cloud), local.delivery_defaults)
@@ -38,8 +38,8 @@ locals {
       settings = merge(try({
         for key, value in entry.settings :
         "${upper(name)}_${key}" => tostring(value) if value != null && tostring(value) != ""
-        }, {}), length(local.transformations) == 0 ? {} : {
-        "${upper(name)}_TRANSFORMATIONS" = jsonencode(local.transformations)
+        }, {}), local.transformations_count == 0 ? {} : {
+        "${upper(name)}_TRANSFORMATIONS" = local.transformations_json
       })
     } if try(entry.enabled, true) == true && contains(local.folders, name)
   }
