@@ -84,7 +84,7 @@ def _run(tmp_path: Path, privacy: bool) -> tuple[dict[str, list[dict]], dict[str
     for server in servers.values():
         server.__enter__()
     try:
-        env = {name: {**CREDENTIALS[name], "VENDOR_API_BASE": servers[name].url} for name in VENDORS}
+        env = {name: {**CREDENTIALS[name], "VENDOR_API_BASE": servers[name].url, "LOG_REQUESTS": "1"} for name in VENDORS}
         env["webhook"]["WEBHOOK_URL"] = servers["webhook"].url + "/hook"
         received: dict[str, list[dict]] = {}
         with LocalStack(_config(tmp_path, privacy), vendors=VENDORS, vendor_env=env) as stack:
@@ -123,6 +123,10 @@ def test_owner_example_each_control_changes_only_what_it_names(tmp_path):
     server_event["referrer_url"] = "https://news.example/"
     assert after["meta"][0] == expected
     assert [(l["outcome"], l["reason"]) for l in lines["meta"]] == [("delivered", ""), ("skipped", "bot")]
+    # What the inspector shows for Meta: its copy of the event after the rules.
+    meta_copy = lines["meta"][0]["vendor_event"]
+    assert "ip_override" not in meta_copy and meta_copy["page_referrer"] == "https://news.example/"
+    assert lines["webhook"][0]["vendor_event"]["ip_override"] == "203.0.113.0"
 
     # TikTok: the visitor's purchase unchanged (IP included); nothing from the bot.
     assert after["tiktok"] == before["tiktok"][:1]
