@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -22,15 +23,22 @@ def truncate_ip(value: str, mode: str) -> str | None:
     returns ``None`` (better no IP than one we could not truncate)."""
     if mode in ("", "none"):
         return value
+    return _truncate(str(value).strip(), mode)
+
+
+@functools.lru_cache(maxsize=8192)
+def _truncate(value: str, mode: str) -> str | None:
+    # Cached: the same visitor sends several hits, and ipaddress objects are slow to build.
     v4_bits, v6_bits = IP_MODES[mode]
     try:
-        address = ipaddress.ip_address(str(value).strip())
+        address = ipaddress.ip_address(value)
     except ValueError:
         return None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
-    bits = v4_bits if address.version == 4 else v6_bits
-    return str(ipaddress.ip_network(f"{address}/{bits}", strict=False).network_address)
+    width, bits = (32, v4_bits) if address.version == 4 else (128, v6_bits)
+    mask = ((1 << bits) - 1) << (width - bits)
+    return str(type(address)(int(address) & mask))
 
 
 def anonymize_client_id(secret: bytes, client_id: str) -> str:

@@ -43,7 +43,10 @@ def _iab_patterns(path: str) -> tuple[str, ...]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _classify(user_agent: str, iab_file: str) -> tuple[bool, str]:
+def _classify(user_agent: str) -> tuple[bool, str]:
+    user_agent = user_agent.strip()[:_MAX_USER_AGENT_CHARS]
+    if not user_agent:
+        return True, "empty_user_agent"
     detector = _crawlerdetect()
     with _lock:  # CrawlerDetect keeps the last match on the instance
         if detector.isCrawler(user_agent):
@@ -59,7 +62,7 @@ def _classify(user_agent: str, iab_file: str) -> tuple[bool, str]:
     if device is not None and device.family == "Spider":
         return True, "ua_parser:spider"
     lowered = user_agent.lower()
-    if any(pattern in lowered for pattern in _iab_patterns(iab_file)):
+    if any(pattern in lowered for pattern in _iab_patterns(os.environ.get("BOT_LIST_FILE", ""))):
         return True, "iab_list"
     return False, ""
 
@@ -67,7 +70,7 @@ def _classify(user_agent: str, iab_file: str) -> tuple[bool, str]:
 def classify(user_agent: str | None, browser: bool = True) -> tuple[bool, str]:
     """``(bot, reason)`` for a user agent. ``browser=False`` (server-to-server events, which
     carry no visitor user agent of their own) does not count a missing one as a bot."""
-    agent = (user_agent or "").strip()[:_MAX_USER_AGENT_CHARS]
-    if not agent:
+    if not user_agent:
         return (True, "empty_user_agent") if browser else (False, "")
-    return _classify(agent, os.environ.get("BOT_LIST_FILE", ""))
+    # Cached on the header as received: a warm hit is one dict lookup.
+    return _classify(user_agent)
