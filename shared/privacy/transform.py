@@ -7,7 +7,8 @@ The published event, and every other vendor's copy, are never changed.
 Per vendor, in this order:
 
 1. the bot gate: events with ``bot: true`` are skipped with reason ``bot`` for ad vendors and
-   sent flagged to analytics vendors, unless ``<VENDOR>_BOTS`` says ``skip`` or ``send``;
+   sent flagged (``bot``, ``bot_reason``) to analytics vendors, unless ``<VENDOR>_BOTS`` says
+   ``skip`` or ``send``; a human's event reaches vendors without the two keys;
 2. the transformation rules in the vendor's scope (:mod:`shared.privacy.rules`, fixed order);
 3. ``<VENDOR>_IP_TRUNCATION`` (``standard`` / ``strict``) on ``ip_override``;
 4. ``<VENDOR>_CLIENT_ID=anonymize``: ``client_id`` → HMAC-SHA256 with the secret
@@ -23,6 +24,7 @@ from shared.privacy import anonymize, rules as rule_set
 # Who receives bot events by default (config: <VENDOR>_BOTS = skip | send).
 DEFAULT_BOTS = {"ad": "skip", "analytics": "send"}
 BOT_REASON = "bot"
+BOT_KEYS = ("bot", "bot_reason")
 IP_KEY = "ip_override"
 CLIENT_ID_KEY = "client_id"
 
@@ -71,6 +73,9 @@ def for_vendor(event: dict[str, Any], vendor: str, kind: str, settings: Mapping[
     """The event as ``vendor`` may receive it; ``event`` itself when nothing applies.
 
     Raises :class:`PrivacyMisconfigured` when anonymization is on without its key."""
+    if "bot" in event and event.get("bot") is not True:
+        # Nothing to flag: a human's event reaches vendors exactly as before bot detection.
+        event = {key: value for key, value in event.items() if key not in BOT_KEYS}
     rules = rule_set.for_vendor(rule_set.decode(settings.get("TRANSFORMATIONS") or ""), vendor, kind)
     ip_mode = (settings.get("IP_TRUNCATION") or "").strip().lower()
     anonymize_cid = (settings.get("CLIENT_ID") or "").strip().lower() == "anonymize"

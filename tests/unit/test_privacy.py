@@ -224,8 +224,9 @@ def test_bot_events_skip_ad_vendors_and_reach_analytics_flagged_by_default():
     # per vendor: an ad vendor may take bots, an analytics vendor may refuse them
     assert _vendor("adv", "ad").plan(event, {"BOTS": "send"}).attempt is None
     assert _vendor("ana", "analytics").plan(event, {"BOTS": "skip"}).attempt.reason == "bot"
-    # humans always pass the gate
-    assert _vendor("adv", "ad").plan({**event, "bot": False}, {}).attempt is None
+    # humans always pass the gate, and reach vendors without the flags
+    human = _vendor("adv", "ad").plan({**event, "bot": False, "bot_reason": ""}, {})
+    assert human.attempt is None and "bot" not in human.request.json and "bot_reason" not in human.request.json
 
 
 def test_plan_sends_the_transformed_copy_and_waits_when_anonymization_has_no_key():
