@@ -342,3 +342,17 @@ def test_collect_refuses_a_wrong_global_truncation(monkeypatch):
     monkeypatch.setenv("IP_TRUNCATION", "half")
     with pytest.raises(ValueError, match="IP_TRUNCATION must be one of"):
         Collector(RecordingPublisher(), CollectConfig())
+
+
+def test_geo_survives_global_truncation(monkeypatch):
+    """Geo comes from the load balancer's headers (trusted with X-Edge-Auth once configured),
+    read before truncation: a truncated IP costs no geo."""
+    monkeypatch.setenv("IP_TRUNCATION", "strict")
+    edge = {"edge_auth_secrets": ("edge-secret",)} if "edge_auth_secrets" in CollectConfig.__dataclass_fields__ else {}
+    headers = {"x-forwarded-for": "203.0.113.195, 198.51.100.1", "user-agent": HUMANS[0], "x-edge-auth": "edge-secret",
+               "x-client-geo-country": "DE", "x-client-geo-region": "DEBY", "x-client-geo-city": "munich"}
+    publisher = RecordingPublisher()
+    asyncio.run(Collector(publisher, CollectConfig(**edge)).handle(HttpRequest("POST", "/g/collect", Q, headers)))
+    (event,) = publisher.events
+    assert event["ip_override"] == "203.0.0.0"
+    assert event["event_location"] == {"country": "DE", "region": "DEBY", "city": "munich"}
