@@ -28,13 +28,29 @@ locals {
       "pubsub.googleapis.com",
       "run.googleapis.com",
       "secretmanager.googleapis.com",
+      "serviceusage.googleapis.com",
       "storage.googleapis.com",
     ],
     var.enable_event_archive || var.enable_delivery_ledger ? ["bigquery.googleapis.com"] : [],
     var.domain_mode == "load_balancer" ? ["compute.googleapis.com"] : [],
   )
 
+  # infra/deploy.sh creates this agent (`gcloud beta services identity create`) before
+  # Terraform runs: enabling the API alone does not create it right away.
   pubsub_service_agent = "service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+
+  # Buckets a function build reads and writes: our sources, and the per-region buckets Cloud
+  # Run functions copies sources into (gcf-v2-sources-*) and takes uploads in (gcf-v2-uploads-*).
+  build_buckets = [
+    "${var.project_id}-tagging-sources",
+    "gcf-v2-sources-${data.google_project.this.number}-${var.region}",
+    "gcf-v2-uploads-${data.google_project.this.number}-${var.region}",
+  ]
+  # Every permission of roles/run.builder except storage ones on other buckets.
+  build_storage_condition = join(" || ", concat(
+    ["!(resource.type == \"storage.googleapis.com/Bucket\" || resource.type == \"storage.googleapis.com/Object\")"],
+    [for b in local.build_buckets : "resource.name.startsWith(\"projects/_/buckets/${b}\")"],
+  ))
 }
 
 module "vendor_config" {
@@ -80,13 +96,24 @@ resource "google_project_service" "enabled" {
   disable_on_destroy = false
 }
 
+# An API answers "has not been used in project ... or it is disabled" for a while after it
+# was enabled. infra/deploy.sh enables them before Terraform; this wait covers an API added
+# later (the set changes, so the wait runs again) and nothing on a run without changes.
+resource "time_sleep" "apis_ready" {
+  create_duration = var.api_propagation_wait
+  triggers = {
+    services = join(",", sort(local.services))
+  }
+  depends_on = [google_project_service.enabled]
+}
+
 # ---------------------------------------------------------------------------------------------
 # Function sources and the identity that builds them
 # ---------------------------------------------------------------------------------------------
 
 resource "google_storage_bucket" "sources" {
   #checkov:skip=CKV_GCP_62:Access logs of a bucket holding only build archives of this repository's public code add cost and no audit value; Cloud Audit Logs record admin access.
-  name                        = "${var.project_id}-tagging-sources"
+  name                        = local.build_buckets[0]
   project                     = var.project_id
   location                    = var.region
   uniform_bucket_level_access = true
@@ -108,7 +135,7 @@ resource "google_storage_bucket" "sources" {
     }
   }
 
-  depends_on = [google_project_service.enabled]
+  depends_on = [time_sleep.apis_ready]
 }
 
 module "collect_source" {
@@ -135,26 +162,73 @@ module "vendor_source" {
 }
 
 # Cloud Build runs the function builds as this account instead of the default compute
-# service account, which may hold the Editor role. It writes build logs and images and reads
-# sources: ours, and the copies Cloud Run functions keeps in its own per-project buckets, whose
-# names are not known in advance (hence project-wide read, for this build identity only).
+# service account, which may hold the Editor role. Google's Cloud Run build docs ask for
+# roles/run.builder (build logs, images, sources); the condition keeps its storage rights to
+# the function buckets (build_buckets) and leaves every other bucket of the project alone.
 resource "google_service_account" "build" {
   project      = var.project_id
   account_id   = "tagging-build"
   display_name = "Builds the tagging functions"
-  depends_on   = [google_project_service.enabled]
+  depends_on   = [time_sleep.apis_ready]
 }
 
 resource "google_project_iam_member" "build" {
-  for_each = toset([
-    "roles/logging.logWriter",
-    "roles/artifactregistry.writer",
-    "roles/storage.objectViewer",
-  ])
+  for_each = toset(["roles/run.builder"])
 
   project = var.project_id
   role    = each.value
   member  = google_service_account.build.member
+
+  dynamic "condition" {
+    for_each = var.scope_build_storage ? [local.build_storage_condition] : []
+    content {
+      title       = "tagging-function-buckets-only"
+      description = "Storage rights only on the tagging sources bucket and the Cloud Run functions buckets of ${var.region}."
+      expression  = condition.value
+    }
+  }
+}
+
+# Images of every build land here instead of gcf-artifacts, where they would pile up: the
+# cleanup policy keeps the newest few per function and deletes the rest after a week.
+resource "google_artifact_registry_repository" "functions" {
+  #checkov:skip=CKV_GCP_84:Images are builds of this repository's public code; Google-managed encryption is enough, a CMEK is an organisation choice.
+  project                = var.project_id
+  location               = var.region
+  repository_id          = "tagging-functions"
+  format                 = "DOCKER"
+  description            = "Images of the tagging functions (built by Cloud Build)."
+  labels                 = var.labels
+  cleanup_policy_dry_run = false
+
+  cleanup_policies {
+    id     = "keep-newest"
+    action = "KEEP"
+    most_recent_versions {
+      keep_count = var.images_kept_per_function
+    }
+  }
+  cleanup_policies {
+    id     = "delete-older"
+    action = "DELETE"
+    condition {
+      tag_state  = "ANY"
+      older_than = "604800s"
+    }
+  }
+
+  depends_on = [time_sleep.apis_ready]
+}
+
+# IAM grants take minutes to reach every Google service. Five builds start right after the
+# build grant, and Pub/Sub starts minting push tokens right after its grant: wait once.
+resource "time_sleep" "iam_propagation" {
+  create_duration = var.iam_propagation_wait
+  triggers = {
+    build_roles = join(",", [for m in google_project_iam_member.build : "${m.role}:${m.member}"])
+    condition   = var.scope_build_storage ? local.build_storage_condition : ""
+    push_tokens = google_service_account_iam_member.pubsub_signs_push_tokens.member
+  }
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -172,7 +246,7 @@ module "event_bus" {
   archive_deletion_protection = var.archive_deletion_protection
   labels                      = var.labels
 
-  depends_on = [google_project_service.enabled]
+  depends_on = [time_sleep.apis_ready]
 }
 
 module "collect" {
@@ -183,6 +257,7 @@ module "collect" {
   source_bucket           = module.collect_source.bucket
   source_object           = module.collect_source.object
   build_service_account   = google_service_account.build.id
+  docker_repository       = google_artifact_registry_repository.functions.id
   events_topic_id         = module.event_bus.events_topic_id
   events_topic_name       = module.event_bus.events_topic_name
   allowed_measurement_ids = var.allowed_measurement_ids
@@ -194,7 +269,7 @@ module "collect" {
   provisioned_secrets     = var.provisioned_secrets
   labels                  = var.labels
 
-  depends_on = [google_project_service.enabled, google_project_iam_member.build]
+  depends_on = [time_sleep.apis_ready, time_sleep.iam_propagation]
 }
 
 # The identity Pub/Sub signs push requests with (OIDC); it may only invoke vendor functions.
@@ -202,7 +277,7 @@ resource "google_service_account" "push" {
   project      = var.project_id
   account_id   = "tagging-push"
   display_name = "Pub/Sub push identity for the vendor functions"
-  depends_on   = [google_project_service.enabled]
+  depends_on   = [time_sleep.apis_ready]
 }
 
 # The Pub/Sub service agent mints the OIDC tokens of push requests as the push identity.
@@ -222,11 +297,11 @@ module "vendor" {
   source_bucket           = module.vendor_source[each.key].bucket
   source_object           = module.vendor_source[each.key].object
   build_service_account   = google_service_account.build.id
+  docker_repository       = google_artifact_registry_repository.functions.id
   settings                = each.value.settings
   secrets                 = each.value.secrets
   events                  = each.value.events
   filter                  = each.value.filter
-  provisioned_secrets     = var.provisioned_secrets
   events_topic_id         = module.event_bus.events_topic_id
   dead_letter_topic_id    = module.event_bus.dead_letter_topic_id
   max_delivery_attempts   = local.delivery.max_delivery_attempts
@@ -239,9 +314,8 @@ module "vendor" {
 
   depends_on = [
     terraform_data.vendor_config,
-    google_project_service.enabled,
-    google_project_iam_member.build,
-    google_service_account_iam_member.pubsub_signs_push_tokens,
+    time_sleep.apis_ready,
+    time_sleep.iam_propagation,
   ]
 }
 
@@ -260,20 +334,21 @@ module "custom_domain" {
   security_policy = var.security_policy
   labels          = var.labels
 
-  depends_on = [google_project_service.enabled]
+  depends_on = [time_sleep.apis_ready]
 }
 
 module "monitoring" {
   source = "./modules/monitoring"
 
-  project_id                    = var.project_id
-  vendor_subscriptions          = flatten([for v in keys(local.vendors) : ["${v}-push", "${v}-replay-push"]])
-  dead_letter_subscription      = module.event_bus.dead_letter_subscription_name
-  alert_email                   = var.alert_email
-  rejected_deliveries_threshold = var.rejected_deliveries_threshold
-  labels                        = var.labels
+  project_id                     = var.project_id
+  vendor_subscriptions           = flatten([for v in keys(local.vendors) : ["${v}-push", "${v}-replay-push"]])
+  dead_letter_subscription       = module.event_bus.dead_letter_subscription_name
+  alert_email                    = var.alert_email
+  rejected_deliveries_per_minute = var.rejected_deliveries_per_minute
+  metric_propagation_wait        = var.metric_propagation_wait
+  labels                         = var.labels
 
-  depends_on = [google_project_service.enabled]
+  depends_on = [time_sleep.apis_ready]
 }
 
 module "delivery_ledger" {
@@ -285,5 +360,8 @@ module "delivery_ledger" {
   retention_days = var.ledger_retention_days
   labels         = var.labels
 
-  depends_on = [google_project_service.enabled]
+  delete_contents_on_destroy = var.ledger_delete_contents_on_destroy
+  exclude_from_default       = var.ledger_exclude_from_default_bucket
+
+  depends_on = [time_sleep.apis_ready]
 }

@@ -26,10 +26,10 @@ output "vendors" {
 }
 
 output "secrets" {
-  description = "Secret Manager secrets awaiting values: add each with `printf %s VALUE | gcloud secrets versions add ID --data-file=-`, then `make deploy` again."
+  description = "Secret Manager secrets and whether they hold a value: add one with `printf %s VALUE | gcloud secrets versions add ID --data-file=-`. Vendor functions pick it up within 5 minutes; collect's secrets need `make deploy` again."
   value = {
     for id in concat(module.collect.secret_ids, flatten([for m in values(module.vendor) : m.secret_ids])) :
-    id => contains(var.provisioned_secrets, id) ? "set (injected)" : "no value yet (not injected)"
+    id => contains(var.provisioned_secrets, id) ? "set" : "no value yet"
   }
 }
 

@@ -128,10 +128,11 @@ variable "vendor_functions" {
 
 variable "provisioned_secrets" {
   description = <<-EOT
-    Secret IDs that already hold an enabled version. Only these are injected into the functions
-    (an env-var secret without a version would stop the function from starting); a vendor whose
-    secrets are missing runs dry and logs the request it would send. `make deploy` fills this in
-    from `gcloud secrets versions list`.
+    Secret IDs that already hold an enabled version (`make deploy` fills this in from
+    `gcloud secrets versions list`, and stops if it cannot). collect's two secrets are
+    injected as environment variables only when listed here (an env-var secret without a
+    version would stop collect from starting). Vendor functions read their secrets at runtime
+    from Secret Manager and do not need this: the list only labels the `secrets` output.
   EOT
   type        = set(string)
   default     = []
@@ -184,10 +185,56 @@ variable "alert_email" {
   default     = ""
 }
 
-variable "rejected_deliveries_threshold" {
-  description = "Alert when a vendor rejects more than this many deliveries in 5 minutes."
+variable "rejected_deliveries_per_minute" {
+  description = "Alert when a vendor answers 4xx (or a delivery is vendor_misconfigured) more than this many times per minute, averaged over 5 minutes."
   type        = number
-  default     = 0
+  default     = 1
+  validation {
+    condition     = var.rejected_deliveries_per_minute >= 0
+    error_message = "rejected_deliveries_per_minute must be 0 or more."
+  }
+}
+
+variable "ledger_delete_contents_on_destroy" {
+  description = "Let `make destroy` delete the ledger dataset with its tables (Cloud Logging creates them, so Terraform does not know them). false keeps the ledger and makes destroy fail on it."
+  type        = bool
+  default     = true
+}
+
+variable "ledger_exclude_from_default_bucket" {
+  description = "Keep the routine delivery lines (delivered, skipped, dry_run) only in the BigQuery ledger, not also in the _Default log bucket. Rejections, retries and dead letters stay in both."
+  type        = bool
+  default     = true
+}
+
+variable "scope_build_storage" {
+  description = "Limit the build account's storage rights (roles/run.builder) to the function buckets with an IAM condition. false grants them project-wide (if a build ever fails with a storage permission error)."
+  type        = bool
+  default     = true
+}
+
+variable "images_kept_per_function" {
+  description = "Artifact Registry cleanup policy: the newest image versions kept per function; older ones are deleted after 7 days."
+  type        = number
+  default     = 5
+}
+
+variable "api_propagation_wait" {
+  description = "How long Terraform waits after enabling an API before using it (only when the set of APIs changes)."
+  type        = string
+  default     = "60s"
+}
+
+variable "iam_propagation_wait" {
+  description = "How long Terraform waits after the build and push-token grants before the builds start (only when a grant changes)."
+  type        = string
+  default     = "90s"
+}
+
+variable "metric_propagation_wait" {
+  description = "How long Terraform waits after creating the log-based metric before the alert policy that reads it (only when the metric is created)."
+  type        = string
+  default     = "300s"
 }
 
 variable "labels" {

@@ -1,5 +1,7 @@
 # Terraform: `make deploy`, `make plan`, `make destroy` (infra/deploy.sh checks the tools,
 # PROJECT, REGION, DOMAIN and gcloud credentials first), and checkov for `make test`.
+# ALLOWED_ORIGINS, STATE_BUCKET, SEEK_TIME and AUTO_APPROVE given on the command line reach
+# deploy.sh too (make exports command-line variables to recipes).
 #
 #   make deploy PROJECT=my-project REGION=europe-west1 DOMAIN=track.example.com
 #   make deploy PROJECT=my-project REGION=europe-west1 DOMAIN_MODE=none

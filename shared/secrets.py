@@ -7,21 +7,29 @@ Names are the vendor's setting names, e.g. ``META_ACCESS_TOKEN``. Two backends, 
     The value of the environment variable of the same name (``META_ACCESS_TOKEN``). Unset or
     empty means "no credentials": the vendor runs dry.
 
-``secretmanager`` (the cloud; Terraform sets it)
-    Google Secret Manager. The secret version to read is, in order:
+``secretmanager`` (the cloud: Terraform sets it on every vendor function, with one
+``SECRET_<NAME>`` per secret of the vendor, see infra/modules/vendor_function)
+    Google Secret Manager, read at runtime. The secret version to read is, in order:
 
     1. ``SECRET_<NAME>``: a full version resource name,
        ``projects/<project>/secrets/<secret>/versions/<version|latest>``
-       (e.g. ``SECRET_META_ACCESS_TOKEN=projects/my-proj/secrets/meta-access-token/versions/latest``);
+       (e.g. ``SECRET_META_ACCESS_TOKEN=projects/my-proj/secrets/META_ACCESS_TOKEN/versions/latest``);
     2. otherwise, if ``<NAME>`` itself is set as an environment variable, that value
        (lets an operator pin a value without a secret);
     3. otherwise the secret is not configured: the vendor runs dry.
 
-    Values are cached in process for ``SECRETS_CACHE_SECONDS`` (default 300), so rotating a
-    secret reaches running instances within that time without a redeploy, and Secret
-    Manager is called about once per instance per 5 minutes, not once per event.
-    A failure to read a configured secret raises :class:`SecretUnavailable`; the delivery
-    runtime turns that into a retry (the event is not lost and not sent dry).
+    Values are cached in process for ``SECRETS_CACHE_SECONDS`` (default 300), so a value
+    added or rotated with ``gcloud secrets versions add`` reaches running instances within
+    that time without a redeploy, and Secret Manager is called about once per instance per
+    5 minutes, not once per event.
+
+    A secret that exists but holds no enabled version (Secret Manager answers NOT_FOUND or
+    FAILED_PRECONDITION) is "not configured": ``""``, the vendor runs dry, and it is asked
+    again after the cache time. So a deploy never waits for secret values.
+    Any other failure (permission, network, quota) raises :class:`SecretUnavailable`; the
+    delivery runtime turns that into a retry (the event is not lost and not sent dry). When a
+    refresh fails but a value was read less than ``SECRETS_STALE_SECONDS`` (default 3600) ago,
+    that value is served instead: a Secret Manager hiccup does not stop deliveries.
     ``SECRET_MANAGER_ENDPOINT=host:port`` points the client at a local insecure gRPC server
     (tests only).
 """
@@ -35,6 +43,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 DEFAULT_CACHE_SECONDS = 300.0
+DEFAULT_STALE_SECONDS = 3600.0
 
 
 class SecretUnavailable(RuntimeError):
@@ -44,15 +53,27 @@ class SecretUnavailable(RuntimeError):
 @dataclass
 class _Cached:
     value: str
-    expires: float
+    fetched: float
 
 
 class SecretCache:
-    """A thread-safe TTL cache in front of a fetch function."""
+    """A thread-safe TTL cache in front of a fetch function.
 
-    def __init__(self, fetch: Callable[[str], str], ttl: float, clock: Callable[[], float] = time.monotonic):
+    A value older than ``ttl`` is fetched again. If that fetch raises
+    :class:`SecretUnavailable`, the old value is served while it is younger than
+    ``ttl + stale``; after that the error propagates.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[str], str],
+        ttl: float,
+        clock: Callable[[], float] = time.monotonic,
+        stale: float = 0.0,
+    ):
         self._fetch = fetch
         self._ttl = ttl
+        self._stale = stale
         self._clock = clock
         self._values: dict[str, _Cached] = {}
         self._lock = threading.Lock()
@@ -61,11 +82,16 @@ class SecretCache:
         now = self._clock()
         with self._lock:
             cached = self._values.get(reference)
-            if cached is not None and cached.expires > now:
+        if cached is not None and now - cached.fetched < self._ttl:
+            return cached.value
+        try:
+            value = self._fetch(reference)
+        except SecretUnavailable:
+            if cached is not None and cached.value and now - cached.fetched < self._ttl + self._stale:
                 return cached.value
-        value = self._fetch(reference)
+            raise
         with self._lock:
-            self._values[reference] = _Cached(value, now + self._ttl)
+            self._values[reference] = _Cached(value, now)
         return value
 
     def clear(self) -> None:
@@ -100,10 +126,15 @@ def _secret_manager_client():
 
 
 def _fetch_from_secret_manager(reference: str) -> str:
+    from google.api_core import exceptions
+
     try:
         # No client-side retry loop: a failed read makes the delivery retry through Pub/Sub.
         response = _secret_manager_client().access_secret_version(name=reference, retry=None, timeout=5)
-    except Exception as exc:  # google.api_core errors, transport errors: all mean "not now"
+    except (exceptions.NotFound, exceptions.FailedPrecondition):
+        # No version yet (or every version disabled/destroyed): not configured, run dry.
+        return ""
+    except Exception as exc:  # other google.api_core and transport errors: all mean "not now"
         raise SecretUnavailable(f"{reference.rsplit('/versions/', 1)[0]}: {type(exc).__name__}") from None
     return response.payload.data.decode("utf-8").strip()
 
@@ -113,7 +144,8 @@ def _shared_cache() -> SecretCache:
     with _client_lock:
         if _cache is None:
             ttl = float(os.environ.get("SECRETS_CACHE_SECONDS") or DEFAULT_CACHE_SECONDS)
-            _cache = SecretCache(_fetch_from_secret_manager, ttl)
+            stale = float(os.environ.get("SECRETS_STALE_SECONDS") or DEFAULT_STALE_SECONDS)
+            _cache = SecretCache(_fetch_from_secret_manager, ttl, stale=stale)
         return _cache
 
 
@@ -126,6 +158,7 @@ def reset() -> None:
 
 
 def backend() -> str:
+    """The configured backend: ``env`` (default) or ``secretmanager``."""
     return (os.environ.get("SECRETS_BACKEND") or "env").strip().lower()
 
 

@@ -20,8 +20,9 @@ REFERENCE = "projects/tagging-test/secrets/meta-access-token/versions/latest"
 class FakeSecretManager:
     """A real gRPC server speaking the Secret Manager wire protocol for one method."""
 
-    def __init__(self, values: dict[str, str]):
+    def __init__(self, values: dict[str, str], failure: grpc.StatusCode | None = None):
         self.values = values
+        self.failure = failure  # answer every call with this status (a permission or outage error)
         self.calls: list[str] = []
         self._lock = threading.Lock()
         self.port = free_port()
@@ -39,8 +40,11 @@ class FakeSecretManager:
     def _access(self, request, context):
         with self._lock:
             self.calls.append(request.name)
+        if self.failure is not None:
+            context.abort(self.failure, "refused")
         if request.name not in self.values:
-            context.abort(grpc.StatusCode.NOT_FOUND, "no such secret version")
+            # What Secret Manager answers for .../versions/latest of a secret without versions.
+            context.abort(grpc.StatusCode.NOT_FOUND, "Secret Version [...] not found")
         return secretmanager_v1.AccessSecretVersionResponse(
             name=request.name, payload=secretmanager_v1.SecretPayload(data=self.values[request.name].encode())
         )
@@ -96,18 +100,78 @@ def test_secret_manager_backend_reads_through_grpc_and_caches(monkeypatch):
         assert server.calls == [REFERENCE]
 
 
-def test_secret_manager_failure_raises_secret_unavailable(monkeypatch):
-    with FakeSecretManager({}) as server:
+@pytest.mark.parametrize("code", [grpc.StatusCode.PERMISSION_DENIED, grpc.StatusCode.UNAVAILABLE])
+def test_secret_manager_failure_raises_secret_unavailable(monkeypatch, code):
+    with FakeSecretManager({REFERENCE: "value-never-shown"}, failure=code) as server:
         monkeypatch.setenv("SECRETS_BACKEND", "secretmanager")
         monkeypatch.setenv("SECRET_MANAGER_ENDPOINT", f"127.0.0.1:{server.port}")
         monkeypatch.setenv("SECRET_META_ACCESS_TOKEN", REFERENCE)
         with pytest.raises(secrets.SecretUnavailable) as info:
             secrets.get("META_ACCESS_TOKEN")
-    assert "NotFound" in str(info.value)
+    assert "meta-access-token" in str(info.value) and "value-never-shown" not in str(info.value)
 
 
-def test_secret_manager_backend_without_reference_falls_back_to_injected_env(monkeypatch):
-    # Terraform injects secrets as environment variables (Cloud Run secret env vars).
+@pytest.mark.parametrize("code", [None, grpc.StatusCode.FAILED_PRECONDITION])
+def test_a_secret_without_an_enabled_version_is_not_configured(monkeypatch, code):
+    # NOT_FOUND: no version yet (Terraform creates the secret empty); FAILED_PRECONDITION: the
+    # version is disabled. Either way the vendor runs dry instead of retrying forever.
+    with FakeSecretManager({}, failure=code) as server:
+        monkeypatch.setenv("SECRETS_BACKEND", "secretmanager")
+        monkeypatch.setenv("SECRET_MANAGER_ENDPOINT", f"127.0.0.1:{server.port}")
+        monkeypatch.setenv("SECRET_META_ACCESS_TOKEN", REFERENCE)
+        assert secrets.get("META_ACCESS_TOKEN") == ""
+        assert secrets.get("META_ACCESS_TOKEN") == ""
+        assert server.calls == [REFERENCE]  # cached like a value
+
+
+def test_a_value_added_or_rotated_later_is_read_without_a_redeploy(monkeypatch):
+    with FakeSecretManager({}) as server:
+        monkeypatch.setenv("SECRETS_BACKEND", "secretmanager")
+        monkeypatch.setenv("SECRET_MANAGER_ENDPOINT", f"127.0.0.1:{server.port}")
+        monkeypatch.setenv("SECRET_META_ACCESS_TOKEN", REFERENCE)
+        monkeypatch.setenv("SECRETS_CACHE_SECONDS", "0")  # every read reaches the server
+        assert secrets.get("META_ACCESS_TOKEN") == ""
+        server.values[REFERENCE] = "first-token"  # gcloud secrets versions add
+        assert secrets.get("META_ACCESS_TOKEN") == "first-token"
+        server.values[REFERENCE] = "rotated-token"
+        assert secrets.get("META_ACCESS_TOKEN") == "rotated-token"
+
+
+def test_a_failed_refresh_serves_the_last_value_for_a_while():
+    now = [0.0]
+    answers: list = ["token-1", secrets.SecretUnavailable("down"), secrets.SecretUnavailable("down")]
+
+    def fetch(reference: str) -> str:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    cache = secrets.SecretCache(fetch, ttl=300, clock=lambda: now[0], stale=3600)
+    assert cache.get("a") == "token-1"
+    now[0] = 301  # expired, refresh fails: the last value still serves
+    assert cache.get("a") == "token-1"
+    now[0] = 300 + 3600 + 1  # past the grace: the failure shows (the delivery retries)
+    with pytest.raises(secrets.SecretUnavailable):
+        cache.get("a")
+
+
+def test_a_vendor_whose_secret_has_no_version_runs_dry(monkeypatch, capsys):
+    from functions.vendors.tiktok.main import VENDOR as TIKTOK
+    from tests.unit.test_delivery_runtime import event, last_line, push
+
+    with FakeSecretManager({}) as server:
+        monkeypatch.setenv("SECRETS_BACKEND", "secretmanager")
+        monkeypatch.setenv("SECRET_MANAGER_ENDPOINT", f"127.0.0.1:{server.port}")
+        monkeypatch.setenv("SECRET_TIKTOK_ACCESS_TOKEN", "projects/p/secrets/TIKTOK_ACCESS_TOKEN/versions/latest")
+        monkeypatch.setenv("TIKTOK_PIXEL_CODE", "CTEST")
+        monkeypatch.delenv("TIKTOK_ACCESS_TOKEN", raising=False)
+        status, _ = TIKTOK.handle_push(push(event()))
+    assert (status, last_line(capsys)["outcome"]) == (200, "dry_run")
+
+
+def test_secret_manager_backend_without_reference_falls_back_to_the_env_value(monkeypatch):
+    # An operator may pin a value as a plain environment variable.
     monkeypatch.setenv("SECRETS_BACKEND", "secretmanager")
     monkeypatch.delenv("SECRET_TIKTOK_ACCESS_TOKEN", raising=False)
     monkeypatch.setenv("TIKTOK_ACCESS_TOKEN", "injected")

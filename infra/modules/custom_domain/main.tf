@@ -60,11 +60,14 @@ resource "google_compute_url_map" "https" {
   default_service = google_compute_backend_service.this[0].id
 }
 
+# The name carries a hash of the domain: a new DOMAIN creates a new certificate next to the
+# old one (create_before_destroy), moves the proxy to it, then deletes the old one. With a
+# fixed name the create would fail with 409 alreadyExists.
 resource "google_compute_managed_ssl_certificate" "this" {
   count = local.lb
 
   project = var.project_id
-  name    = "${var.name_prefix}-cert"
+  name    = "${var.name_prefix}-cert-${substr(sha256(var.domain), 0, 8)}"
 
   managed {
     domains = [var.domain]

@@ -36,3 +36,15 @@ variable "labels" {
   type        = map(string)
   default     = {}
 }
+
+variable "delete_contents_on_destroy" {
+  description = "Delete the dataset with its tables on destroy (the table is created by Cloud Logging, not by Terraform)."
+  type        = bool
+  default     = true
+}
+
+variable "exclude_from_default" {
+  description = "Exclude the routine delivery lines (delivered, skipped, dry_run) from the _Default log bucket: they are stored in the ledger only."
+  type        = bool
+  default     = true
+}

@@ -95,6 +95,19 @@ resource "google_bigquery_table_iam_member" "service_agent_writes_archive" {
   member     = "serviceAccount:${var.pubsub_service_agent}"
 }
 
+# Pub/Sub checks the service agent's rights on the table when the subscription is created;
+# a grant made seconds before is often not visible yet ("The service account ... does not
+# have permission to write to table ...").
+resource "time_sleep" "archive_grant" {
+  count = var.enable_event_archive ? 1 : 0
+
+  create_duration = "60s"
+  triggers = {
+    member = google_bigquery_table_iam_member.service_agent_writes_archive[0].member
+    table  = google_bigquery_table_iam_member.service_agent_writes_archive[0].table_id
+  }
+}
+
 resource "google_pubsub_subscription" "archive" {
   count = var.enable_event_archive ? 1 : 0
 
@@ -120,7 +133,7 @@ resource "google_pubsub_subscription" "archive" {
     ttl = ""
   }
 
-  depends_on = [google_bigquery_table_iam_member.service_agent_writes_archive]
+  depends_on = [time_sleep.archive_grant]
 }
 
 resource "google_pubsub_subscription_iam_member" "service_agent_forwards_archive_dead_letters" {

@@ -4,11 +4,11 @@ terraform {
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = ">= 6.14, < 9"
+      version = "~> 8.7"
     }
     archive = {
       source  = "hashicorp/archive"
-      version = ">= 2.4, < 3"
+      version = "~> 2.4"
     }
   }
 }

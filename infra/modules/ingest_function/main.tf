@@ -53,9 +53,10 @@ resource "google_cloudfunctions2_function" "this" {
   labels      = var.labels
 
   build_config {
-    runtime         = var.runtime
-    entry_point     = var.entry_point
-    service_account = var.build_service_account
+    runtime           = var.runtime
+    entry_point       = var.entry_point
+    service_account   = var.build_service_account
+    docker_repository = var.docker_repository
     source {
       storage_source {
         bucket = var.source_bucket

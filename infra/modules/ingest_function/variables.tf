@@ -109,6 +109,11 @@ variable "labels" {
   default     = {}
 }
 
+variable "docker_repository" {
+  description = "The Artifact Registry repository (projects/P/locations/L/repositories/R) the build pushes the image to."
+  type        = string
+}
+
 variable "ip_truncation" {
   description = "IP_TRUNCATION: collect truncates every IP before publishing (config/vendors.yaml privacy.ip_truncation): \"\" (none), standard or strict."
   type        = string

@@ -4,7 +4,7 @@ terraform {
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = ">= 6.14, < 9"
+      version = "~> 8.7"
     }
   }
 }

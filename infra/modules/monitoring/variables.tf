@@ -19,10 +19,16 @@ variable "alert_email" {
   default     = ""
 }
 
-variable "rejected_deliveries_threshold" {
-  description = "Alert when one vendor rejects more deliveries than this in the alignment period."
+variable "rejected_deliveries_per_minute" {
+  description = "Alert when one vendor refuses more deliveries than this per minute, averaged over the alignment period."
   type        = number
-  default     = 0
+  default     = 1
+}
+
+variable "metric_propagation_wait" {
+  description = "Wait between creating the log-based metric and the alert policy that reads it (Monitoring does not know a new metric for minutes)."
+  type        = string
+  default     = "300s"
 }
 
 variable "alignment_period" {

@@ -4,7 +4,12 @@ terraform {
   required_providers {
     google = {
       source  = "hashicorp/google"
-      version = ">= 6.14, < 9"
+      version = "~> 8.7"
+    }
+    # time_sleep: Google APIs that are eventually consistent (see the waits in main.tf).
+    time = {
+      source  = "hashicorp/time"
+      version = "~> 0.13"
     }
   }
 }

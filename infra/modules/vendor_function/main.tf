@@ -7,9 +7,14 @@
  */
 
 locals {
-  slug         = replace(var.vendor, "_", "-")
-  events_env   = length(var.events) > 0 ? { "${upper(var.vendor)}_EVENTS" = join(",", var.events) } : {}
-  injected     = [for s in var.secrets : s if contains(var.provisioned_secrets, s)]
+  slug       = replace(var.vendor, "_", "-")
+  events_env = length(var.events) > 0 ? { "${upper(var.vendor)}_EVENTS" = join(",", var.events) } : {}
+  # Secrets are read at runtime (shared/secrets.py), so a value added or rotated later
+  # reaches the running function within SECRETS_CACHE_SECONDS, and a secret without a
+  # version never stops a deploy: the vendor runs dry until it has one.
+  secret_refs = {
+    for s in var.secrets : "SECRET_${s}" => "projects/${var.project_id}/secrets/${s}/versions/latest"
+  }
   subscription = "${var.vendor}-push"
   replay_topic = "tagging-replay-${var.vendor}"
 }
@@ -52,9 +57,10 @@ resource "google_cloudfunctions2_function" "this" {
   labels      = merge(var.labels, { vendor = local.slug })
 
   build_config {
-    runtime         = var.runtime
-    entry_point     = var.entry_point
-    service_account = var.build_service_account
+    runtime           = var.runtime
+    entry_point       = var.entry_point
+    service_account   = var.build_service_account
+    docker_repository = var.docker_repository
     source {
       storage_source {
         bucket = var.source_bucket
@@ -75,21 +81,12 @@ resource "google_cloudfunctions2_function" "this" {
     all_traffic_on_latest_revision = true
     service_account_email          = google_service_account.this.email
 
-    environment_variables = merge(var.settings, local.events_env, {
+    environment_variables = merge(var.settings, local.events_env, local.secret_refs, {
       MAX_DELIVERY_ATTEMPTS = tostring(var.max_delivery_attempts)
       GOOGLE_CLOUD_PROJECT  = var.project_id
       THREADS               = tostring(var.scaling.max_instance_request_concurrency)
+      SECRETS_BACKEND       = "secretmanager"
     })
-
-    dynamic "secret_environment_variables" {
-      for_each = toset(local.injected)
-      content {
-        key        = secret_environment_variables.value
-        project_id = var.project_id
-        secret     = google_secret_manager_secret.this[secret_environment_variables.value].secret_id
-        version    = "latest"
-      }
-    }
   }
 
   lifecycle {

@@ -60,12 +60,6 @@ variable "secrets" {
   }
 }
 
-variable "provisioned_secrets" {
-  description = "Secret IDs that hold an enabled version; only these are injected (the vendor runs dry without its credentials)."
-  type        = set(string)
-  default     = []
-}
-
 variable "events" {
   description = "Event names this vendor receives (<VENDOR>_EVENTS; the function checks them again). Empty: every event."
   type        = list(string)
@@ -133,4 +127,9 @@ variable "labels" {
   description = "Labels for every resource that takes them."
   type        = map(string)
   default     = {}
+}
+
+variable "docker_repository" {
+  description = "The Artifact Registry repository (projects/P/locations/L/repositories/R) the build pushes the image to."
+  type        = string
 }
