@@ -18,7 +18,8 @@ A rule (``transformations:`` in ``config/vendors.yaml``)::
 
 **Order** (fixed): type — ``augment``, then ``allow``, then ``exclude`` — then ``priority``
 (higher first), then ``name``. Augmenting first lets allow/exclude see the added keys;
-excluding last means an excluded key never leaves, whatever another rule added.
+excluding last means an excluded key never leaves, whatever another rule added. Conditions
+are read on the event as published, never on another rule's output.
 
 Rules act on a per-vendor copy of the event (:mod:`shared.privacy.transform`). Validation at
 load (``make run``, ``make deploy``, function start-up) refuses an invalid rule and a rule that
