@@ -172,13 +172,13 @@ def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorR
 
 VENDOR = Vendor(
     name="ga4",
+    required_keys=("client_id",),  # the Measurement Protocol refuses a body without it
     build_request=build_request,
     setting_names=("MEASUREMENT_ID", "REGION"),
     secret_names=("API_SECRET",),
     required_settings=("MEASUREMENT_ID", "API_SECRET"),
     event_map=None,
     required_consent=("analytics_storage",),
-    required_keys=("client_id",),  # the Measurement Protocol refuses a body without it
     measurement_id_setting="MEASUREMENT_ID",
     max_event_age_seconds=72 * 3600,
     dedupe_delivered=True,

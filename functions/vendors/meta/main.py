@@ -222,15 +222,15 @@ def classify(response: Response) -> Attempt | None:
 
 VENDOR = Vendor(
     name="meta",
+    kind="ad",
+    # Meta refuses website events without event_source_url and client_user_agent.
+    required_keys=("page_location", "user_agent"),
     build_request=build_request,
     setting_names=("PIXEL_ID", "TEST_EVENT_CODE", "API_VERSION", "LIMITED_DATA_USE"),
     secret_names=("ACCESS_TOKEN",),
     required_settings=("PIXEL_ID", "ACCESS_TOKEN"),
     event_map=EVENT_MAP,
     required_consent=("ad_storage",),
-    kind="ad",
-    # Meta refuses website events without event_source_url and client_user_agent.
-    required_keys=("page_location", "user_agent"),
     test_event_code_setting="TEST_EVENT_CODE",
     max_event_age_seconds=7 * 24 * 3600,
     classify=classify,

@@ -171,13 +171,13 @@ def classify(response: Response) -> Attempt | None:
 
 VENDOR = Vendor(
     name="tiktok",
+    kind="ad",
     build_request=build_request,
     setting_names=("PIXEL_CODE", "TEST_EVENT_CODE", "LIMITED_DATA_USE"),
     secret_names=("ACCESS_TOKEN",),
     required_settings=("PIXEL_CODE", "ACCESS_TOKEN"),
     event_map=EVENT_MAP,
     required_consent=("ad_storage",),
-    kind="ad",
     test_event_code_setting="TEST_EVENT_CODE",
     max_event_age_seconds=7 * 24 * 3600,
     classify=classify,
