@@ -1,7 +1,7 @@
 """``make run``: the local stack in the foreground until Ctrl-C.
 
     python -m devstack run [--collect-port 8080] [--emulator-port 8085] [--vendor-base-port 8081]
-                           [--inspector-port 8090]
+                           [--inspector-port 8090] [--log-dir .run/logs] [--config config/vendors.yaml]
 
 The inspector (devstack/inspector) serves the live view of every hit on 127.0.0.1; collect
 logs raw and normalized hits (LOG_HITS=1) and vendors their requests and responses
@@ -21,6 +21,7 @@ from pathlib import Path
 from devstack import config as stack_config
 from devstack.archive import ArchiveWriter
 from devstack.inspector import Inspector
+from devstack.relay import retry_window_seconds
 from devstack.stack import LocalStack
 from shared.jsonlog import parse_line
 
@@ -58,7 +59,7 @@ def _follow(path: Path, prefix: str, stop: threading.Event) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = stack_config.load()
+        config = stack_config.load(Path(args.config))
     except ValueError as exc:
         # A wrong rule or setting (docs/privacy.md): the message names vendor, rule and key.
         print(f"configuration error: {exc}", file=sys.stderr)
@@ -114,6 +115,13 @@ def run(args: argparse.Namespace) -> int:
             print(f"  event archive      {archive.path}  (the BigQuery archive's rows, JSON lines)")
         for vendor in stack.vendor_configs:
             print(f"  vendor {vendor.name:<11} {stack.vendor_url(vendor.name)}  log {stack.log_path('vendor-' + vendor.name)}")
+        retry = stack.retry
+        print(
+            f"\nA vendor that fails (5xx, 429, timeout) gets each event again after {retry.minimum_backoff_seconds}"
+            f"-{retry.maximum_backoff_seconds} s, up to {retry.max_delivery_attempts} attempts: an outage of up to "
+            f"{_minutes(retry_window_seconds(retry))} delivers everything;\nafter that the events wait in the dead-letter "
+            "topic (the inspector shows them) for `make replay VENDOR=<name>` (delivery.local in the config)."
+        )
         print(
             "\nSend a hit:\n"
             f"  curl -X POST '{stack.collect_url}/g/collect?v=2&tid=G-TEST&cid=1.2&en=page_view"
@@ -144,6 +152,10 @@ def run(args: argparse.Namespace) -> int:
         print("\nstopping ...", flush=True)
         return 0
     finally:
+        # Stopping takes a few seconds; a second signal (make forwards one, users press Ctrl-C
+        # twice) must not cut it short and orphan the processes the stack started.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         stopping.set()
         if inspector is not None:
             inspector.stop()
@@ -151,6 +163,10 @@ def run(args: argparse.Namespace) -> int:
             archive.stop()
         stack.stop()
         print("every process the stack started has stopped.", flush=True)
+
+
+def _minutes(seconds: int) -> str:
+    return f"{seconds} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -164,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--log-dir", default=".run/logs")
     run_parser.add_argument("--archive-file", default=".run/archive/events.jsonl",
                             help="append each event's archive row here; empty: no local archive")
+    run_parser.add_argument("--config", default=str(stack_config.CONFIG_PATH), help="the vendors file (default config/vendors.yaml)")
     args = parser.parse_args(argv)
     if args.command == "run":
         return run(args)

@@ -65,6 +65,33 @@ class Topology:
         self._create_push(replay_subscription(vendor), replay_topic(vendor), endpoint, retry, ack_deadline)
         return self._create_push(vendor_subscription(vendor), self.events_topic, endpoint, retry, ack_deadline)
 
+    def create_relayed_subscription(self, vendor: str, retry: RetryPolicy, ack_deadline: int) -> list[str]:
+        """The vendor's two subscriptions (events and replay) as *pull* subscriptions with the
+        dead-letter policy and no retry policy, for devstack.relay to push from with backoff:
+        the emulator's own retry policy loses redeliveries (see :func:`drop_retry_policy`).
+        Same names as the cloud's push subscriptions, so dead letters are attributed alike."""
+        try:
+            self.publisher.create_topic(name=self.topic_path(replay_topic(vendor)))
+        except gexc.AlreadyExists:
+            pass
+        paths = []
+        for subscription, topic in (
+            (vendor_subscription(vendor), self.events_topic),
+            (replay_subscription(vendor), replay_topic(vendor)),
+        ):
+            path = self.subscription_path(subscription)
+            self._create_subscription(
+                name=path,
+                topic=self.topic_path(topic),
+                ack_deadline_seconds=ack_deadline,
+                dead_letter_policy={
+                    "dead_letter_topic": self.topic_path(self.dead_letter_topic),
+                    "max_delivery_attempts": retry.max_delivery_attempts,
+                },
+            )
+            paths.append(subscription)
+        return paths
+
     def _create_push(self, subscription: str, topic: str, endpoint: str, retry: RetryPolicy, ack_deadline: int) -> str:
         path = self.subscription_path(subscription)
         self._create_subscription(

@@ -8,9 +8,15 @@ that hashes in the browser is not hashed twice.
 
 from __future__ import annotations
 
+import datetime
+import functools
 import hashlib
 import re
 import unicodedata
+
+# phonenumbers and pycountry are imported where used: together they cost about a second of
+# import and first lookup, which only events carrying a phone or an address should pay, not
+# every cold start of every vendor function.
 
 _SHA256_HEX = re.compile(r"^[a-fA-F0-9]{64}$")
 _NON_DIGITS = re.compile(r"\D+")
@@ -58,19 +64,47 @@ def email_google(value: str) -> str:
     return f"{local}{at}{domain}"
 
 
-def phone_digits(value: str) -> str:
-    """Digits with the country code, no ``+`` and no leading zeros (Meta's rule)."""
-    return _NON_DIGITS.sub("", value).lstrip("0")
+def _phone_e164(value: str, country: str = "") -> str:
+    """E.164 (``+33612345678``) of a phone number; a national number gets the calling code
+    of ``country`` (the address's country, any form :func:`country_alpha2` understands).
+
+    Without a country, or when the library cannot make a possible number of it, the digits
+    are kept as written (an international ``00`` prefix read as ``+``), as before.
+    """
+    text = value.strip()
+    digits = _NON_DIGITS.sub("", text)
+    if not digits:
+        return ""
+    region = country_alpha2(country).upper() or None
+    if text.startswith("00"):
+        text = "+" + text[2:]
+    if text.startswith("+") or region:
+        import phonenumbers
+
+        try:
+            parsed = phonenumbers.parse(text, None if text.startswith("+") else region)
+        except phonenumbers.NumberParseException:
+            parsed = None
+        if parsed is not None and phonenumbers.is_possible_number(parsed):
+            return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return "+" + digits.lstrip("0")
 
 
-def phone_e164(value: str) -> str:
+def phone_digits(value: str, country: str = "") -> str:
+    """Digits with the country calling code, no ``+`` and no leading zeros (Meta's rule).
+
+    ``06 12 34 56 78`` with country ``FR`` → ``33612345678``.
+    """
+    return _phone_e164(value, country).lstrip("+")
+
+
+def phone_e164(value: str, country: str = "") -> str:
     """``+`` and the digits (Google, TikTok): ``+1 (650) 555-1212`` → ``+16505551212``.
 
-    A number without a country code cannot be completed here; its digits are kept, with the
-    ``+``, leading zeros dropped (an international ``00`` prefix means ``+``).
+    A national number is completed with the calling code of ``country`` when one is known;
+    otherwise its digits are kept, with the ``+``, leading zeros dropped.
     """
-    digits = _NON_DIGITS.sub("", value).lstrip("0")
-    return f"+{digits}" if digits else ""
+    return _phone_e164(value, country)
 
 
 def name_meta(value: str) -> str:
@@ -93,21 +127,80 @@ def city_meta(value: str) -> str:
     return _strip_symbols(value.strip().lower())
 
 
-def state_meta(value: str) -> str:
-    return _strip_symbols(value.strip().lower())
+def _folded(value: str) -> str:
+    """Lowercase letters and digits without accents, for comparing names (``Québec`` → ``quebec``)."""
+    decomposed = unicodedata.normalize("NFKD", value.lower())
+    return "".join(c for c in decomposed if c.isalnum() and not unicodedata.combining(c))
+
+
+@functools.lru_cache(maxsize=None)
+def _subdivision_codes(alpha2: str) -> dict[str, str]:
+    """Folded subdivision name → its code after the dash (``california`` → ``ca``)."""
+    import pycountry
+
+    codes: dict[str, str] = {}
+    for subdivision in pycountry.subdivisions.get(country_code=alpha2) or ():
+        codes[_folded(subdivision.name)] = subdivision.code.split("-", 1)[1].lower()
+    return codes
+
+
+def state_meta(value: str, country: str = "") -> str:
+    """US states as their 2-letter code (``California`` → ``ca``, Meta's ANSI rule); other
+    regions lowercase without punctuation or spaces. A value without a country is read as a
+    US state when it is the name of one."""
+    state = _strip_symbols(value.strip().lower())
+    alpha2 = country_alpha2(country)
+    if alpha2 in ("", "us") and len(state) != 2:
+        code = _subdivision_codes("US").get(_folded(value))
+        if code:
+            return code
+    return state
+
+
+_US_ZIP_PLUS_4 = re.compile(r"^\s*(\d{5})-?\d{4}\s*$")
 
 
 def zip_meta(value: str, country: str = "") -> str:
-    """Lowercase, no spaces or dashes; US zips keep their first five digits."""
+    """Lowercase, no spaces or dashes; US zips keep their first five digits, also without a
+    country when the value has the US ``NNNNN-NNNN`` shape."""
     zip_code = _strip_symbols(value.strip().lower())
-    if country.strip().lower() == "us" and zip_code[:5].isdigit():
-        zip_code = zip_code[:5]
+    alpha2 = country_alpha2(country)
+    if alpha2 == "us" and zip_code[:5].isdigit():
+        return zip_code[:5]
+    if not alpha2:
+        match = _US_ZIP_PLUS_4.match(value)
+        if match and "-" in value:
+            return match.group(1)
     return zip_code
 
 
+# ISO 3166-1 reserves "UK" for the United Kingdom (exceptional reservation); people write it.
+_EXCEPTIONALLY_RESERVED = {"uk": "gb"}
+
+
+@functools.lru_cache(maxsize=4096)
+def country_alpha2(value: str) -> str:
+    """ISO 3166-1 alpha-2, lowercase, from an alpha-2 or alpha-3 code or an English name
+    (``United States``, ``USA``, ``us`` → ``us``); ``""`` when it is none of them."""
+    text = " ".join(value.split())
+    if not text:
+        return ""
+    if text.lower() in _EXCEPTIONALLY_RESERVED:
+        return _EXCEPTIONALLY_RESERVED[text.lower()]
+    import pycountry
+
+    try:
+        return pycountry.countries.lookup(text).alpha_2.lower()
+    except LookupError:
+        return ""
+
+
 def country_code(value: str) -> str:
-    """ISO 3166-1 alpha-2, lowercase (Meta hashes it; Google and TikTok send it plain)."""
-    return _strip_symbols(value.strip().lower())[:2]
+    """ISO 3166-1 alpha-2, lowercase (Meta hashes it; Google and TikTok send it plain).
+
+    A value that is no country is not sent (``Germany`` never becomes ``ge``, Georgia).
+    """
+    return country_alpha2(value)
 
 
 def gender_meta(value: str) -> str:
@@ -116,10 +209,33 @@ def gender_meta(value: str) -> str:
     return first if first in ("f", "m") else ""
 
 
+# The written forms of a date of birth, in the order they are tried (Meta wants YYYYMMDD).
+# Slashes are read the US way (MM/DD/YYYY) unless the first number cannot be a month;
+# dots and dashes with the year last are read the European way (DD.MM.YYYY).
+_DATE_FORMS = (
+    (re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})$"), ("y", "m", "d")),
+    (re.compile(r"^(\d{4})(\d{2})(\d{2})$"), ("y", "m", "d")),
+    (re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$"), ("m", "d", "y")),
+    (re.compile(r"^(\d{1,2})[.-](\d{1,2})[.-](\d{4})$"), ("d", "m", "y")),
+)
+
+
 def date_of_birth_meta(value: str) -> str:
-    """``YYYYMMDD`` from ``1990-01-31`` style input; anything else is not sent."""
-    digits = _NON_DIGITS.sub("", value)
-    return digits if len(digits) == 8 else ""
+    """``YYYYMMDD`` from ``1990-01-31``, ``01/31/1990``, ``31.01.1990``, ``19900131``
+    (an ISO timestamp's date part too); anything that is no real date is not sent."""
+    text = value.strip().split("T", 1)[0].strip()
+    for pattern, order in _DATE_FORMS:
+        match = pattern.match(text)
+        if not match:
+            continue
+        parts = dict(zip(order, (int(g) for g in match.groups())))
+        if order[0] == "m" and parts["m"] > 12 >= parts["d"]:
+            parts["m"], parts["d"] = parts["d"], parts["m"]
+        try:
+            return datetime.date(parts["y"], parts["m"], parts["d"]).strftime("%Y%m%d")
+        except ValueError:
+            return ""
+    return ""
 
 
 def trimmed(value: str) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from shared.delivery import eventdata as ed
+from shared.delivery.vendor import Reject
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ def timestamp_millis(event: dict[str, Any]) -> int:
     """When the event happened, in milliseconds since the epoch (collect's ``timestamp_micros``)."""
     micros = ed.number(event.get("timestamp_micros"))
     if micros is None or micros <= 0:
-        raise ValueError("event has no timestamp_micros")
+        raise Reject("missing_field:timestamp_micros")
     return int(micros // 1000)
 
 

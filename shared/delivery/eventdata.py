@@ -12,6 +12,8 @@ import math
 from typing import Any, Iterable
 from urllib.parse import parse_qs, urlsplit
 
+from shared.delivery.vendor import Reject
+
 
 def text(event: dict[str, Any], key: str) -> str:
     """A string value, trimmed; ``""`` for missing, null, objects and lists."""
@@ -74,7 +76,7 @@ def timestamp_seconds(event: dict[str, Any]) -> int:
     """When the event happened, in whole seconds (collect's ``timestamp_micros``)."""
     micros = number(event.get("timestamp_micros"))
     if micros is None or micros <= 0:
-        raise ValueError("event has no timestamp_micros")
+        raise Reject("missing_field:timestamp_micros")
     return int(micros // 1_000_000)
 
 
@@ -142,3 +144,20 @@ def address_value(address: dict[str, Any], key: str) -> str:
 
 def page_url(event: dict[str, Any]) -> str:
     return text(event, "page_location")
+
+
+
+def visitor_ip(event: dict[str, Any]) -> str:
+    """The visitor's IP for ad vendors (Meta ``client_ip_address``, TikTok ``ip``).
+
+    Browser hits: ``ip_override`` (collect's trusted client IP). Measurement Protocol events
+    (``source: mp``): the same key, which there holds only what the MP sender put in its body;
+    collect adds no caller context to MP events, because the caller is a backend, not the
+    visitor (docs/contracts.md, "MP events and the visitor's context").
+    """
+    return client_ip(event)
+
+
+def visitor_user_agent(event: dict[str, Any]) -> str:
+    """The visitor's user agent, under the same rule as :func:`visitor_ip`."""
+    return text(event, "user_agent")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -66,11 +67,32 @@ def redact_request(request: dict[str, Any], secrets: Iterable[str] = ()) -> dict
     }
 
 
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+
+
+def secret_forms(secret: str) -> list[str]:
+    """Every spelling of ``secret`` a log line may hold: as is, JSON-escaped, URL-encoded
+    (``%2F`` and ``%2f``, ``/`` kept or not) and form-encoded (spaces as ``+``); longest first,
+    so a longer form is replaced before a shorter one inside it."""
+    forms = {secret, json.dumps(secret)[1:-1], quote(secret, safe=""), quote(secret), quote_plus(secret),
+             quote_plus(secret, safe="/")}
+    forms |= {_PERCENT_ESCAPE.sub(lambda m: m.group(0).lower(), form) for form in list(forms)}
+    return sorted(forms, key=len, reverse=True)
+
+
 def _redact_text(value: str, secrets: Iterable[str]) -> str:
     for secret in secrets:
-        if secret and len(secret) >= 4 and secret in value:
-            value = value.replace(secret, REDACTED)
+        if not secret or len(secret) < 4:
+            continue
+        for form in secret_forms(secret):
+            if form in value:
+                value = value.replace(form, REDACTED)
     return value
+
+
+def redact_text(value: str, secrets: Iterable[str]) -> str:
+    """``value`` with every secret replaced, in any of its encodings (:func:`secret_forms`)."""
+    return _redact_text(value, [s for s in secrets if s])
 
 
 def _redact_json(value: Any, secrets: list[str]) -> Any:
@@ -117,6 +139,9 @@ def send(
     Redirects are not followed: a vendor answering a POST with a redirect is a permanent
     problem to surface, not to chase.
     """
-    data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8") if body is not None else None
+    if isinstance(body, str):
+        data = body.encode("utf-8") if body else None  # a text body (GA4's /g/collect lines)
+    else:
+        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8") if body is not None else None
     response = session.request(method, url, headers=headers, data=data, timeout=timeout, allow_redirects=False)
     return Response(response.status_code, response.text, {k.lower(): v for k, v in response.headers.items()})

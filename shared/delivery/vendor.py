@@ -6,7 +6,8 @@ The order of one delivery, all of it generic (a vendor folder only declares and 
 2. gate, each gate an ack with a specific logged reason:
    measurement ID (``measurement_id_not_configured:G-X``), the configured event list
    (``event_not_subscribed:scroll``), the vendor's event mapping (``event_not_mapped:scroll``),
-   consent (``consent_denied:ad_storage``), debug without a test code
+   consent per purpose (``consent_denied:ad_storage``; personal data removed, restricted
+   processing flagged: :mod:`shared.delivery.consent_policy`), debug without a test code
    (``debug_without_test_event_code``), age (``event_too_old:...``), already delivered
    (``already_delivered``, vendors without a dedup key);
 3. map (a pure function of event and settings) → :class:`VendorRequest`;
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -29,7 +31,7 @@ from typing import Any, Callable, Mapping
 import requests
 
 from shared import jsonlog, secrets, settings as env_settings
-from shared.delivery import http
+from shared.delivery import consent_policy, http
 from shared.delivery.envelope import EnvelopeError, PushMessage, decode_push
 from shared.delivery.outcome import Outcome
 from shared.privacy import rules as privacy_rules, transform as privacy
@@ -38,7 +40,10 @@ DEFAULT_TIMEOUT_SECONDS = 10.0
 CONNECT_TIMEOUT_SECONDS = 3.05
 # Runtime settings every vendor understands, read as <VENDOR>_<KEY> like its own settings.
 RUNTIME_SETTINGS = ("EVENTS", "EVENT_MAP", "SEND_UNMAPPED", "MEASUREMENT_IDS", "TEST_MODE", "TIMEOUT_SECONDS",
-                    *privacy_rules.SETTING_NAMES)
+                    *consent_policy.SETTING_NAMES, *privacy_rules.SETTING_NAMES)
+# The one reason every configuration error a vendor reports (bad token, pixel, permission)
+# is logged under, at ERROR: the monitoring alert fires on it (docs/contracts.md).
+VENDOR_MISCONFIGURED = "vendor_misconfigured"
 # Keys every mapping needs whatever the vendor: the dedup key (docs/contracts.md).
 BASE_REQUIRED_KEYS = ("event_id",)
 _MAX_REMEMBERED = 100_000
@@ -51,7 +56,7 @@ class VendorRequest:
     method: str
     url: str
     headers: dict[str, str] = field(default_factory=dict)
-    json: Any = None
+    json: Any = None  # the body: JSON-encoded when sent, except a ``str``, sent as it is
 
     def as_dict(self) -> dict[str, Any]:
         return {"method": self.method, "url": self.url, "headers": dict(self.headers), "json": self.json}
@@ -78,6 +83,15 @@ class Attempt:
     # Credentials refused (401/403, Meta 190, TikTok token codes): logged at ERROR so that
     # alerting fires, since every following event will fail the same way.
     alert: bool = False
+    # Debug events: the logged (redacted) request, also returned in the push answer.
+    request: dict[str, Any] | None = None
+
+
+def misconfigured(status: int | None, detail: str) -> Attempt:
+    """The vendor says its configuration (token, pixel, permission) is wrong, not the event:
+    retry, so the events wait (and dead-letter) instead of vanishing as rejections, and log
+    ``vendor_misconfigured`` at ERROR, which pages someone."""
+    return Attempt(Outcome.RETRYING, reason=VENDOR_MISCONFIGURED, status=status, detail=detail[:500], alert=True)
 
 
 @dataclass
@@ -88,6 +102,8 @@ class Plan:
     attempt: Attempt | None
     debug: bool = False
     vendor_event: str = ""
+    # The consent state the event was (or would have been) sent under, for the log line.
+    consent: dict[str, str] = field(default_factory=dict)
     # The vendor's copy of the event after its privacy controls (shared.privacy.transform).
     event: dict[str, Any] | None = None
 
@@ -133,9 +149,10 @@ class Vendor:
 
     ``event_map`` maps GA4 event names to the vendor's (``None``: every event, named as is);
     the ``<NAME>_EVENT_MAP`` setting overrides entries, ``<NAME>_SEND_UNMAPPED=true`` sends
-    unmapped events under their GA4 name. ``required_consent`` lists the consent purposes that
-    must not be ``denied``. With ``test_event_code_setting``, debug events need that setting
-    (else they are skipped), and ``<NAME>_TEST_MODE=all`` makes every event a test event.
+    unmapped events under their GA4 name. ``consent`` is the vendor's
+    :class:`~shared.delivery.consent_policy.ConsentPolicy` (``required_consent``, the older
+    form, lists the purposes needed to send at all). With ``test_event_code_setting``, debug
+    events need that setting (else they are skipped), and ``<NAME>_TEST_MODE=all`` makes every event a test event.
     ``classify`` sees every HTTP response first and may decide its outcome (``None``: the
     generic status rules decide).
 
@@ -152,12 +169,15 @@ class Vendor:
     secret_names: tuple[str, ...] = ()
     event_map: Mapping[str, str] | None = None
     required_consent: tuple[str, ...] = ()
+    consent: consent_policy.ConsentPolicy | None = None
     test_event_code_setting: str | None = None
     measurement_id_setting: str = "MEASUREMENT_IDS"
     max_event_age_seconds: float | None = None
     classify: Classifier | None = None
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     dedupe_delivered: bool = False
+    # ``required_settings`` per event, when they depend on it (GA4: the MP secret for MP events only).
+    required_settings_for: Callable[[dict[str, Any]], tuple[str, ...]] | None = None
     kind: str = "analytics"
     required_keys: tuple[str, ...] = ()
     session: requests.Session = field(default_factory=http.new_session)
@@ -195,6 +215,12 @@ class Vendor:
             values["CLIENT_ID_KEY"] = secrets.get(f"{prefix}_CLIENT_ID_KEY")
         return values
 
+    def declared_consent(self) -> consent_policy.ConsentPolicy:
+        """The declared consent policy (``required_consent`` alone: needed to send)."""
+        if self.consent is not None:
+            return self.consent
+        return consent_policy.ConsentPolicy(send=tuple(self.required_consent))
+
     def max_delivery_attempts(self) -> int:
         return env_settings.env_int("MAX_DELIVERY_ATTEMPTS", 5)
 
@@ -223,8 +249,10 @@ class Vendor:
         debug = _truthy(event.get("debug_mode", False)) or attributes.get("debug") == "true"
         event_name = str(event.get("event_name") or "")
 
+        consent = consent_policy.consent_state(event, attributes)
+
         def gated(outcome: Outcome, reason: str) -> Plan:
-            return Plan(None, Attempt(outcome, reason=reason), debug=debug)
+            return Plan(None, Attempt(outcome, reason=reason), debug=debug, consent=consent)
 
         accepted_ids = _split(values.get(self.measurement_id_setting, ""))
         measurement_id = str(event.get("x-ga-measurement_id") or attributes.get("measurement_id") or "")
@@ -236,11 +264,16 @@ class Vendor:
         vendor_event = self.vendor_event_name(event_name, values)
         if not vendor_event:
             return gated(Outcome.SKIPPED, f"event_not_mapped:{event_name}")
-        consent = event.get("consent") if isinstance(event.get("consent"), dict) else {}
-        for purpose in self.required_consent:
-            state = str(consent.get(purpose) or attributes.get(f"consent_{purpose}") or "not_set")
-            if state == "denied":
-                return gated(Outcome.SKIPPED, f"consent_denied:{purpose}")
+        try:
+            policy = consent_policy.effective(self.declared_consent(), values)
+        except ValueError as exc:
+            return Plan(None, misconfigured(None, f"{self.name.upper()}_CONSENT_*: {exc}"), debug, consent=consent)
+        decision = consent_policy.decide(policy, event, attributes, values.get("CONSENT_NOT_SET", ""))
+        if not decision.send:
+            return gated(Outcome.SKIPPED, decision.reason)
+        if not decision.personal_data:
+            # Removed before the mapping runs, so no vendor mapping can send it.
+            event = consent_policy.without_personal_data(event)
         bot = privacy.bot_gate(event, self.kind, values)
         if bot:
             return gated(Outcome.SKIPPED, bot)
@@ -248,9 +281,10 @@ class Vendor:
             event = privacy.for_vendor(event, self.name, self.kind, values)
         except privacy.PrivacyMisconfigured as exc:
             # Never send what the owner asked to anonymize: wait (and alert) until it is fixed.
-            return Plan(None, Attempt(Outcome.RETRYING, reason="privacy_misconfigured", detail=str(exc), alert=True),
-                        debug, vendor_event)
+            attempt = Attempt(Outcome.RETRYING, reason="privacy_misconfigured", detail=str(exc), alert=True)
+            return Plan(None, attempt, debug, vendor_event, consent)
         prepared = dict(values)
+        prepared["RESTRICTED"] = "1" if decision.restricted else ""
         if self.test_event_code_setting:
             code = prepared.get(self.test_event_code_setting, "")
             if code and prepared.get("TEST_MODE", "").lower() == "all":
@@ -270,31 +304,31 @@ class Vendor:
         try:
             request = self.build_request(event, prepared)
         except Skip as skip:
-            return Plan(None, Attempt(Outcome.SKIPPED, reason=str(skip)), debug, vendor_event)
+            return Plan(None, Attempt(Outcome.SKIPPED, reason=str(skip)), debug, vendor_event, consent)
         except Reject as reject:
-            return Plan(None, Attempt(Outcome.REJECTED, reason=str(reject)), debug, vendor_event)
-        except (KeyError, TypeError, ValueError) as exc:
-            # The event cannot be mapped: a permanent problem for this message.
-            attempt = Attempt(Outcome.REJECTED, reason="mapping_failed", detail=f"{type(exc).__name__}: {exc}")
-            return Plan(None, attempt, debug, vendor_event)
+            return Plan(None, Attempt(Outcome.REJECTED, reason=str(reject)), debug, vendor_event, consent)
         except Exception as exc:  # noqa: BLE001
-            # A bug in the mapping: retry, so the event ends in the dead-letter topic and can
-            # be replayed once the mapping is fixed, instead of being acked and lost.
+            # Whatever the mapping raised, it is a bug in the mapping (a mapping states what it
+            # refuses with Skip or Reject): retry, so the event ends in the dead-letter topic and
+            # can be replayed once the mapping is fixed, instead of being acked and lost.
             attempt = Attempt(Outcome.RETRYING, reason="mapping_error", detail=f"{type(exc).__name__}: {exc}",
                               alert=True)
-            return Plan(None, attempt, debug, vendor_event)
+            return Plan(None, attempt, debug, vendor_event, consent)
         try:
             json.dumps(request.json, allow_nan=False)
         except (TypeError, ValueError) as exc:
+            # The event carried a value JSON cannot hold (NaN, Infinity) through the mapping:
+            # no resend can make it valid.
             attempt = Attempt(Outcome.REJECTED, reason="mapping_failed", detail=f"body is not valid JSON: {exc}")
-            return Plan(None, attempt, debug, vendor_event)
+            return Plan(None, attempt, debug, vendor_event, consent)
+        required = self.required_settings_for(event) if self.required_settings_for else self.required_settings
         # "A|B": either A or B (Mixpanel: a service account or a project token).
-        missing = [key for key in self.required_settings if not any(prepared.get(k) for k in key.split("|"))]
+        missing = [key for key in required if not any(prepared.get(k) for k in key.split("|"))]
         if missing:
             prefix = self.name.upper()
             reason = "missing_settings:" + ",".join("|".join(f"{prefix}_{k}" for k in key.split("|")) for key in missing)
-            return Plan(request, Attempt(Outcome.DRY_RUN, reason=reason), debug, vendor_event, event)
-        return Plan(request, None, debug, vendor_event, event)
+            return Plan(request, Attempt(Outcome.DRY_RUN, reason=reason), debug, vendor_event, consent, event)
+        return Plan(request, None, debug, vendor_event, consent, event)
 
     # -- the I/O part ----------------------------------------------------------------------------
 
@@ -309,7 +343,10 @@ class Vendor:
             return 400, {"error": "invalid_envelope", "detail": str(exc)}
         attempt = self.deliver(message)
         status = 200 if attempt.outcome.ack else 503
-        return status, {"outcome": attempt.outcome.value, "reason": attempt.reason}
+        payload: dict[str, Any] = {"outcome": attempt.outcome.value, "reason": attempt.reason}
+        if attempt.request is not None:
+            payload["request"] = attempt.request  # debug events: the exact outgoing request, redacted
+        return status, payload
 
     def deliver(self, message: PushMessage) -> Attempt:
         started = time.perf_counter()
@@ -322,14 +359,16 @@ class Vendor:
         except secrets.SecretUnavailable as exc:
             attempt = Attempt(Outcome.RETRYING, reason="secret_unavailable", detail=str(exc))
         else:
-            event_id = str(event.get("event_id") or "")
-            if self.dedupe_delivered and event_id and self._was_delivered(event_id):
+            # Keyed on the Pub/Sub message: a redelivery repeats it, while a page may reuse
+            # an event_id for two different events, and both must arrive.
+            delivery_key = message.message_id
+            if self.dedupe_delivered and delivery_key and self._was_delivered(delivery_key):
                 attempt = Attempt(Outcome.SKIPPED, reason="already_delivered")
             else:
                 plan = self.plan(event, values, message.attributes)
                 attempt = plan.attempt or self._send(plan.request, values)
-                if attempt.outcome is Outcome.DELIVERED and self.dedupe_delivered and event_id:
-                    self._remember_delivered(event_id)
+                if attempt.outcome is Outcome.DELIVERED and self.dedupe_delivered and delivery_key:
+                    self._remember_delivered(delivery_key)
         attempt_number = self._attempt_number(message)
         if attempt.outcome is Outcome.RETRYING and attempt_number >= self.max_delivery_attempts():
             attempt.outcome = Outcome.DEAD_LETTERED
@@ -345,15 +384,22 @@ class Vendor:
             "attempt": attempt_number,
             "debug": plan.debug,
         }
+        if plan.consent:
+            record["consent"] = plan.consent
+        secret_values = [values.get(key, "") for key in self.secret_names]
         if attempt.detail:
-            record["detail"] = attempt.detail[:500]
-        if plan.request is not None and (log_requests or attempt.outcome is Outcome.DRY_RUN):
+            # A vendor may echo what it was sent (a token in an error message): redacted too.
+            record["detail"] = http.redact_text(attempt.detail, secret_values)[:500]
+        if plan.request is not None and (log_requests or plan.debug or attempt.outcome is Outcome.DRY_RUN):
             record["request"] = self._loggable(plan.request, values, log_requests)
+            if plan.debug:
+                attempt.request = record["request"]
         if log_requests and plan.event is not None:
             # Local only: the vendor's copy of the event after its privacy controls (inspector).
             record["vendor_event"] = plan.event
         if log_requests and attempt.response is not None:
-            record["response"] = {"status": attempt.response.status, "body": attempt.response.excerpt()}
+            record["response"] = {"status": attempt.response.status,
+                                  "body": http.redact_text(attempt.response.excerpt(), secret_values)}
         severity = "INFO" if attempt.outcome.ack and attempt.outcome is not Outcome.REJECTED else "WARNING"
         if attempt.alert:
             severity = "ERROR"
@@ -366,6 +412,7 @@ class Vendor:
         logged = http.redact_request(self._outgoing(request).as_dict(), secret_values)
         if not local:
             logged["json"] = _mask_ips(logged["json"])
+            logged["url"] = _mask_url_ip(logged["url"])
         return logged
 
     def _outgoing(self, request: VendorRequest) -> VendorRequest:
@@ -420,28 +467,31 @@ class Vendor:
                 self._seen.popitem(last=False)
         return message.delivery_attempt or count
 
-    def _was_delivered(self, event_id: str) -> bool:
+    def _was_delivered(self, key: str) -> bool:
         with self._lock:
-            return event_id in self._delivered
+            return key in self._delivered
 
-    def _remember_delivered(self, event_id: str) -> None:
+    def _remember_delivered(self, key: str) -> None:
         with self._lock:
-            self._delivered[event_id] = None
+            self._delivered[key] = None
             while len(self._delivered) > _MAX_REMEMBERED:
                 self._delivered.popitem(last=False)
 
 
 def _safe_error(exc: Exception, values: Mapping[str, str], vendor: Vendor) -> str:
     """A transport error's text, with credentials out of it (URLs may carry tokens)."""
-    text = str(exc)
-    for key in vendor.secret_names:
-        secret = values.get(key, "")
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, http.REDACTED)
+    text = http.redact_text(str(exc), [values.get(key, "") for key in vendor.secret_names])
     return type(exc).__name__ + ": " + text[:300]
 
 
 _IP_KEYS = frozenset({"client_ip_address", "ip", "ip_override", "ip_address"})
+
+
+def _mask_url_ip(url: str) -> str:
+    """GA4's ``_uip`` (the visitor's IP in a ``/g/collect`` URL) masked in logs."""
+    if "_uip=" not in url:
+        return url
+    return re.sub(r"([?&]_uip=)[^&]*", lambda m: m.group(1) + http.REDACTED, url)
 
 
 def _mask_ips(value: Any) -> Any:
@@ -458,5 +508,7 @@ def classify_response(status: int, text: str) -> Attempt:
         return Attempt(Outcome.DELIVERED, status=status)
     if status in (408, 425, 429) or status >= 500:
         return Attempt(Outcome.RETRYING, reason=f"http_{status}", status=status, detail=text[:500])
-    return Attempt(Outcome.REJECTED, reason=f"http_{status}", status=status, detail=text[:500],
-                   alert=status in (401, 403))
+    if status in (401, 403):
+        # Credentials or permission refused: configuration, not this event.
+        return misconfigured(status, f"http_{status}: {text[:480]}")
+    return Attempt(Outcome.REJECTED, reason=f"http_{status}", status=status, detail=text[:500])

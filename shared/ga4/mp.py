@@ -103,6 +103,9 @@ def mp_event(
         event["ip_override"] = body["ip_override"]
     if isinstance(body.get("user_agent"), str):
         event["user_agent"] = body["user_agent"]
+    # The request context the sender itself supplied: collect's caller (a backend) is not the
+    # user, so vendors forward only these (functions/vendors/ga4/ga4_mp.py).
+    event["x-ga-mp_sender_context"] = [key for key in ("ip_override", "user_agent") if key in event]
     for key, value in body.items():
         if key not in _HANDLED_BODY_KEYS:
             event[f"x-ga-mp2-{key}"] = value

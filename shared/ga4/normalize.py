@@ -14,6 +14,7 @@ from shared.ga4 import consent as consent_codec
 from shared.ga4.client_hints import HINT_PARAMS
 from shared.ga4.items import item_index, parse_item
 from shared.ga4.numbers import set_number, to_number
+from shared.ga4 import user_provided
 
 # Wire parameter → event key, for strings copied as they are.
 STRING_PARAMS = {
@@ -88,13 +89,18 @@ def normalize_gtag(params: dict[str, str]) -> dict[str, Any]:
     system: dict[str, Any] = {}
     sst: dict[str, str] = {}
     user_data: dict[str, Any] = {}
+    wire_text: dict[str, str] = {}
     debug = False
     for key, value in params.items():
         op, arg, flag = _KINDS.get(key) or _kind(key)
+        if (op in _TEXT_KEPT or key in _TEXT_KEPT_KEYS) and value and not (value.isdigit() and (value[0] != "0" or len(value) == 1)):
+            wire_text[key] = value  # plain digits (most numbers and flags) print back as sent
         if op == _SET:
             event[arg] = value
         elif op == _NUMBER:
             set_number(event, arg, value, integer=flag)
+            if key in wire_text and str(event[arg]) == value:
+                del wire_text[key]  # ``10.5`` prints back as sent; ``1150.00`` does not
         elif op == _ITEM:
             if value:
                 items[flag] = parse_item(value)
@@ -131,8 +137,17 @@ def normalize_gtag(params: dict[str, str]) -> dict[str, Any]:
         event["x-sst-system_properties"] = sst
     if user_data:
         event["user_data"] = {key: _lists_for_digit_keys(child) for key, child in user_data.items()}
+    if params.get("em"):
+        # gtag's hashed user-provided data: decoded into user_data, the raw value kept as x-ga-em.
+        user_provided.merge_into(event, params["em"])
     event["consent"] = consent_codec.from_gtag(params)
     event["debug_mode"] = debug
+    # Wire fidelity (functions/vendors/ga4/ga4_wire.py rebuilds the hit from the event): which
+    # parameters the browser sent, in order, and the text of values whose parsed form cannot
+    # give it back (``1150.00``, item strings, double-encoded client hints).
+    event["x-ga-wire_keys"] = list(params)
+    if wire_text:
+        event["x-ga-wire_text"] = wire_text
     location = event.get("page_location")
     if location and ("page_hostname" not in event or "page_path" not in event):
         try:
@@ -158,6 +173,10 @@ _EVENT_ID = 7
 _DEBUG_MODE = 8
 _SST = 9
 _SKIP = 10
+# Parameters whose parsed value may not give the wire text back: numbers, items, the
+# double-encoded brand list and boolean flags.
+_TEXT_KEPT = frozenset((_NUMBER, _ITEM, _USER_PROPERTY_NUMBER))
+_TEXT_KEPT_KEYS = frozenset(("uafvl", "uamb", "uaw", "_ee"))
 _KINDS: dict[str, tuple[int, Any, Any]] = {}
 # Keys come from the internet: the cache stops growing here (real tags use a few hundred).
 _MAX_CACHED_KINDS = 4096

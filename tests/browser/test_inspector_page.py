@@ -16,6 +16,7 @@ import urllib.parse
 
 import pytest
 import requests
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -181,7 +182,10 @@ def test_a_hit_flows_through_every_vendor_on_the_page(browser, artifacts_dir, sa
                 everything = {batch_row["id"], purchase_row["id"], cart_row["id"]}
                 assert _visible_ids(browser) == everything
                 # Dead-lettered is confirmed by the dead-letter topic, not only the vendor's log.
-                browser.find_element(By.CSS_SELECTOR, f'[data-hit-id="{cart_row["id"]}"]').click()
+                # The row may be re-rendered (the dead letter arriving) between find and click.
+                WebDriverWait(browser, WAIT, ignored_exceptions=(StaleElementReferenceException,)).until(
+                    lambda b: b.find_element(By.CSS_SELECTOR, f'[data-hit-id="{cart_row["id"]}"]').click() or True
+                )
                 WebDriverWait(browser, WAIT).until(
                     lambda _: "in the dead-letter topic" in detail.text, message=detail.text
                 )

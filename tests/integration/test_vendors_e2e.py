@@ -51,12 +51,22 @@ def _stack(servers: dict[str, MockVendor]) -> LocalStack:
     return LocalStack(stack_config.load(), vendors=tuple(servers), vendor_env=env)
 
 
+PURCHASE_PARAMS = {
+    "v": "2", "cid": "111.222", "sid": "1730000000", "sct": "2", "_et": "50", "dl": LANDING,
+    "dr": "https://news.example/", "dt": "Thanks", "cu": "EUR", "ep.transaction_id": "T-E2E",
+    "epn.value": "10.50", "pr1": "idSKU1~nmShirt~pr10.50~qt1~k0size~v0M", "gcs": "G111", "_fv": "1", "_ss": "1",
+}
+
+
+def _gcollect_params(received) -> dict[str, str]:
+    """What Google decodes from a /g/collect request: the query overlaid with the body line."""
+    params = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(received.path).query, keep_blank_values=True))
+    params.update(urllib.parse.parse_qsl(received.body.decode(), keep_blank_values=True))
+    return params
+
+
 def _purchase_hit(stack: LocalStack, measurement_id: str = "G-E2ETEST", event_name: str = "purchase") -> None:
-    query = urllib.parse.urlencode({
-        "v": "2", "tid": measurement_id, "cid": "111.222", "sid": "1730000000", "sct": "2", "_et": "50",
-        "en": event_name, "dl": LANDING, "dr": "https://news.example/", "dt": "Thanks", "cu": "EUR",
-        "ep.transaction_id": "T-E2E", "epn.value": "10.5", "pr1": "idSKU1~nmShirt~pr10.5~qt1",
-    })
+    query = urllib.parse.urlencode({**PURCHASE_PARAMS, "tid": measurement_id, "en": event_name})
     response = requests.post(f"{stack.collect_url}/g/collect?{query}", headers={"User-Agent": USER_AGENT}, timeout=10)
     assert response.status_code in (200, 204), response.text
 
@@ -69,18 +79,18 @@ def test_a_purchase_reaches_ga4_meta_and_tiktok_as_their_apis_expect(vendor_serv
                  for name in vendor_servers}
 
     ga4, meta, tiktok = got["ga4"][0], got["meta"][0], got["tiktok"][0]
-    # GA4 Measurement Protocol: the stream's secret in the query, the event kept in its session.
-    assert ga4.path == "/mp/collect?measurement_id=G-E2ETEST&api_secret=test-e2e-ga4-secret"
-    ga4_body = ga4.json()
-    assert ga4_body["client_id"] == "111.222"
-    params = ga4_body["events"][0]["params"]
-    assert ga4_body["events"][0]["name"] == "purchase"
-    assert (params["session_id"], params["engagement_time_msec"]) == ("1730000000", 50)
-    assert (params["transaction_id"], params["value"], params["currency"]) == ("T-E2E", 10.5, "EUR")
-    assert params["items"][0]["item_id"] == "SKU1"
+    # GA4 /g/collect: the browser's hit as its tag would have sent it, plus the visitor's IP
+    # and the browser's User-Agent (no secret on this path).
+    assert ga4.method == "POST" and ga4.path.startswith("/g/collect?")
+    assert ga4.headers["content-type"] == "text/plain;charset=UTF-8"
+    assert ga4.headers["user-agent"] == USER_AGENT
+    sent = _gcollect_params(ga4)
+    assert sent == {**PURCHASE_PARAMS, "tid": "G-E2ETEST", "en": "purchase", "_uip": "127.0.0.1"}
 
     # Meta: same event_id as collect gave the event, fbc built from the landing fbclid.
-    assert meta.path == "/v24.0/1234567890/events?access_token=test-e2e-meta-token"
+    # The token in the body, never in the URL.
+    assert meta.path == "/v24.0/1234567890/events"
+    assert meta.json()["access_token"] == "test-e2e-meta-token"
     server_event = meta.json()["data"][0]
     assert server_event["event_name"] == "Purchase" and server_event["action_source"] == "website"
     assert server_event["event_source_url"] == LANDING
@@ -126,7 +136,7 @@ def test_another_streams_event_and_an_unmapped_event_leave_a_reason(vendor_serve
         outcomes = {n: sorted((l["outcome"], l["reason"]) for l in lines_of(n)) for n in vendor_servers}
     # GA4 forwards any event name, but only its own stream's events.
     assert outcomes["ga4"] == [("delivered", ""), ("skipped", "measurement_id_not_configured:G-OTHER")]
-    assert [r.json()["events"][0]["name"] for r in vendor_servers["ga4"].received] == ["scroll"]
+    assert [_gcollect_params(r)["en"] for r in vendor_servers["ga4"].received] == ["scroll"]
     # Meta and TikTok have no stream restriction here, and no mapping for scroll.
     for name in ("meta", "tiktok"):
         assert outcomes[name] == [("delivered", ""), ("skipped", "event_not_mapped:scroll")], name
@@ -146,9 +156,67 @@ def test_a_debug_hit_goes_to_each_vendors_test_mechanism_or_is_skipped(vendor_se
         vendor_servers["meta"].wait_for(1, timeout=60)
         tiktok_lines = wait_until(lambda: delivery_lines(stack.log_path("vendor-tiktok")), timeout=60)
         meta_lines = wait_until(lambda: delivery_lines(stack.log_path("vendor-meta")), timeout=20)
-    assert vendor_servers["ga4"].received[0].json()["events"][0]["params"]["debug_mode"] is True
+    assert _gcollect_params(vendor_servers["ga4"].received[0])["_dbg"] == "1"
     assert vendor_servers["meta"].received[0].json()["test_event_code"] == "TEST12345"
     assert meta_lines[0]["debug"] is True and meta_lines[0]["outcome"] == "delivered"
     assert vendor_servers["tiktok"].received == []
     assert (tiktok_lines[0]["outcome"], tiktok_lines[0]["reason"], tiktok_lines[0]["debug"]) == (
         "skipped", "debug_without_test_event_code", True)
+
+
+def test_a_wrong_meta_token_is_vendor_misconfigured_and_the_event_waits_until_it_is_fixed(vendor_servers):
+    """Graph's real answer to an expired token: retried as vendor_misconfigured at ERROR (the
+    alert's reason), never acked as a rejection; once the token works, the same event goes."""
+    meta = vendor_servers["meta"]
+    meta.default = Reply(400, body={"error": {
+        "message": "Error validating access token: Session has expired on Sunday, 29-Nov-26 10:00:00 PST.",
+        "type": "OAuthException", "code": 190, "error_subcode": 463, "fbtrace_id": "e2e"}})
+    with _stack({"meta": meta}) as stack:
+        _purchase_hit(stack)
+
+        def lines() -> list[dict]:
+            return delivery_lines(stack.log_path("vendor-meta"))
+
+        wait_until(lambda: len(lines()) >= 2, timeout=90)  # Pub/Sub redelivered it: not acked
+        meta.default = REPLIES["meta"]  # the operator fixes the token
+        wait_until(lambda: any(l["outcome"] == "delivered" for l in lines()), timeout=90)
+        seen = lines()
+    failed = [l for l in seen if l["outcome"] != "delivered"]
+    assert len(failed) >= 2
+    for line in failed:
+        assert (line["outcome"], line["reason"], line["severity"]) == ("retrying", "vendor_misconfigured", "ERROR")
+        assert "meta_error:190.463" in line["detail"]
+    assert "rejected" not in {l["outcome"] for l in seen}
+    assert len({l["event_id"] for l in seen}) == 1
+    assert [l["outcome"] for l in seen][-1] == "delivered"
+
+
+def test_a_measurement_protocol_event_reaches_ga4_on_mp_collect_within_its_limits(vendor_servers):
+    """A backend's MP event goes back out through /mp/collect with the stream's secret; the
+    backend's own IP and user agent are not the visitor's and are not forwarded."""
+    from shared.ga4 import mp_validation
+
+    servers = {"ga4": vendor_servers["ga4"]}
+    stack = _stack(servers)
+    stack.collect_env["MP_API_SECRETS"] = "test-e2e-collect-secret"
+    body = {
+        "client_id": "555.666", "user_id": "u-e2e",
+        "user_data": {"sha256_email_address": ["62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f"]},
+        "events": [{"name": "purchase", "params": {"transaction_id": "T-MP", "value": 5, "currency": "EUR",
+                                                   "session_id": "1730000002", "engagement_time_msec": 10}}],
+    }
+    with stack:
+        response = requests.post(f"{stack.collect_url}/mp/collect?measurement_id=G-E2ETEST&api_secret=test-e2e-collect-secret",
+                                 json=body, headers={"User-Agent": "backend/1.0"}, timeout=10)
+        assert response.status_code in (200, 204), response.text
+        [received] = servers["ga4"].wait_for(1, timeout=60)
+    assert received.path == "/mp/collect?measurement_id=G-E2ETEST&api_secret=test-e2e-ga4-secret"
+    sent = received.json()
+    assert sent["client_id"] == "555.666" and sent["user_id"] == "u-e2e"
+    assert sent["user_data"] == body["user_data"]
+    assert "ip_override" not in sent and "user_agent" not in sent
+    assert sent["events"][0]["name"] == "purchase"
+    assert sent["events"][0]["params"]["transaction_id"] == "T-MP"
+    now = sent["timestamp_micros"]
+    assert mp_validation.validate_request(sent, now) == []
+    assert mp_validation.validate_event(sent["events"][0], 0, now) == []

@@ -13,6 +13,7 @@ from devstack import config as stack_config
 from devstack.config import RetryPolicy
 from devstack.mock_vendor import MockVendor, Reply
 from devstack.stack import LocalStack
+from shared.ga4 import consent as consent_codec
 from tests.stackutil import delivery_lines, wait_until
 
 pytestmark = pytest.mark.integration
@@ -50,15 +51,24 @@ def _send(stack: LocalStack, hit: dict) -> requests.Response:
 
 
 def test_every_sample_event_reaches_the_target_once(target, sample_hits):
-    expected = [e for hit in sample_hits for e in _events_in(hit)]
+    events = [e for hit in sample_hits for e in _events_in(hit)]
+    # The webhook's consent policy: analytics_storage denied → skipped with its reason.
+    denied = [e for e in events if consent_codec.from_gtag(e)["analytics_storage"] == "denied"]
+    expected = [e for e in events if e not in denied]
+    assert denied and expected, "the samples should hold both kinds"
     with _stack(target) as stack:
         for hit in sample_hits:
             response = _send(stack, hit)
             assert response.status_code == 204, response.text
         received = target.wait_for(len(expected), timeout=30)
+        log = stack.log_path("vendor-webhook")
+        lines = wait_until(lambda: len(delivery_lines(log)) >= len(events) and delivery_lines(log), timeout=30)
         # Let any duplicate arrive before counting.
         wait_until(lambda: len(target.received) > len(expected), timeout=2)
         bodies = target.requests_json()
+    skipped = [l for l in lines if l["outcome"] == "skipped"]
+    assert [l["reason"] for l in skipped] == ["consent_denied:analytics_storage"] * len(denied)
+    assert all(l["consent"]["analytics_storage"] == "denied" for l in skipped)
     assert len(bodies) == len(expected)
     assert sorted((b["event_name"], b["client_id"]) for b in bodies) == sorted(
         (e["en"], e["cid"]) for e in expected

@@ -67,3 +67,56 @@ def test_nothing_to_hash_gives_nothing():
     assert hashing.hashed("   ", hashing.email_basic) == ""
     assert hashing.hashed(None, hashing.email_basic) == ""
     assert hashing.hashed("---", hashing.name_meta) == ""
+
+
+# Meta's customer information parameters page
+# (https://developers.facebook.com/docs/marketing-api/conversions-api/parameters/customer-information-parameters):
+# the inputs that used to lose matches.
+
+@pytest.mark.parametrize("state, country, expected", [
+    ("California", "US", "ca"), ("california", "", "ca"), ("New York", "United States", "ny"), ("CA", "US", "ca"),
+    ("Bayern", "DE", "bayern"), ("Île-de-France", "FR", "îledefrance"),
+])
+def test_us_states_written_out_become_their_code(state, country, expected):
+    assert hashing.state_meta(state, country) == expected
+
+
+@pytest.mark.parametrize("zip_code, country, expected", [
+    ("94025-1234", "", "94025"), ("94025-1234", "US", "94025"), ("94025-1234", "USA", "94025"),
+    ("940251234", "US", "94025"), ("SW1A 1AA", "GB", "sw1a1aa"), ("1234-567", "PT", "1234567"),
+])
+def test_us_zip_plus_4_keeps_five_digits_also_without_a_country(zip_code, country, expected):
+    assert hashing.zip_meta(zip_code, country) == expected
+
+
+@pytest.mark.parametrize("written", ["1990-01-31", "01/31/1990", "31.01.1990", "19900131", "1990/01/31",
+                                     "31/01/1990", "1990-01-31T00:00:00Z", " 1990-1-31 "])
+def test_dates_of_birth_in_their_common_forms(written):
+    assert hashing.date_of_birth_meta(written) == "19900131"
+
+
+@pytest.mark.parametrize("written", ["1990-02-30", "13/13/1990", "yesterday", "1990", ""])
+def test_what_is_no_date_is_not_sent(written):
+    assert hashing.date_of_birth_meta(written) == ""
+
+
+@pytest.mark.parametrize("phone, country, digits", [
+    ("06 12 34 56 78", "FR", "33612345678"),
+    ("06 12 34 56 78", "France", "33612345678"),
+    ("(650) 555-1212", "US", "16505551212"),
+    ("+33 6 12 34 56 78", "US", "33612345678"),   # an international number keeps its own code
+    ("0044 844 412 4653", "FR", "448444124653"),
+    ("030 1234567", "DE", "49301234567"),
+    ("(650) 555-1212", "", "6505551212"),          # no country known: digits as written
+])
+def test_national_phone_numbers_get_the_address_countrys_calling_code(phone, country, digits):
+    assert hashing.phone_digits(phone, country) == digits
+    assert hashing.phone_e164(phone, country) == "+" + digits
+
+
+@pytest.mark.parametrize("written, alpha2", [
+    ("United States", "us"), ("USA", "us"), ("us", "us"), (" US ", "us"), ("Germany", "de"), ("DEU", "de"),
+    ("United Kingdom", "gb"), ("UK", "gb"), ("France", "fr"), ("Atlantis", ""), ("", ""),
+])
+def test_countries_from_names_and_alpha3_codes(written, alpha2):
+    assert hashing.country_code(written) == alpha2

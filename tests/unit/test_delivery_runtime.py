@@ -94,7 +94,7 @@ def test_log_requests_adds_the_redacted_request_and_the_response(monkeypatch, ca
     assert server.received[-1].headers["access-token"] == "secret-tiktok-token"
 
 
-def test_meta_token_in_the_query_is_redacted(monkeypatch, capsys, server):
+def test_meta_token_travels_in_the_body_and_is_redacted_in_the_log(monkeypatch, capsys, server):
     monkeypatch.setenv("META_PIXEL_ID", "123")
     monkeypatch.setenv("META_ACCESS_TOKEN", "secret-meta-token")
     monkeypatch.setenv("VENDOR_API_BASE", server.url + "/graph")
@@ -103,13 +103,48 @@ def test_meta_token_in_the_query_is_redacted(monkeypatch, capsys, server):
     META.handle_push(push(event()))
     line = last_line(capsys)
     assert line["outcome"] == "delivered"
-    assert line["request"]["url"] == server.url + "/graph/v24.0/123/events?access_token=[REDACTED]"
-    assert server.received[-1].path == "/graph/v24.0/123/events?access_token=secret-meta-token"
+    # Never in the URL (proxies and load balancers log URLs), always in the body.
+    assert line["request"]["url"] == server.url + "/graph/v24.0/123/events"
+    assert server.received[-1].path == "/graph/v24.0/123/events"
+    assert server.received[-1].json()["access_token"] == "secret-meta-token"
+    assert line["request"]["json"]["access_token"] == "[REDACTED]"
+    assert "secret-meta-token" not in json.dumps(line)
+
+
+@pytest.mark.parametrize("echo", [
+    "token=s3cr3t/t0ken+with space=",               # as is
+    "token=s3cr3t%2Ft0ken%2Bwith%20space%3D",       # URL-encoded
+    "token=s3cr3t%2ft0ken%2bwith%20space%3d",       # URL-encoded, lowercase escapes
+    "token=s3cr3t%2Ft0ken%2Bwith+space%3D",         # form-encoded (+ for space)
+    "token=s3cr3t/t0ken%2Bwith+space%3D",           # form-encoded, / kept
+])
+def test_a_vendor_echoing_the_secret_in_any_encoding_never_logs_it(monkeypatch, capsys, server, echo):
+    secret = "s3cr3t/t0ken+with space="
+    monkeypatch.setenv("TIKTOK_PIXEL_CODE", "PIXEL")
+    monkeypatch.setenv("TIKTOK_ACCESS_TOKEN", secret)
+    monkeypatch.setenv("VENDOR_API_BASE", server.url)
+    monkeypatch.setenv("LOG_REQUESTS", "1")
+    server.default = Reply(200, body={"code": 40002, "message": f"bad request {echo}", "request_id": "r"})
+    TIKTOK.handle_push(push(event()))
+    out = capsys.readouterr().out
+    line = [json.loads(l) for l in out.splitlines() if l.startswith("{")][-1]
+    assert line["reason"] == "tiktok_code:40002"
+    assert "[REDACTED]" in line["detail"] and "[REDACTED]" in line["response"]["body"]
+    for form in (secret, "s3cr3t%2Ft0ken", "s3cr3t%2ft0ken", "t0ken%2Bwith", "t0ken%2bwith", "with+space", "with%20space"):
+        assert form not in out, form
 
 
 def test_dry_run_logs_the_request_with_secrets_and_ip_redacted(monkeypatch, capsys):
-    monkeypatch.setenv("GA4_MEASUREMENT_ID", "G-TEST")
+    # A gtag event needs only the measurement id (/g/collect has no secret): the visitor's IP
+    # in the URL (_uip) is masked in the log outside local runs.
     status, payload = GA4.handle_push(push(event()))
+    line = last_line(capsys)
+    assert (status, payload["outcome"], line["reason"]) == (200, "dry_run", "missing_settings:GA4_MEASUREMENT_ID")
+    assert line["request"]["url"].startswith("https://www.google-analytics.com/g/collect?")
+    assert "_uip=[REDACTED]" in line["request"]["url"] and "203.0.113.7" not in json.dumps(line)
+    # A Measurement Protocol event needs the stream's API secret as well.
+    monkeypatch.setenv("GA4_MEASUREMENT_ID", "G-TEST")
+    status, payload = GA4.handle_push(push(event(source="mp", **{"x-ga-mp_sender_context": ["ip_override"]})))
     line = last_line(capsys)
     assert (status, payload["outcome"]) == (200, "dry_run")
     assert line["reason"] == "missing_settings:GA4_API_SECRET"
@@ -138,17 +173,21 @@ def test_an_unreadable_secret_is_retried_not_sent_dry(monkeypatch, capsys):
     assert (status, line["outcome"], line["reason"]) == (503, "retrying", "secret_unavailable")
 
 
-def test_ga4_does_not_resend_an_event_it_already_delivered(monkeypatch, capsys, server):
+def test_ga4_does_not_resend_a_message_it_already_delivered(monkeypatch, capsys, server):
     monkeypatch.setenv("GA4_MEASUREMENT_ID", "G-TEST")
-    monkeypatch.setenv("GA4_API_SECRET", "secret-ga4")
     monkeypatch.setenv("VENDOR_API_BASE", server.url)
     server.default = Reply(204, body=b"")
     ev = event()
-    GA4.handle_push(push(ev))
+    message = push(ev)
+    GA4.handle_push(message)
     assert last_line(capsys)["outcome"] == "delivered"
-    GA4.handle_push(push(ev))  # Pub/Sub redelivers (at-least-once): MP has no dedup key
+    GA4.handle_push(message)  # Pub/Sub redelivers (at-least-once): GA4 has no dedup key
     assert last_line(capsys)["reason"] == "already_delivered"
     assert len(server.received) == 1
+    # Another message with the same event_id is another event (pages reuse ids): it is sent.
+    GA4.handle_push(push(ev))
+    assert last_line(capsys)["outcome"] == "delivered"
+    assert len(server.received) == 2
 
 
 def test_one_session_per_vendor_reuses_connections(monkeypatch, capsys, server):

@@ -160,3 +160,11 @@ def test_vendor_answer_maps_to_the_outcome(vendor, spec, case, monkeypatch, caps
         assert len(received) == 1
         assert line["response"]["status"] == expected["http_status"]
         assert "test-" not in json.dumps(line["request"]), "a secret leaked into the log line"
+
+
+@pytest.mark.parametrize("vendor", ["meta", "tiktok"])
+def test_every_meta_and_tiktok_case_cites_the_vendor_doc(vendor):
+    # Goldens encode the vendor's documentation: each case names the page it follows.
+    for file_name in ("requests.json", "responses.json"):
+        for case in json.loads((GOLDEN / vendor / file_name).read_text())["cases"]:
+            assert str(case.get("doc", "")).startswith("https://"), f"{vendor}/{file_name}: {case['name']}"

@@ -38,7 +38,7 @@ def test_the_request_is_the_whole_event_as_json():
 
 @pytest.mark.parametrize(
     "status, outcome",
-    [(200, "delivered"), (204, "delivered"), (400, "rejected"), (401, "rejected"), (404, "rejected"),
+    [(200, "delivered"), (204, "delivered"), (400, "rejected"), (401, "retrying"), (403, "retrying"), (404, "rejected"),
      (408, "retrying"), (429, "retrying"), (500, "retrying"), (503, "retrying")],
 )
 def test_vendor_status_is_classified(status, outcome):

@@ -260,7 +260,7 @@ function eventCard(hit, event) {
       v.vendor_event ? h("h4", {}, "Event after this vendor's privacy rules") : null,
       v.vendor_event ? json(v.vendor_event) : null,
       h("h4", {}, "Request sent" + (v.outcome === "dry_run" ? " (dry run: not sent, no credentials)" : "")),
-      v.request ? json(v.request) : h("p", { class: "muted small" }, "not logged (vendors log it on dry runs, and on every attempt with LOG_REQUESTS=1)"),
+      v.request ? json(v.request) : h("p", { class: "muted small" }, "not logged (vendors log it on dry runs, for debug events, and on every attempt with LOG_REQUESTS=1)"),
       h("h4", {}, "Response"),
       v.response ? json(v.response) : h("p", { class: "muted small" }, v.outcome === "dry_run" ? "none: nothing was sent" : "not logged"),
       h("h4", {}, "Attempts"),

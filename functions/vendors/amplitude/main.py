@@ -70,7 +70,7 @@ def amplitude_event(event: dict[str, Any], settings: Mapping[str, str]) -> dict[
     out: dict[str, Any] = {"event_type": settings["EVENT"], **ids, "time": analytics.timestamp_millis(event),
                            "insert_id": ed.text(event, "event_id")}
     if not out["insert_id"]:
-        raise ValueError("event has no event_id")
+        raise Reject("missing_field:event_id")
     session = ed.number(event.get("ga_session_id"))
     if session is not None and session > 0:
         out["session_id"] = int(session) * 1000  # GA4's session id is its start time in seconds

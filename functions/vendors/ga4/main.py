@@ -1,184 +1,167 @@
-"""GA4 through the Measurement Protocol (``/mp/collect``). Entry point ``deliver``.
+"""GA4. Entry point ``deliver``.
 
-Forwards every event under its own name, kept in its session (``session_id``,
-``engagement_time_msec``), with the consent state, hashed ``user_data`` (only when
-``ad_user_data`` is not denied) and the user's IP for geo. Events with
-``analytics_storage`` denied are skipped. Debug events carry ``debug_mode`` (DebugView).
+Events from the page's gtag (``source`` = ``gtag``) go to ``/g/collect`` as the hit the
+browser's tag would have sent Google (the gtag wire protocol, as server-side GTM's GA4 tag
+re-emits it): new users, sessions, engagement, device data from the ``User-Agent`` and
+consent-mode cookieless pings all work as with client-side tagging. Events that arrived as
+Measurement Protocol (``source`` = ``mp``) go back out through ``/mp/collect``
+(:mod:`ga4_mp`).
+
 Settings: ``GA4_MEASUREMENT_ID`` (also the gate: events of other streams are skipped),
-``GA4_REGION`` (``eu`` → region1.google-analytics.com); secret ``GA4_API_SECRET``.
-See docs/vendors/ga4.md.
+``GA4_REGION`` (``eu`` → region1.google-analytics.com), ``GA4_REDACT_IP`` (``true`` sends
+``_uip=::``, which makes Google drop the IP), ``GA4_COOKIELESS_PINGS`` (``false`` skips
+hits whose analytics_storage is denied instead of forwarding them as cookieless pings);
+secret ``GA4_API_SECRET`` (Measurement Protocol only). See docs/vendors/ga4.md.
 """
 
 from __future__ import annotations
 
-import math
-import re
+import base64
+import sys
+from pathlib import Path
 from typing import Any, Mapping
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import flask
 import functions_framework
 
 from shared import hashing
-from shared.delivery import Skip, Vendor, VendorRequest
+from shared.delivery import Reject, Skip, Vendor, VendorRequest, consent_policy
 from shared.delivery import eventdata as ed
+from shared.ga4.items import item_index
 
-ORIGINS = {"": "https://www.google-analytics.com", "eu": "https://region1.google-analytics.com"}
-RESERVED_EVENTS = frozenset({
-    "session_start", "first_visit", "first_open", "user_engagement", "screen_view", "error",
-    "in_app_purchase", "os_update",
-})
-RESERVED_EVENT_PREFIXES = ("ad_", "app_", "notification_", "_", "firebase_", "ga_", "google_", "gtag")
-RESERVED_PARAM_PREFIXES = ("_", "firebase_", "ga_", "google_", "gtag")
-NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
-# Keys of the normalized event that are context, not event parameters.
-CONTEXT_KEYS = frozenset({
-    "event_name", "event_id", "client_id", "user_id", "ga_session_id", "ga_session_number",
-    "engagement_time_msec", "ip_override", "user_agent", "consent", "debug_mode",
-    "timestamp_micros", "source", "user_data", "user_properties", "page_hostname", "page_path",
-    "page_encoding", "viewport_size", "language", "screen_resolution", "cookies", "client_hints",
-    "event_location", "fbclid", "ttclid", "fbp", "fbc", "ttp", "gclid",
-})
-MAX_PARAMS = 25
+try:  # imported as the package functions.vendors.ga4 (tests, tools)
+    from . import ga4_mp, ga4_wire
+except ImportError:  # loaded from its file, as in the cloud: the folder is the archive's root
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import ga4_mp  # type: ignore[no-redef]
+    import ga4_wire  # type: ignore[no-redef]
+
+ORIGINS = ga4_mp.ORIGINS
+CONTENT_TYPE = "text/plain;charset=UTF-8"
+# Above this many characters of query string the event's own parameters move into the body
+# line, as gtag itself does for long hits (Google merges the two: line over query).
+MAX_QUERY_CHARS = 2000
+# The parameters of one event, as opposed to those of the page/request (gtag's own split).
+_EVENT_KEYS = frozenset(("en", "_et", "_ee", "_c", "_fv", "_ss", "_nsi", "cu", "_dbg"))
+_EVENT_PREFIXES = ("ep.", "epn.", "up.", "upn.")
+_FALSE = ("0", "false", "no", "off")
 
 
-def _consent(event: dict[str, Any]) -> dict[str, str]:
+def _truthy(value: str | None) -> bool:
+    return str(value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _is_event_key(key: str) -> bool:
+    return key in _EVENT_KEYS or key.startswith(_EVENT_PREFIXES) or (key[:2] == "pr" and item_index(key) is not None)
+
+
+def gtag_params(event: dict[str, Any], settings: Mapping[str, str]) -> list[tuple[str, str]]:
+    """The ``/g/collect`` parameters of one gtag event, consent and privacy settings applied."""
     consent = event.get("consent") if isinstance(event.get("consent"), dict) else {}
-    out = {}
-    for purpose in ("ad_user_data", "ad_personalization"):
-        state = consent.get(purpose)
-        if state in ("granted", "denied"):
-            out[purpose] = state.upper()
-    return out
-
-
-def _user_data(event: dict[str, Any]) -> dict[str, Any]:
-    """Google's user-provided data: hex SHA-256, address location fields plain."""
-    data: dict[str, Any] = {}
-    emails = [hashing.hashed(v, hashing.email_google) for v in
-              ed.user_values(event, ("email", "email_address"), ("sha256_email_address",))]
-    phones = [hashing.hashed(v, hashing.phone_e164) for v in
-              ed.user_values(event, ("phone_number", "phone"), ("sha256_phone_number",))]
-    if any(emails):
-        data["sha256_email_address"] = [e for e in emails if e]
-    if any(phones):
-        data["sha256_phone_number"] = [p for p in phones if p]
-    addresses = []
-    for address in ed.addresses(event):
-        entry = {
-            "sha256_first_name": hashing.hashed(ed.address_value(address, "first_name"), hashing.name_google),
-            "sha256_last_name": hashing.hashed(ed.address_value(address, "last_name"), hashing.name_google),
-            "sha256_street": hashing.hashed(ed.address_value(address, "street"), lambda s: s.strip().lower()),
-            "city": hashing.name_google(str(address.get("city") or "")),
-            "region": str(address.get("region") or "").strip().lower(),
-            "postal_code": re.sub(r"[.~]", "", str(address.get("postal_code") or "")).strip(),
-            "country": str(address.get("country") or "").strip().upper()[:2],
-        }
-        entry = {k: v for k, v in entry.items() if v}
-        if entry:
-            addresses.append(entry)
-    if addresses:
-        data["address"] = addresses
-    return data
-
-
-def _user_properties(event: dict[str, Any]) -> dict[str, Any]:
-    raw = event.get("user_properties")
-    if not isinstance(raw, dict):
-        return {}
-    props = {}
-    for name, value in raw.items():
-        if not NAME.match(str(name)) or str(name).startswith(RESERVED_PARAM_PREFIXES) or len(str(name)) > 24:
-            continue
-        props[name] = value if isinstance(value, dict) and "value" in value else {"value": value}
-    return props
-
-
-def _finite(value: Any) -> Any:
-    """The value with non-finite numbers (NaN, infinity: not JSON) removed."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items() if _finite(v) is not None}
-    if isinstance(value, list):
-        return [_finite(v) for v in value if _finite(v) is not None]
-    return value
-
-
-def _params(event: dict[str, Any], debug: bool) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    session_id = ed.text(event, "ga_session_id")
-    if session_id:
-        params["session_id"] = session_id
-    engagement = ed.number(event.get("engagement_time_msec"))
-    # Without engagement time the event is missing from Realtime and session reports.
-    params["engagement_time_msec"] = engagement if engagement and engagement > 0 else 1
-    for key, value in event.items():
-        if len(params) >= MAX_PARAMS:
-            break
-        if key in CONTEXT_KEYS or key.startswith("x-") or value is None or value == "":
-            continue
-        if not NAME.match(key) or key.startswith(RESERVED_PARAM_PREFIXES):
-            continue
-        value = _finite(value)
-        if value is None:
-            continue
-        params[key] = value.strip().upper() if key == "currency" and isinstance(value, str) else value
-    if debug:
-        params["debug_mode"] = True
+    if consent.get("analytics_storage") == "denied" and str(settings.get("COOKIELESS_PINGS", "")).strip().lower() in _FALSE:
+        raise Skip("consent_denied:analytics_storage")
+    params = ga4_wire.rebuild_params(event)
+    # User-provided data never goes to Google in plain text (gtag sends ep.user_data.* only
+    # to a server container): it goes as gtag sends it to Google, hashed in ``em``, and not
+    # at all without ad_user_data consent.
+    params = [(k, v) for k, v in params if not k.startswith(ga4_wire.USER_DATA_PREFIX)]
+    if consent.get("ad_user_data") == "denied":
+        params = [(k, v) for k, v in params if k not in ga4_wire.USER_DATA_KEYS]
+    elif not any(k == "em" for k, _ in params):
+        em = user_data_em(event)
+        if em:
+            params.append(("em", em))
+    keys = {k for k, _ in params}
+    if "en" not in keys:
+        params.insert(0, ("en", settings["EVENT"]))
+    elif settings["EVENT"] != ed.text(event, "event_name"):
+        params = [(k, settings["EVENT"] if k == "en" else v) for k, v in params]  # GA4_EVENT_MAP renamed it
+    if "tid" not in keys:
+        # Without any measurement id the setting is missing too, and the runtime runs dry.
+        measurement_id = settings.get("MEASUREMENT_ID") or ed.text(event, "x-ga-measurement_id")
+        params.insert(0, ("tid", measurement_id.split(",")[0].strip()))
+    if "v" not in keys:
+        params.insert(0, ("v", "2"))
+    client_id = ed.text(event, "client_id")
+    if "cid" not in keys and client_id:
+        params.append(("cid", client_id))  # collect's server-managed id for a hit without one
+    elif "cid" not in keys and consent.get("analytics_storage") != "denied":
+        raise Reject("missing_field:client_id")  # a cookieless ping may have none; others must
+    if settings.get("DEBUG") == "1" and "_dbg" not in keys:
+        params.append(("_dbg", "1"))  # DebugView
+    # The visitor's IP, for geo; without it Google would locate the function's own address.
+    ip = "" if _truthy(settings.get("REDACT_IP")) else ed.client_ip(event)
+    params.append(("_uip", ip or "::"))
     return params
 
 
-def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorRequest:
-    """The normalized event → one Measurement Protocol request."""
-    name = settings["EVENT"]
-    if name in RESERVED_EVENTS or name.startswith(RESERVED_EVENT_PREFIXES):
-        raise Skip(f"reserved_event_name:{name}")
-    if not NAME.match(name):
-        raise Skip(f"invalid_event_name:{name[:40]}")
-    client_id = ed.text(event, "client_id")
-    if not client_id:
-        raise ValueError("event has no client_id")
-    measurement_id = settings.get("MEASUREMENT_ID") or ed.text(event, "x-ga-measurement_id")
-    body: dict[str, Any] = {"client_id": client_id}
-    user_id = ed.text(event, "user_id")
-    if user_id:
-        body["user_id"] = user_id
-    micros = ed.number(event.get("timestamp_micros"))
-    if micros:
-        body["timestamp_micros"] = int(micros)
-    consent = _consent(event)
-    if consent:
-        body["consent"] = consent
-    if consent.get("ad_user_data") != "DENIED":
-        user_data = _user_data(event)
-        if user_data:
-            body["user_data"] = user_data
-    ip = ed.client_ip(event)
-    if ip:
-        body["ip_override"] = ip
-    device = {k: ed.text(event, src) for k, src in (("language", "language"), ("screen_resolution", "screen_resolution"))}
-    device = {k: v for k, v in device.items() if v}
-    if device:
-        body["device"] = device
-    user_properties = _user_properties(event)
-    if user_properties:
-        body["user_properties"] = user_properties
-    body["events"] = [{"name": name, "params": _params(event, settings.get("DEBUG") == "1")}]
+def _b64url(hex_digest: str) -> str:
+    return base64.urlsafe_b64encode(bytes.fromhex(hex_digest)).decode().rstrip("=")
+
+
+def user_data_em(event: dict[str, Any]) -> str:
+    """``user_data`` email and phone as gtag's ``em`` (``tv.1~em.<sha256>~pn.<sha256>``, the
+    SHA-256 in base64url, unpadded); ``""`` when there are none."""
+    parts = []
+    for code, plain, hashed_keys, normalize in (
+        ("em", ("email", "email_address"), ("sha256_email_address",), hashing.email_google),
+        ("pn", ("phone_number", "phone"), ("sha256_phone_number",), hashing.phone_e164),
+    ):
+        for value in ed.user_values(event, plain, hashed_keys)[:1]:
+            digest = hashing.hashed(value, normalize)
+            if digest:
+                parts.append(f"{code}.{_b64url(digest.lower())}")
+    return "~".join(["tv.1", *parts]) if parts else ""
+
+
+def gtag_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorRequest:
+    """A gtag-sourced event → one ``POST /g/collect`` (query string, or query + one body line)."""
+    params = gtag_params(event, settings)
     origin = ORIGINS.get(settings.get("REGION", "").lower(), ORIGINS[""])
-    query = urlencode({"measurement_id": measurement_id, "api_secret": settings.get("API_SECRET", "")})
-    return VendorRequest("POST", f"{origin}/mp/collect?{query}", {"Content-Type": "application/json"}, body)
+    query = urlencode(params, quote_via=_quote)
+    body = ""
+    if len(query) > MAX_QUERY_CHARS:
+        query = urlencode([p for p in params if not _is_event_key(p[0])], quote_via=_quote)
+        body = urlencode([p for p in params if _is_event_key(p[0])], quote_via=_quote)
+    headers = {"Content-Type": CONTENT_TYPE}
+    user_agent = ed.text(event, "user_agent")
+    if user_agent:
+        headers["User-Agent"] = user_agent  # browser, OS and device category come from it
+    return VendorRequest("POST", f"{origin}/g/collect?{query}", headers, body)
+
+
+def _quote(text: str, safe: str = "", encoding: str | None = None, errors: str | None = None) -> str:
+    # encodeURIComponent, as gtag encodes: spaces as %20, not +.
+    return quote(text, safe="~()*!.'-_", encoding=encoding, errors=errors)
+
+
+def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorRequest:
+    """The normalized event → its GA4 request: ``/mp/collect`` for MP-sourced events,
+    ``/g/collect`` for everything else (gtag hits)."""
+    if event.get("source") == "mp":
+        return ga4_mp.build_request(event, settings)
+    return gtag_request(event, settings)
+
+
+def required_settings(event: dict[str, Any]) -> tuple[str, ...]:
+    """``/g/collect`` needs no secret; the Measurement Protocol needs the stream's API secret."""
+    return ("MEASUREMENT_ID", "API_SECRET") if event.get("source") == "mp" else ("MEASUREMENT_ID",)
 
 
 VENDOR = Vendor(
     name="ga4",
-    required_keys=("client_id",),  # the Measurement Protocol refuses a body without it
+    required_keys=("client_id",),  # hits and MP events without it are refused (cookieless pings aside)
     build_request=build_request,
-    setting_names=("MEASUREMENT_ID", "REGION"),
+    setting_names=("MEASUREMENT_ID", "REGION", "REDACT_IP", "COOKIELESS_PINGS"),
     secret_names=("API_SECRET",),
-    required_settings=("MEASUREMENT_ID", "API_SECRET"),
+    required_settings=("MEASUREMENT_ID",),
+    required_settings_for=required_settings,
     event_map=None,
-    required_consent=("analytics_storage",),
+    # Google enforces consent itself from the forwarded gcs/gcd: analytics_storage denied is
+    # sent as the cookieless ping gtag would send, and the mapping drops em/user data without
+    # ad_user_data (docs/vendors/ga4.md "Consent"). CONSENT_SEND=analytics_storage skips instead.
+    consent=consent_policy.ConsentPolicy(),
     measurement_id_setting="MEASUREMENT_ID",
     max_event_age_seconds=72 * 3600,
     dedupe_delivered=True,

@@ -39,7 +39,7 @@ def insert_id(event: dict[str, Any]) -> str:
     (a page-supplied ``ep.event_id`` may contain anything)."""
     event_id = ed.text(event, "event_id")
     if not event_id:
-        raise ValueError("event has no event_id")
+        raise Reject("missing_field:event_id")
     return event_id if _INSERT_ID.match(event_id) else hashlib.sha256(event_id.encode()).hexdigest()[:32]
 
 

@@ -177,7 +177,7 @@ def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorR
     call["timestamp"] = timestamp(event)
     call["messageId"] = ed.text(event, "event_id")
     if not call["messageId"]:
-        raise ValueError("event has no event_id")
+        raise Reject("missing_field:event_id")
     if len(json.dumps(call, separators=(",", ":")).encode()) > MAX_EVENT_BYTES:
         raise Reject("segment_call_over_32kb")
     credentials = base64.b64encode(f"{settings.get('WRITE_KEY', '')}:".encode()).decode()

@@ -3,7 +3,9 @@
 One web event per request, deduplicated against the pixel by ``event_id``; ``Access-Token``
 header; ``ttclid``/``ttp`` raw, email/phone/external id hashed; page and user context.
 TikTok answers HTTP 200 even on failure, so responses are classified by their ``code``.
-Skipped when ``ad_storage`` is denied. Settings ``TIKTOK_PIXEL_CODE``,
+Consent: skipped when ``ad_storage`` is denied, no personal data when ``ad_user_data`` is,
+``limited_data_use`` when ``ad_personalization`` is (shared/delivery/consent_policy.py);
+configuration errors (authorization codes) retry as ``vendor_misconfigured``. Settings ``TIKTOK_PIXEL_CODE``,
 ``TIKTOK_TEST_EVENT_CODE``, ``TIKTOK_LIMITED_DATA_USE``; secret ``TIKTOK_ACCESS_TOKEN``.
 See docs/vendors/tiktok.md.
 """
@@ -16,7 +18,7 @@ import flask
 import functions_framework
 
 from shared import hashing
-from shared.delivery import Attempt, Outcome, Vendor, VendorRequest
+from shared.delivery import Attempt, Outcome, Vendor, VendorRequest, consent_policy, misconfigured
 from shared.delivery import eventdata as ed
 from shared.delivery.http import Response
 
@@ -39,12 +41,21 @@ EVENT_MAP = {
 # TikTok's own code list (tiktok-business-api-sdk tiktok_code.py), see docs/vendors/tiktok.md.
 SUCCESS_CODES = frozenset({0, 20001})
 RETRY_CODES = frozenset({40100, 40132, 61000, 60001, 50000, 50002, 40700})
-CREDENTIAL_CODES = frozenset({40001, 40102, 40104, 40105})
-PERMANENT_CODES = CREDENTIAL_CODES | {40000, 40002, 40061, 40062}
+# Authorization and permission: the token, the pixel or the advertiser's grant is wrong, not
+# the event (PERMISSION_ERROR, FORBIDDEN, INVALID_PARTNER, the token codes 40102–40107,
+# APP_FORBIDDEN, ADVERTISER_LOGOUT, NOT_IN_WHITELIST, DEVELOPER_NO_PERMISSION,
+# SCOPE_NOT_AUTHORIZED, the advertiser codes 40300–40302 and REQUIRE_LOGIN).
+AUTHORIZATION_CODES = frozenset({40001, 40003, 40101, 40102, 40103, 40104, 40105, 40106, 40107, 40113, 40114,
+                                 40118, 40125, 40130, 40300, 40301, 40302, 40309})
+# This event's data is wrong: resending it cannot help.
+PERMANENT_CODES = frozenset({40000, 40002, 40061, 40062})
 
 
 def ttclid_value(event: dict[str, Any]) -> str:
-    return ed.first_of(event, ("ttclid", "x-tt-ttclid"), ("ttclid",)) or ed.query_param(ed.page_url(event), "ttclid")
+    """The click id: the landing URL's ``ttclid`` (a new click wins), else the one collect
+    kept (event key or first-party cookie), so conversions after the landing page carry it."""
+    return (ed.query_param(ed.page_url(event), "ttclid")
+            or ed.first_of(event, ("ttclid", "x-tt-ttclid"), ("ttclid", "_ttclid")))
 
 
 def ttp_value(event: dict[str, Any]) -> str:
@@ -52,10 +63,15 @@ def ttp_value(event: dict[str, Any]) -> str:
 
 
 def user(event: dict[str, Any]) -> dict[str, Any]:
+    """TikTok's ``user``: email, phone (E.164, the calling code from the address country when
+    the number is national), external id, names and zip hashed; the rest plain."""
     data: dict[str, Any] = {}
+    addresses = ed.addresses(event)
+    address = addresses[0] if addresses else {}
+    country = ed.address_value(address, "country") if address else ""
     emails = [hashing.hashed(v, hashing.email_basic) for v in
               ed.user_values(event, ("email", "email_address"), ("sha256_email_address",))]
-    phones = [hashing.hashed(v, hashing.phone_e164) for v in
+    phones = [hashing.hashed(v, lambda p: hashing.phone_e164(p, country)) for v in
               ed.user_values(event, ("phone_number", "phone"), ("sha256_phone_number",))]
     externals = [hashing.hashed(v, hashing.trimmed) for v in
                  [ed.text(event, "user_id"), *ed.user_values(event, ("external_id",), ("sha256_external_id",))] if v]
@@ -63,24 +79,25 @@ def user(event: dict[str, Any]) -> dict[str, Any]:
         values = list(dict.fromkeys(v for v in values if v))
         if values:
             data[key] = values[0] if len(values) == 1 else values
-    addresses = ed.addresses(event)
-    if addresses:
-        address = addresses[0]
+    if address:
         for key, field, normalize in (("first_name", "first_name", hashing.name_tiktok),
                                       ("last_name", "last_name", hashing.name_tiktok),
                                       ("zip_code", "postal_code", lambda v: v.strip().lower().replace(" ", ""))):
             value = hashing.hashed(ed.address_value(address, field), normalize)
             if value:
                 data[key] = value
-        for key, field in (("city", "city"), ("state", "region"), ("country", "country")):
+        for key, field in (("city", "city"), ("state", "region")):
             value = str(address.get(field) or "").strip()
             if value:
                 data[key] = value
+        alpha2 = hashing.country_alpha2(str(address.get("country") or ""))
+        if alpha2:
+            data["country"] = alpha2.upper()
     for key, value in (
         ("ttclid", ttclid_value(event)),
         ("ttp", ttp_value(event)),
-        ("ip", ed.client_ip(event)),
-        ("user_agent", ed.text(event, "user_agent")),
+        ("ip", ed.visitor_ip(event)),
+        ("user_agent", ed.visitor_user_agent(event)),
         ("locale", ed.text(event, "language")),
     ):
         if value:
@@ -139,7 +156,7 @@ def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorR
     props = properties(event)
     if props:
         item["properties"] = props
-    if settings.get("LIMITED_DATA_USE", "").lower() in ("1", "true", "yes"):
+    if settings.get("RESTRICTED") == "1" or settings.get("LIMITED_DATA_USE", "").lower() in ("1", "true", "yes"):
         item["limited_data_use"] = True
     body: dict[str, Any] = {"event_source": "web", "event_source_id": settings.get("PIXEL_CODE", ""), "data": [item]}
     if settings.get("TEST_EVENT_CODE"):
@@ -161,10 +178,11 @@ def classify(response: Response) -> Attempt | None:
                        detail=response.excerpt())
     if code in SUCCESS_CODES:
         return Attempt(Outcome.DELIVERED, status=response.status)
-    detail = f"{code} {body.get('message', '')}"[:500]
+    detail = f"tiktok_code:{code} {body.get('message', '')}"[:500]
+    if code in AUTHORIZATION_CODES:
+        return misconfigured(response.status, detail)
     if code in PERMANENT_CODES:
-        return Attempt(Outcome.REJECTED, reason=f"tiktok_code:{code}", status=response.status, detail=detail,
-                       alert=code in CREDENTIAL_CODES)
+        return Attempt(Outcome.REJECTED, reason=f"tiktok_code:{code}", status=response.status, detail=detail)
     # RETRY_CODES, 51xxx-53xxx internal errors, and any code not known to be permanent.
     return Attempt(Outcome.RETRYING, reason=f"tiktok_code:{code}", status=response.status, detail=detail)
 
@@ -177,7 +195,7 @@ VENDOR = Vendor(
     secret_names=("ACCESS_TOKEN",),
     required_settings=("PIXEL_CODE", "ACCESS_TOKEN"),
     event_map=EVENT_MAP,
-    required_consent=("ad_storage",),
+    consent=consent_policy.AD_VENDOR,
     test_event_code_setting="TEST_EVENT_CODE",
     max_event_age_seconds=7 * 24 * 3600,
     classify=classify,

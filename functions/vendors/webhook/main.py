@@ -11,7 +11,7 @@ from typing import Any, Mapping
 import flask
 import functions_framework
 
-from shared.delivery import Vendor, VendorRequest
+from shared.delivery import Vendor, VendorRequest, consent_policy
 
 
 def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorRequest:
@@ -24,7 +24,10 @@ def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorR
     )
 
 
-VENDOR = Vendor(name="webhook", build_request=build_request, setting_names=("URL",), required_settings=("URL",))
+# Analytics, not advertising: the event goes only where analytics_storage is not denied
+# (WEBHOOK_CONSENT_SEND overrides; docs/vendors/README.md "Consent").
+VENDOR = Vendor(name="webhook", build_request=build_request, setting_names=("URL",), required_settings=("URL",),
+                consent=consent_policy.ANALYTICS)
 
 
 @functions_framework.http
