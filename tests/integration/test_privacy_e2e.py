@@ -145,3 +145,8 @@ def test_owner_example_each_control_changes_only_what_it_names(tmp_path):
     assert after["webhook"][1]["body"]["bot"] is True
     assert after["webhook"][1]["body"]["bot_reason"] == "crawlerdetect:googlebot"
     assert "bot" not in after["webhook"][0]["body"]  # nothing to flag on a human's event
+
+    # Consent audit: every delivery line, sent or skipped, says under which consent state.
+    for name in VENDORS:
+        for line in lines[name]:
+            assert set(line["consent"]) == {"ad_storage", "analytics_storage", "ad_user_data", "ad_personalization"}, line
