@@ -144,6 +144,15 @@ def terminal(results: dict) -> str:
         "COST PER MILLION HITS (USD, Cloud Run request-based billing at scale)",
         _plain(["case", "$", "breakdown"], _cost_rows(results)),
     ]
+    if "delivery_modes" in results:
+        parts += [
+            "", "DELIVERY MODES, push and batch (collect CPU per 1-event hit of this run: "
+            f"{results['delivery_modes']['collect_cpu_ms_per_hit']:.3f} ms)",
+            _plain(MODES_HEADER, modes_rows(results["delivery_modes"])), "",
+            "MONTHLY COST BY DELIVERY MODE, 1-event hits evenly spread (USD)",
+            _plain(COST_MODES_HEADER, cost_modes_rows(results["cost_modes"])), "",
+            *crossover_lines(results["cost_modes"]),
+        ]
     return "\n".join(parts)
 
 
@@ -156,6 +165,12 @@ def markdown(results: dict) -> str:
         "**Delivery and cold start**\n\n" + _markdown(["figure", "value"], _other_rows(results)),
         "**Goals on this machine**\n\n" + _markdown(["goal", "value", "target", "status"], _goal_rows(results)),
         "**Cost** (list prices, assumptions in `docs/cost.md`)\n\n" + _markdown(["case", "$", "breakdown"], _cost_rows(results)),
+        *([
+            "**Delivery modes, push and batch** (same run)\n\n" + _markdown(MODES_HEADER, modes_rows(results["delivery_modes"])),
+            "**Monthly cost by delivery mode** (1-event hits, evenly spread)\n\n"
+            + _markdown(COST_MODES_HEADER, cost_modes_rows(results["cost_modes"]))
+            + "\n\n" + "\n".join(f"- {line}" for line in crossover_lines(results["cost_modes"])),
+        ] if "delivery_modes" in results else []),
         "**Publish amortization, before → after** (collect-threaded: collect with google-cloud-pubsub's "
         "threaded `PublisherClient`, as before; collect: the group-commit `grpc.aio` publisher, same run)\n\n"
         + _markdown(BEFORE_AFTER_HEADER, _before_after_rows(results)),
@@ -185,3 +200,72 @@ def update_readme(results: dict, readme: Path) -> None:
     head, rest = text.split(README_START, 1)
     _, tail = rest.split(README_END, 1)
     readme.write_text(head + README_START + "\n" + markdown(results) + "\n" + README_END + tail)
+
+
+# -- Issue 16: delivery modes side by side ---------------------------------------------------
+
+MODES_HEADER = ["run", "vendor CPU ms/event (push: at saturation)", "× collect CPU/hit", "events/s per busy vCPU", "vendor requests / events",
+                "e2e p50 / p95 ms"]
+
+
+def modes_rows(modes: dict) -> list[list[str]]:
+    collect = modes["collect_cpu_ms_per_hit"]
+    rows = []
+    for name, run in modes["runs"].items():
+        cpu = run["vendor_cpu_ms_per_event"]
+        e2e = run["e2e"]
+        interval = f" (drain every {e2e['drain_interval_s']:g} s)" if "drain_interval_s" in e2e else ""
+        backlog = f" (backlog {run['backlog_cpu_ms_per_event']:.3f})" if run.get("backlog_cpu_ms_per_event") else ""
+        rows.append([name, (f"{cpu:.3f}" if cpu else "-") + backlog, f"{cpu / collect:.2f}" if cpu else "-",
+                     str(run["events_per_second_per_vcpu"]), f"{run['vendor_requests']} / {run['events']}",
+                     f"{e2e['p50_ms']} / {e2e['p95_ms']}{interval}"])
+    return rows
+
+
+COST_MODES_HEADER = ["hits/month", "push 1 / 3 vendors", "batch 1 / 3 vendors", "batch 3 vendors, cheaper collect billing",
+                     "sGTM"]
+
+
+def cost_modes_rows(cost: dict) -> list[list[str]]:
+    rows = []
+    for volume, row in cost["monthly_usd_1_event_hits_evenly_spread"].items():
+        best = row["batch_3v_best_collect"]
+        sgtm = " – ".join(f"${v:,.0f}" for v in sorted(set(row["sgtm"].values())))
+        rows.append([volume.replace("_hits", ""), f"${row['push_1v']['total']:,.2f} / ${row['push_3v']['total']:,.2f}",
+                     f"${row['batch_1v']['total']:,.2f} / ${row['batch_3v']['total']:,.2f}",
+                     f"${best['total']:,.2f} ({row['collect_billing']}: collect ${best['collect']:,.2f}, vendors "
+                     f"${best['vendors']:,.2f}, Pub/Sub ${best['pubsub']:,.2f})", sgtm])
+    return rows
+
+
+def crossover_lines(cost: dict) -> list[str]:
+    c = cost["crossover_million_hits_per_month"]
+    fmt = lambda v: "never (1–100,000 M)" if v is None else f"{v:,.0f} M hits/month"  # noqa: E731
+    bands = cost.get("batch_3_vendors_above_sgtm_bands") or []
+    band_text = ", ".join(f"{a:,.0f}–{'∞' if b is None else f'{b:,.0f}'} M" for a, b in bands) or "none"
+    floor = cost["idle_monthly_floor_usd"]
+    return [
+        f"collect: instance-based billing is cheaper above {fmt(c['collect_instance_billing_wins_above'])}",
+        f"3 vendors: batch is cheaper than push above {fmt(c['batch_cheaper_than_push_above_3_vendors'])}",
+        f"3 vendors, push: costs more than sGTM above {fmt(c['push_3_vendors_costs_more_than_sgtm_above'])}",
+        f"3 vendors, batch (+ cheaper collect billing): more than the cheaper sGTM sizing in {band_text}",
+        f"idle floor: push $0; batch ${floor['batch_per_vendor']:.2f} per vendor-month (scheduler job + idle drains); "
+        f"instance-based collect ${floor['instance_based_collect']:.2f}",
+    ]
+
+
+def modes_terminal(results: dict) -> str:
+    m = results["machine"]
+    goals_rows = [[name, str(g.get("value")), g.get("goal", ""), "met" if g["met"] else "NOT met"]
+                  for name, g in results["goals"].items()]
+    return "\n".join([
+        f"{results['date']} · {m['nproc']} cores · loadavg before {', '.join(f'{x:.2f}' for x in m['loadavg'])}, "
+        f"after {', '.join(f'{x:.2f}' for x in m.get('loadavg_after', []))}", "",
+        "DELIVERY MODES (collect CPU per 1-event hit, same run: "
+        f"{results['delivery_modes']['collect_cpu_ms_per_hit']:.3f} ms)",
+        _plain(MODES_HEADER, modes_rows(results["delivery_modes"])), "",
+        "MONTHLY COST, 1-event hits evenly spread (USD)",
+        _plain(COST_MODES_HEADER, cost_modes_rows(results["cost"])), "",
+        *crossover_lines(results["cost"]), "",
+        "GOALS", _plain(["goal", "value", "target", "status"], goals_rows),
+    ])

@@ -23,7 +23,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from bench import cost_model, report
+from bench import cost_model, delivery_modes, report
 from bench.hits import COLLECT_PATH, PAYLOADS
 from bench.loadgen import run_wrk
 from bench.procstat import group_cpu_seconds, machine
@@ -71,11 +71,17 @@ def main() -> None:
     with Bench(log_dir) as bench:
         results["ingest"] = bench.ingest(durations)
         results["delivery"] = bench.delivery(durations)
+        results["delivery_modes"] = delivery_modes.measure(
+            bench, durations, collect_cpu_ms=results["ingest"]["1-event"]["runs"]["collect"]["saturation"]["cpu_ms_per_hit"])
         results["cold_start"] = bench.cold_start(durations)
     results["machine"]["loadavg_after"] = list(os.getloadavg())
     results["goals"] = report.goals(results)
     results["message_bytes"] = message_bytes()
     results["cost"] = cost_model.model(results)
+    results["delivery_modes"]["message_bytes"] = results["message_bytes"]
+    results["cost_modes"] = cost_model.modes_model(results["delivery_modes"])
+    results["goals"].update(delivery_modes.goals(results["delivery_modes"]))
+    results["goals"].update(cost_model.modes_goals(results["cost_modes"]))
     results["wall_seconds"] = round(time.monotonic() - started, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
@@ -89,8 +95,9 @@ def main() -> None:
 class Bench:
     """The processes under test; every one is stopped by its process group on exit."""
 
-    def __init__(self, log_dir: Path) -> None:
+    def __init__(self, log_dir: Path, only_collect: bool = False) -> None:
         self.log_dir = log_dir
+        self.only_collect = only_collect  # the delivery-only run (bench/delivery_modes.py)
         self.config = stack_config.load()
         self.emulator = PubSubEmulator(free_port(), LOCAL_PROJECT, log_dir)
         self.env = self.emulator.env()
@@ -106,6 +113,8 @@ class Bench:
             self.topology = Topology(LOCAL_PROJECT)
             self.topology.create_bus()
             self.start("collect", REPO_ROOT / "functions" / "collect" / "main.py", "collect")
+            if self.only_collect:
+                return self
             self.start("collect-threaded", BARE / "collect_threaded" / "main.py", "collect")
             self.start("bare-async", BARE / "bare_async" / "main.py", "bare")
             self.start("bare-wsgi", BARE / "bare_wsgi" / "main.py", "bare")
@@ -205,9 +214,11 @@ class Bench:
         drained = self.mock.wait_for(expected_backlog, 150)
         cpu = group_cpu_seconds(process.pid) - cpu0
         emu = group_cpu_seconds(emulator_pgid) - emu0
+        # The delivery modes (bench/delivery_modes.py) come next, with their own subscriptions.
+        delivery_modes.delete_subscriptions(self, ["webhook-push", "webhook-replay-push"])
         span = (drained[-1].at - drained[0].at) if len(drained) > 1 else float("nan")
         result = {
-            "vendor": "webhook (functions-framework WSGI) → mock vendor",
+            "vendor": "webhook (functions-framework aio, push) → mock vendor",
             "e2e": {
                 "offered_hits_per_second": e2e_rate,
                 "hits": sent.requests,
@@ -273,11 +284,18 @@ class Bench:
 
 def message_bytes() -> int:
     """Billable size of one published event (data + attributes) for the 1-event hit."""
+    from shared.event import encode_event, message_attributes
+
+    event = sample_event()
+    return len(encode_event(event)) + sum(len(k) + len(v) for k, v in message_attributes(event).items())
+
+
+def sample_event() -> dict:
+    """The normalized event collect publishes for the benchmark's 1-event hit."""
     import asyncio
 
     from bench.hits import ONE_EVENT_QUERY
     from shared.collect_app import CollectConfig, Collector, HttpRequest
-    from shared.event import encode_event, message_attributes
 
     captured: list[dict] = []
 
@@ -288,8 +306,7 @@ def message_bytes() -> int:
     request = HttpRequest("POST", COLLECT_PATH, ONE_EVENT_QUERY, {"user-agent": "Mozilla/5.0 (X11; Linux x86_64) bench"})
     with contextlib.redirect_stdout(io.StringIO()):  # collect's per-hit log line
         asyncio.run(Collector(publish, CollectConfig()).handle(request))
-    event = captured[0]
-    return len(encode_event(event)) + sum(len(k) + len(v) for k, v in message_attributes(event).items())
+    return captured[0]
 
 
 def _post(url: str, body: bytes, timeout: float) -> tuple[int, str]:

@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
             f"  Pub/Sub emulator   127.0.0.1:{stack.emulator_port}  "
             f"(topic tagging-events, dead letters: subscription tagging-dead-letter-inspect)\n"
             f"  collect            {stack.collect_url}/g/collect\n"
-            f"  inspector          {inspector.url}   <- open this to watch hits flow through every vendor\n"
+            f"  inspector          {inspector.page_url}   <- open this to watch hits flow through every vendor\n"
         )
         if archive is not None:
             print(f"  event archive      {archive.path}  (the BigQuery archive's rows, JSON lines)")
@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
             "\nSend a hit:\n"
             f"  curl -X POST '{stack.collect_url}/g/collect?v=2&tid=G-TEST&cid=1.2&en=page_view"
             "&dl=https%3A%2F%2Fexample.com%2F'\n"
-            f"Watch it in the inspector at {inspector.url}; each vendor's delivery lines (dry-run\n"
+            f"Watch it in the inspector at {inspector.page_url}; each vendor's delivery lines (dry-run\n"
             "requests when it has no credentials) also appear below.\n"
             "Ctrl-C stops everything.\n",
             flush=True,

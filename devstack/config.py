@@ -24,10 +24,26 @@ class RetryPolicy:
     maximum_backoff_seconds: int
 
 
+DELIVERY_MODES = ("push", "batch")
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """Batch mode (``delivery: batch``): how often and how much a drain takes (docs/batch.md)."""
+
+    local_interval_seconds: float = 5.0
+    cloud_schedule: str = "* * * * *"
+    max_messages: int = 1000
+    drain_seconds: int = 50
+
+
 @dataclass(frozen=True)
 class VendorConfig:
     name: str
     enabled: bool = True
+    # "push": a push subscription calls the function per event; "batch": a pull subscription
+    # the function drains on a schedule into the vendor's batch API.
+    delivery: str = "push"
     events: tuple[str, ...] = ()
     settings: dict[str, str] = field(default_factory=dict)
     secrets: tuple[str, ...] = ()
@@ -62,6 +78,9 @@ class StackConfig:
         """Collect's settings from this file (Terraform passes the same to the function)."""
         return {"IP_TRUNCATION": self.ip_truncation} if self.ip_truncation else {}
 
+
+    batch: BatchSettings = field(default_factory=BatchSettings)
+
     def enabled_vendors(self) -> tuple[VendorConfig, ...]:
         return tuple(v for v in self.vendors if v.enabled)
 
@@ -93,10 +112,14 @@ def load(path: Path = CONFIG_PATH) -> StackConfig:
         entry = entry or {}
         if not (VENDORS_DIR / name / "main.py").is_file():
             raise ValueError(f"{path}: vendor {name!r} has no functions/vendors/{name}/main.py")
+        mode = str(entry.get("delivery") or "push")
+        if mode not in DELIVERY_MODES:
+            raise ValueError(f"{path}: vendor {name!r} has delivery {mode!r}; use one of {', '.join(DELIVERY_MODES)}")
         vendors.append(
             VendorConfig(
                 name=name,
                 enabled=bool(entry.get("enabled", True)),
+                delivery=mode,
                 events=tuple(entry.get("events") or ()),
                 settings={str(k): "" if v is None else str(v) for k, v in (entry.get("settings") or {}).items()},
                 secrets=tuple(entry.get("secrets") or ()),
@@ -111,6 +134,7 @@ def load(path: Path = CONFIG_PATH) -> StackConfig:
         vendors=tuple(vendors),
         local_retry=_retry(delivery.get("local") or {}, RetryPolicy(5, 1, 10)),
         cloud_retry=_retry(delivery.get("cloud") or {}, RetryPolicy(100, 10, 600)),
+        batch=_batch(delivery.get("batch") or {}),
     )
 
 
@@ -141,6 +165,25 @@ def _check_privacy(path: Path, vendor: VendorConfig, rules: tuple[privacy_rules.
         privacy_rules.check_vendor(rules, vendor.name, declared.kind, declared.all_required_keys())
     except privacy_rules.RuleError as exc:
         raise ValueError(f"{path}: vendor {vendor.name!r}: {exc}") from None
+
+
+def _batch(raw: dict[str, Any]) -> BatchSettings:
+    local = raw.get("local") or {}
+    cloud = raw.get("cloud") or {}
+    default = BatchSettings()
+    settings = BatchSettings(
+        local_interval_seconds=float(local.get("interval_seconds", default.local_interval_seconds)),
+        cloud_schedule=str(cloud.get("schedule", default.cloud_schedule)),
+        max_messages=int(raw.get("max_messages", default.max_messages)),
+        drain_seconds=int(cloud.get("drain_seconds", default.drain_seconds)),
+    )
+    if not 1 <= settings.max_messages <= 1000:
+        raise ValueError("delivery.batch.max_messages must be between 1 and 1000 (one Pub/Sub pull)")
+    if not settings.local_interval_seconds > 0:
+        raise ValueError("delivery.batch.local.interval_seconds must be positive")
+    if not 15 <= settings.drain_seconds <= 3600:
+        raise ValueError("delivery.batch.cloud.drain_seconds must be between 15 and 3600")
+    return settings
 
 
 def _retry(raw: dict[str, Any], default: RetryPolicy) -> RetryPolicy:

@@ -31,6 +31,8 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float
+    peer: str = ""  # the client's address:port, one per TCP connection
+
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
@@ -117,7 +119,8 @@ class MockVendor:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 request = Received(
-                    self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time()
+                    self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time(),
+                    "%s:%s" % self.client_address[:2],
                 )
                 reply = vendor._next_reply(request)
                 if reply.delay:

@@ -17,6 +17,11 @@ def vendor_subscription(vendor: str) -> str:
     return f"{vendor}-push"
 
 
+def vendor_pull_subscription(vendor: str) -> str:
+    """Batch mode: the pull subscription the vendor function drains."""
+    return f"{vendor}-pull"
+
+
 def replay_topic(vendor: str) -> str:
     """Each vendor's own replay topic: dead letters moved back reach that vendor only."""
     return f"tagging-replay-{vendor}"
@@ -27,9 +32,9 @@ def replay_subscription(vendor: str) -> str:
 
 
 def vendor_of_subscription(subscription: str) -> str:
-    """``projects/p/subscriptions/meta-push`` (or ``meta-replay-push``) → ``meta``."""
+    """``projects/p/subscriptions/meta-push`` (or ``meta-replay-push``, ``meta-pull``) → ``meta``."""
     name = subscription.rsplit("/", 1)[-1]
-    for suffix in ("-replay-push", "-push"):
+    for suffix in ("-replay-push", "-push", "-pull"):
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return name

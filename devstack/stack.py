@@ -17,6 +17,8 @@ from typing import Mapping
 from devstack.config import REPO_ROOT, RetryPolicy, StackConfig, VendorConfig
 from devstack.emulator import PubSubEmulator
 from devstack.processes import ManagedProcess, free_port, wait_for_port
+from devstack.drainer import Drainer
+from devstack.names import vendor_pull_subscription
 from devstack.relay import ACK_DEADLINE_SECONDS
 from devstack.topology import Topology, drop_retry_policy
 
@@ -71,6 +73,11 @@ class LocalStack:
     # policy loses redeliveries (docs/reliability.md). False: the emulator pushes, without a
     # retry policy (redelivery ~1 s apart; chaos and the replay tests).
     emulator_backoff: bool = True
+    # Batch mode: seconds between the drains of batch-mode vendors; None = the config's
+    # delivery.batch.local.interval_seconds, 0 = no timer (tests call drain() themselves).
+    drain_interval: float | None = None
+    # Per-vendor delivery mode overriding config/vendors.yaml ("push" or "batch").
+    delivery: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.retry = self.retry or self.config.local_retry
@@ -84,6 +91,7 @@ class LocalStack:
         self.emulator = PubSubEmulator(self.emulator_port, self.project, self.log_dir)
         self.processes: dict[str, ManagedProcess] = {}
         self.topology: Topology | None = None
+        self.drainer: Drainer | None = None
         self._saved_env: dict[str, str | None] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -110,8 +118,25 @@ class LocalStack:
             self.start_vendor(vendor.name)
         self._create_subscriptions()
         self.start_collect()
+        batch = self.batch_vendors()
+        interval = self.config.batch.local_interval_seconds if self.drain_interval is None else self.drain_interval
+        if batch and interval > 0:
+            self.drainer = Drainer({name: self.vendor_url(name) for name in batch}, interval).start()
+
+    def delivery_mode(self, name: str) -> str:
+        """``push`` or ``batch``: this stack's override, else config/vendors.yaml's."""
+        return self.delivery.get(name) or self.config.vendor(name).delivery
+
+    def batch_vendors(self) -> list[str]:
+        return [v.name for v in self.vendor_configs if self.delivery_mode(v.name) == "batch"]
+
+    def drain(self, name: str, timeout: float = 120.0) -> dict:
+        """Run one drain of a batch-mode vendor now; its JSON summary (tests, chaos)."""
+        return Drainer.drain_once(self.vendor_url(name), timeout)
 
     def stop(self) -> None:
+        if self.drainer is not None:
+            self.drainer.stop()
         # The relay first: it would otherwise count pushes to stopped functions as failures.
         if "relay" in self.processes:
             self.processes["relay"].stop()
@@ -130,7 +155,12 @@ class LocalStack:
         """Each vendor's subscriptions, and the relay that pushes from them (``emulator_backoff``)."""
         routes = []
         for vendor in self.vendor_configs:
-            if self.emulator_backoff:
+            if self.delivery_mode(vendor.name) == "batch":
+                # Batch mode: the function drains <vendor>-pull itself (docs/batch.md).
+                self.topology.create_pull_subscription(vendor.name, self.vendor_url(vendor.name), self.retry)
+                if not self.emulator_backoff:
+                    drop_retry_policy(self.topology, vendor.name, batch=True)
+            elif self.emulator_backoff:
                 for subscription in self.topology.create_relayed_subscription(vendor.name, self.retry, ACK_DEADLINE_SECONDS):
                     routes.append(f"{subscription}={self.vendor_url(vendor.name)}")
             else:
@@ -177,6 +207,9 @@ class LocalStack:
             **self.emulator.env(),
             **vendor.environment(),
             "MAX_DELIVERY_ATTEMPTS": str(self.retry.max_delivery_attempts),
+            # Only the emulator's pushes, not a web page's requests (shared/local_guard.py).
+            "REQUIRE_LOOPBACK": "1",
+            **self._batch_env(name),
             **self.vendor_env.get(name, {}),
         }
         process = function_process(
@@ -185,6 +218,17 @@ class LocalStack:
         self.processes[f"vendor-{name}"] = process.start()
         wait_for_port(self.vendor_ports[name], 60, process)
         return process
+
+    def _batch_env(self, name: str) -> dict[str, str]:
+        if self.delivery_mode(name) != "batch":
+            return {}
+        return {
+            "DRAIN_SUBSCRIPTION": f"projects/{self.project}/subscriptions/{vendor_pull_subscription(name)}",
+            "DRAIN_MAX_MESSAGES": str(self.config.batch.max_messages),
+            # A local drain is short: the timer calls again within seconds.
+            "DRAIN_SECONDS": "20",
+            "DRAIN_PULL_TIMEOUT_SECONDS": "1",
+        }
 
     # -- addresses -------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from devstack.names import (  # noqa: F401 - re-exported: callers name resources
     EVENTS_TOPIC,
     replay_subscription,
     replay_topic,
+    vendor_pull_subscription,
     vendor_subscription,
 )
 
@@ -92,12 +93,25 @@ class Topology:
             paths.append(subscription)
         return paths
 
-    def _create_push(self, subscription: str, topic: str, endpoint: str, retry: RetryPolicy, ack_deadline: int) -> str:
+    def create_pull_subscription(self, vendor: str, endpoint: str, retry: RetryPolicy, ack_deadline: int = 20) -> str:
+        """Batch mode: the vendor's pull subscription on the events topic (drained by the
+        function), with the same retry and dead-letter policies; replays still push. A message
+        pulled by a drain that dies is redelivered after ``ack_deadline`` (20 s locally)."""
+        try:
+            self.publisher.create_topic(name=self.topic_path(replay_topic(vendor)))
+        except gexc.AlreadyExists:
+            pass
+        self._create_push(replay_subscription(vendor), replay_topic(vendor), endpoint, retry, 30)
+        return self._create_push(vendor_pull_subscription(vendor), self.events_topic, None, retry, ack_deadline)
+
+    def _create_push(self, subscription: str, topic: str, endpoint: str | None, retry: RetryPolicy,
+                     ack_deadline: int) -> str:
+        """A subscription with the retry and dead-letter policies; push to ``endpoint``, or pull."""
         path = self.subscription_path(subscription)
         self._create_subscription(
             name=path,
             topic=self.topic_path(topic),
-            push_config={"push_endpoint": endpoint},
+            **({"push_config": {"push_endpoint": endpoint}} if endpoint else {}),
             ack_deadline_seconds=ack_deadline,
             retry_policy={
                 "minimum_backoff": duration_pb2.Duration(seconds=retry.minimum_backoff_seconds),
@@ -136,7 +150,7 @@ class Topology:
         self.subscriber.close()
 
 
-def drop_retry_policy(topology: Topology, vendor: str) -> None:
+def drop_retry_policy(topology: Topology, vendor: str, batch: bool = False) -> None:
     """Remove the retry policy (keep the dead-letter policy) of a vendor's push subscriptions.
 
     A workaround for the emulator only (cloud-pubsub-emulator 0.8.20): with a retry policy,
@@ -145,7 +159,8 @@ def drop_retry_policy(topology: Topology, vendor: str) -> None:
     subscription never redelivers again. Without a retry policy the emulator redelivers a
     failed push about a second later, every time. See docs/reliability.md.
     """
-    for subscription in (vendor_subscription(vendor), replay_subscription(vendor)):
+    main = vendor_pull_subscription(vendor) if batch else vendor_subscription(vendor)
+    for subscription in (main, replay_subscription(vendor)):
         topology.subscriber.update_subscription(
             request={
                 "subscription": {"name": topology.subscription_path(subscription)},

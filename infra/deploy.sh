@@ -94,13 +94,14 @@ warn() {
 }
 
 # The same list as local.services in main.tf (Terraform keeps managing them); BigQuery for
-# the ledger (on by default), Compute for the load balancer.
+# the ledger (on by default), Compute for the load balancer, Cloud Scheduler for batch-mode
+# vendors (infra/batch.tf; enabling it unused costs nothing).
 SERVICES=(
     serviceusage.googleapis.com cloudresourcemanager.googleapis.com iam.googleapis.com
     artifactregistry.googleapis.com cloudbuild.googleapis.com cloudfunctions.googleapis.com
     run.googleapis.com pubsub.googleapis.com secretmanager.googleapis.com
     storage.googleapis.com logging.googleapis.com monitoring.googleapis.com
-    bigquery.googleapis.com
+    bigquery.googleapis.com cloudscheduler.googleapis.com
 )
 if [[ "$DOMAIN_MODE" == "load_balancer" ]]; then SERVICES+=(compute.googleapis.com); fi
 
@@ -216,7 +217,7 @@ write_tfvars() {
     origins="$(allowed_origins_json)"
     if [[ "$ACTION" != "destroy" && -z "$origins" ]] && ! grep -qE '^[[:space:]]*allowed_origins[[:space:]]*=[[:space:]]*\[[[:space:]]*"' \
         "$INFRA_DIR/terraform.tfvars" 2>/dev/null; then
-        warn "ALLOWED_ORIGINS is empty: collect answers CORS with credentials to ANY page origin." \
+        warn "ALLOWED_ORIGINS is empty: collect answers CORS without credentials, so pages cannot read its answers and the debug cookie counts only without an Origin." \
             "Set your site's origins: make $ACTION ... ALLOWED_ORIGINS=https://www.example.com" \
             "(or allowed_origins = [\"https://www.example.com\"] in infra/terraform.tfvars)."
     fi

@@ -268,6 +268,10 @@ module "collect" {
   scaling                 = var.collect
   provisioned_secrets     = var.provisioned_secrets
   labels                  = var.labels
+  # infra/edge.tf: client IP, the load balancer's edge secret, the request-log exclusion.
+  trusted_proxy_hops  = local.trusted_proxy_hops
+  edge_auth_secret_id = local.behind_load_balancer ? google_secret_manager_secret_version.edge_auth[0].secret : null
+  exclude_request_log = var.exclude_collect_request_log
 
   depends_on = [time_sleep.apis_ready, time_sleep.iam_propagation]
 }
@@ -311,6 +315,8 @@ module "vendor" {
   pubsub_service_agent    = local.pubsub_service_agent
   scaling                 = var.vendor_functions
   labels                  = var.labels
+  delivery                = each.value.delivery
+  batch                   = { max_messages = module.vendor_config.batch.max_messages, drain_seconds = module.vendor_config.batch.drain_seconds }
 
   depends_on = [
     terraform_data.vendor_config,
@@ -331,8 +337,10 @@ module "custom_domain" {
   mode            = var.domain_mode
   domain          = var.domain
   service_name    = module.collect.function_name
-  security_policy = var.security_policy
+  security_policy = local.security_policy
   labels          = var.labels
+  # infra/edge.tf: the X-Edge-Auth value collect checks before trusting geo headers.
+  edge_auth_secret = local.behind_load_balancer ? random_password.edge_auth[0].result : ""
 
   depends_on = [time_sleep.apis_ready]
 }
@@ -341,7 +349,7 @@ module "monitoring" {
   source = "./modules/monitoring"
 
   project_id                     = var.project_id
-  vendor_subscriptions           = flatten([for v in keys(local.vendors) : ["${v}-push", "${v}-replay-push"]])
+  vendor_subscriptions           = flatten([for v, c in local.vendors : [c.delivery == "batch" ? "${v}-pull" : "${v}-push", "${v}-replay-push"]])
   dead_letter_subscription       = module.event_bus.dead_letter_subscription_name
   alert_email                    = var.alert_email
   rejected_deliveries_per_minute = var.rejected_deliveries_per_minute

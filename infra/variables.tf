@@ -242,3 +242,48 @@ variable "labels" {
   type        = map(string)
   default     = {}
 }
+
+variable "cloud_armor" {
+  description = <<-EOT
+    Cloud Armor rate limit on collect's load-balancer backend (domain_mode = "load_balancer";
+    ignored when security_policy names a policy of your own): an IP sending more than
+    `requests` in `interval_seconds` is answered 429 for `ban_duration_seconds`. preview = true
+    logs what the rule would do without enforcing it.
+  EOT
+  type = object({
+    enabled              = optional(bool, true)
+    requests             = optional(number, 600)
+    interval_seconds     = optional(number, 60)
+    ban_duration_seconds = optional(number, 300)
+    preview              = optional(bool, false)
+  })
+  default = {}
+}
+
+variable "trusted_proxy_hops" {
+  description = "X-Forwarded-For entries our own proxies append after the visitor's (collect's TRUSTED_PROXY_HOPS). Null: \"1\" with domain_mode = \"load_balancer\", \"none\" otherwise; set it when your own CDN or load balancer routes a path of the site to collect."
+  type        = string
+  default     = null
+}
+
+variable "exclude_collect_request_log" {
+  description = "Exclude collect's Cloud Run request log (full URLs: hit data and Measurement Protocol api secrets) from Cloud Logging's _Default bucket."
+  type        = bool
+  default     = true
+}
+
+variable "collect_billing" {
+  description = <<-EOT
+    How Cloud Run bills collect. "request" (default): CPU only while requests run, plus
+    $0.40 per million requests; $0 when idle. "instance": CPU always allocated, no
+    per-request fee, the instances' whole lifetime billed (about $50 a month for one
+    instance): cheaper above roughly 120 M hits a month (`make bench-delivery` prints the
+    crossover for your CPU per hit; docs/cost.md).
+  EOT
+  type        = string
+  default     = "request"
+  validation {
+    condition     = contains(["request", "instance"], var.collect_billing)
+    error_message = "collect_billing is request or instance."
+  }
+}

@@ -10,6 +10,10 @@ terraform {
       source  = "hashicorp/google"
       version = "~> 8.7"
     }
+    google-beta = {
+      source  = "hashicorp/google-beta"
+      version = "~> 8.7"
+    }
     archive = {
       source  = "hashicorp/archive"
       version = "~> 2.4"
@@ -17,6 +21,10 @@ terraform {
     time = {
       source  = "hashicorp/time"
       version = "~> 0.13"
+    }
+    random = {
+      source  = "hashicorp/random"
+      version = "~> 3.6"
     }
   }
 

@@ -1,6 +1,6 @@
 # `make bench`: the benchmark of issue 6 (bench/run.py). wrk drives the load; it is installed
 # with apt-get when missing (sudo unless we are root).
-.PHONY: bench bench-tools
+.PHONY: bench bench-tools bench-delivery
 
 BENCH_SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -11,3 +11,6 @@ bench-tools:
 
 bench: setup bench-tools ## ingest, delivery, cold start and cost on this machine (~5 min; updates README results)
 	$(PY) -m bench.run
+
+bench-delivery: setup bench-tools ## delivery only: push and batch side by side, with the cost model (~1-2 min)
+	$(PY) -m bench.delivery_modes

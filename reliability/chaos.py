@@ -1,7 +1,8 @@
 """``make chaos``: the real local stack under a bounded load of real hits, one fault at a time.
 
 Each scenario starts its own stack (Pub/Sub emulator, collect, the webhook vendor function
-pointed at a mock vendor API in this process), drives hits at collect while it injects its
+pointed at a mock vendor API in this process; the batch-mode scenarios use Meta in batch
+mode instead, drained every second against a mock Conversions API), drives hits at collect while it injects its
 fault, waits until every event collect answered 2xx to has a final outcome (or a timeout),
 and then accounts for them from the log lines and the dead-letter subscription
 (:mod:`reliability.accounting`). A scenario passes when the invariant holds and its own
@@ -35,6 +36,13 @@ from reliability.accounting import (
 from reliability.load import LoadDriver, LoadReport, json_reason
 
 VENDOR = "webhook"
+# Batch-mode scenarios: Meta (it has a batch API), its pull subscription drained every second.
+BATCH_VENDOR = "meta"
+BATCH_ENV = {"META_PIXEL_ID": "1234567890", "META_ACCESS_TOKEN": "chaos-meta-token"}
+# What Meta cannot take from the load's events, final by design: scroll is not mapped and the
+# load's purchases carry no value/currency (shared/delivery gates and functions/vendors/meta).
+BATCH_EXPECTED_SKIPS = {"event_not_mapped:scroll"}
+BATCH_EXPECTED_REJECTS = {"purchase_without_value_or_currency"}
 
 
 @dataclass
@@ -48,6 +56,7 @@ class Run:
     dead_letters: list[DeadLetter] = field(default_factory=list)
     notes: dict[str, Any] = field(default_factory=dict)
     started: float = field(default_factory=time.monotonic)
+    vendor_name: str = VENDOR
 
     def elapsed(self) -> float:
         return time.monotonic() - self.started
@@ -71,7 +80,13 @@ class Run:
         return published
 
     def delivery_lines(self) -> list[dict[str, Any]]:
-        return [r for r in read_json_lines([self.stack.log_path(f"vendor-{VENDOR}")]) if r.get("message") == "delivery"]
+        return [r for r in read_json_lines([self.stack.log_path(f"vendor-{self.vendor_name}")])
+                if r.get("message") == "delivery"]
+
+    def drain_lines(self) -> list[dict[str, Any]]:
+        """Batch mode: the vendor function's one-per-drain summary lines."""
+        return [r for r in read_json_lines([self.stack.log_path(f"vendor-{self.vendor_name}")])
+                if r.get("message") == "drain"]
 
     def drain_dead_letters(self) -> None:
         assert self.stack.topology is not None
@@ -79,7 +94,7 @@ class Run:
             self.dead_letters.append(DeadLetter.from_message(message.data, message.attributes))
 
     def account(self) -> VendorAccount:
-        return account(self.published(), self.delivery_lines(), self.dead_letters, [VENDOR])[VENDOR]
+        return account(self.published(), self.delivery_lines(), self.dead_letters, [self.vendor_name])[self.vendor_name]
 
     def settle(self, timeout: float) -> VendorAccount:
         """Poll until every published event has a final outcome, or ``timeout`` passes."""
@@ -97,7 +112,8 @@ class Run:
         for request, status in self.vendor_answers():
             if 200 <= status < 300:
                 body = request.json() or {}
-                counts[body.get("event_id")] += 1
+                for event in body["data"] if isinstance(body.get("data"), list) else [body]:
+                    counts[event.get("event_id")] += 1
         return sum(1 for n in counts.values() if n > 1)
 
     def vendor_answers(self) -> list[tuple[Received, int]]:
@@ -135,6 +151,7 @@ class Scenario:
     responder: Responder | None = None
     settle_timeout: float = 120.0
     long_only: bool = False
+    delivery: str = "push"  # "batch": Meta in batch mode (BATCH_VENDOR)
 
     def duration(self, short: bool) -> float:
         return self.short_seconds if short else self.seconds
@@ -507,6 +524,133 @@ def collect_killed() -> Scenario:
     )
 
 
+# -- batch mode (docs/batch.md) -------------------------------------------------------------
+
+
+def _meta_events(request: Received) -> list[dict[str, Any]]:
+    body = request.json() or {}
+    return body["data"] if isinstance(body.get("data"), list) else []
+
+
+def _meta_ok(request: Received) -> Reply:
+    return Reply(200, body={"events_received": len(_meta_events(request)), "fbtrace_id": "chaos"})
+
+
+def _batch_accounted(run: Run, a: VendorAccount) -> list[str]:
+    """Every event Meta can take delivered, the rest skipped/rejected for the expected
+    reasons only, nothing dead-lettered, and the vendor got batches (not one per event)."""
+    failures = []
+    if a.published == 0:
+        failures.append("nothing was published")
+    if a.dead_lettered:
+        failures.append(f"{a.dead_lettered} dead-lettered")
+    unexpected_skips = set(a.skipped) - BATCH_EXPECTED_SKIPS
+    if unexpected_skips:
+        failures.append(f"unexpected skips {sorted(unexpected_skips)}")
+    unexpected_rejects = set(a.rejected) - BATCH_EXPECTED_REJECTS - set(run.notes.get("_allowed_rejects", ()))
+    if unexpected_rejects:
+        failures.append(f"unexpected rejections {sorted(unexpected_rejects)}")
+    if a.delivered + sum(a.skipped.values()) + sum(a.rejected.values()) != a.published:
+        failures.append(f"delivered {a.delivered} + skipped + rejected != published {a.published}")
+    sizes = [len(_meta_events(request)) for request, status in run.vendor_answers() if 200 <= status < 300]
+    if sizes and max(sizes) < 2:
+        failures.append("every accepted request carried one event: nothing was batched")
+    return failures
+
+
+def batch_outage() -> Scenario:
+    def responder(run: Run, request: Received) -> Reply | None:
+        if run.elapsed() < run.notes["outage_seconds"]:
+            return Reply(503, body={"error": {"code": 2, "is_transient": True, "message": "Service temporarily unavailable"}})
+        return _meta_ok(request)
+
+    def inject(run: Run) -> None:
+        run.notes["outage_seconds"] = 8.0 if run.short else 30.0
+        _plain_load(run, min(run.notes["outage_seconds"], 8 if run.short else 20), 5)
+
+    def check(run: Run, a: VendorAccount) -> list[str]:
+        failures = _batch_accounted(run, a)
+        if not any(reason.startswith("meta_error:2") for reason in a.retries):
+            failures.append("the outage caused no retries")
+        return failures
+
+    return Scenario("batch: vendor outage", "batch mode: Meta answers 503 (transient) for 30 s (short: 8 s), then 200",
+                    5, 30, 8, inject, check, responder, delivery="batch")
+
+
+def batch_rate_limit_storm() -> Scenario:
+    def responder(run: Run, request: Received) -> Reply | None:
+        bucket = run.notes.setdefault("_bucket", _TokenBucket(1.0))
+        if bucket.take():
+            return _meta_ok(request)
+        return Reply(429, body={"error": {"code": 17, "message": "User request limit reached"}},
+                     headers={"Retry-After": "2"})
+
+    def inject(run: Run) -> None:
+        _plain_load(run, run.notes["seconds"], 8)
+
+    def check(run: Run, a: VendorAccount) -> list[str]:
+        failures = _batch_accounted(run, a)
+        if not any(status == 429 for _, status in run.vendor_answers()):
+            failures.append("no 429 was answered")
+        if not any(line.get("stopped") == "throttled" for line in run.drain_lines()):
+            failures.append("no drain stopped on the vendor's throttling")
+        return failures
+
+    return Scenario("batch: 429 storm", "batch mode: Meta allows 1 request/s, else 429 + Retry-After: 2",
+                    8, 15, 6, inject, check, responder, delivery="batch")
+
+
+def batch_drain_killed() -> Scenario:
+    def responder(run: Run, request: Received) -> Reply | None:
+        # Slow answers keep a drain in flight, so the kill lands mid-drain.
+        return Reply(200, body={"events_received": len(_meta_events(request))}, delay=1.5)
+
+    def inject(run: Run) -> None:
+        seconds = run.notes["seconds"]
+        run.load(5, seconds)
+        _sleep_until(run, seconds / 3)
+        deadline = time.monotonic() + 10
+        while not run.vendor.received and time.monotonic() < deadline:  # a drain is sending
+            time.sleep(0.05)
+        run.stack.kill(f"vendor-{run.vendor_name}")
+        run.notes["killed_at_s"] = round(run.elapsed(), 1)
+        time.sleep(3)
+        run.stack.restart_vendor(run.vendor_name)
+        run.notes["restarted_at_s"] = round(run.elapsed(), 1)
+        _wait_loads(run)
+
+    return Scenario("batch: function killed mid-drain",
+                    "batch mode: kill -9 Meta's function while a drain waits on the vendor, restart it 3 s later",
+                    5, 15, 9, inject, _batch_accounted, responder, settle_timeout=150.0, delivery="batch")
+
+
+def batch_partial_rejection() -> Scenario:
+    def responder(run: Run, request: Received) -> Reply | None:
+        if any(e.get("event_name") == "CompleteRegistration" for e in _meta_events(request)):
+            # One invalid event rejects the whole request, as Meta does.
+            return Reply(400, body={"error": {"code": 100, "error_subcode": 2804003, "message": "Invalid parameter"}})
+        return _meta_ok(request)
+
+    def inject(run: Run) -> None:
+        run.notes["_allowed_rejects"] = ("meta_error:100.2804003",)
+        _plain_load(run, run.notes["seconds"], 5)
+
+    def check(run: Run, a: VendorAccount) -> list[str]:
+        failures = _batch_accounted(run, a)
+        published_results = [r for r in run.all_results().results if r.accepted]
+        expected = sum(1 for r in published_results if r.index % 5 == 4)  # EVENT_NAMES[4] = sign_up
+        if a.rejected.get("meta_error:100.2804003", 0) != expected:
+            failures.append(f"rejected {dict(a.rejected)}, expected meta_error:100.2804003: {expected} (the sign_ups)")
+        if not expected:
+            failures.append("no sign_up event was sent")
+        return failures
+
+    return Scenario("batch: partial rejection",
+                    "batch mode: Meta rejects every request that holds a sign_up; the rest must still be delivered",
+                    5, 12, 6, inject, check, responder, delivery="batch")
+
+
 def scenarios() -> list[Scenario]:
     return [
         vendor_outage(30, 10),
@@ -517,6 +661,10 @@ def scenarios() -> list[Scenario]:
         broker_restarted(),
         broker_paused(),
         collect_killed(),
+        batch_outage(),
+        batch_rate_limit_storm(),
+        batch_drain_killed(),
+        batch_partial_rejection(),
     ]
 
 
@@ -540,18 +688,23 @@ def run_scenario(scenario: Scenario, short: bool = False, log_root: Path | None 
             return reply
 
         vendor.responder = respond
+        batch = scenario.delivery == "batch"
+        name = BATCH_VENDOR if batch else VENDOR
+        env = {**BATCH_ENV, "VENDOR_API_BASE": vendor.url} if batch else {"WEBHOOK_URL": vendor.url + "/events"}
         stack = LocalStack(
             config,
-            vendors=(VENDOR,),
-            vendor_env={VENDOR: {"WEBHOOK_URL": vendor.url + "/events"}},
+            vendors=(name,),
+            vendor_env={name: env},
             log_dir=log_dir,
             retry=retry,
             # The emulator loses redeliveries of concurrent failures under a retry policy
             # (devstack.topology.drop_retry_policy): without one it retries about every second.
             emulator_backoff=False,
+            delivery={name: scenario.delivery},
+            drain_interval=1.0,
         )
         with stack:
-            run = Run(stack=stack, vendor=vendor, short=short)
+            run = Run(stack=stack, vendor=vendor, short=short, vendor_name=name)
             run.notes["seconds"] = scenario.duration(short)
             run.notes["_answers"] = answers
             run_holder["run"] = run

@@ -21,12 +21,19 @@ from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Mapping, Sequence
 
 from shared import jsonlog, settings
-from shared.event import message_attributes, stable_event_id
+from shared.event import encode_event, message_attributes, stable_event_id
 from shared.first_party import cookies as first_party_cookies
 from shared.first_party.scripts import ScriptConfig, ScriptServer
-from shared.ga4 import mp, mp_validation
+from shared.ga4 import limits, mp, mp_validation, signature
 from shared.ga4.client_hints import HINT_PARAMS, client_hints
-from shared.ga4.context import add_request_context, client_ip, event_location
+from shared.ga4.context import (
+    add_request_context,
+    client_ip,
+    edge_authenticated,
+    event_location,
+    trusted_hops_from_env,
+    user_agent,
+)
 from shared.ga4.normalize import normalize_gtag
 from shared.ga4.wire import parse_cookies, parse_pairs, split_lines
 from shared.privacy.collect import CollectPrivacy
@@ -39,8 +46,9 @@ from shared.publishing import PublishError
 VENDOR_COOKIES = first_party_cookies.VENDOR_COOKIES
 MAX_BODY_BYTES = 64 * 1024
 # gtag batches hold a handful of events; a cap keeps one request from fanning out into
-# thousands of messages (and vendor calls). Lines past it are reported, not dropped silently.
-MAX_GTAG_EVENTS = 500
+# thousands of messages (and vendor calls). Lines past it are counted in the answer and the
+# log line, not parsed (shared.ga4.limits; COLLECT_MAX_EVENTS).
+MAX_GTAG_EVENTS = limits.DEFAULT_MAX_EVENTS
 GTAG_PATH = "/g/collect"
 MP_PATH = "/mp/collect"
 MP_DEBUG_PATH = "/debug/mp/collect"
@@ -54,8 +62,10 @@ DEBUG_COOKIE = "tagging_debug"
 class HttpRequest:
     """What collect needs of an HTTP request. Header names are lower-case.
 
-    ``body_too_large`` is set by an adapter that stopped reading an oversized body, so the
-    413 answer goes through the same code (CORS headers, hit log line) as every other one.
+    ``body_too_large`` is set by an adapter that stopped reading an oversized body, and
+    ``body_timed_out`` by one whose client did not send the body within the deadline, so
+    the 413 / 408 answers go through the same code (CORS headers, hit log line) as every
+    other one.
     """
 
     method: str
@@ -65,6 +75,7 @@ class HttpRequest:
     body: bytes = b""
     remote_addr: str = ""
     body_too_large: bool = False
+    body_timed_out: bool = False
 
 
 @dataclass
@@ -97,6 +108,13 @@ class CollectConfig:
     # First-party serving (shared/first_party, docs/first-party.md).
     server_cookies: tuple[str, ...] = ()
     scripts: ScriptConfig = field(default_factory=ScriptConfig)
+    max_events: int = limits.DEFAULT_MAX_EVENTS
+    # X-Forwarded-For entries our own proxies append after the client's (shared.ga4.context).
+    trusted_proxy_hops: int = 1
+    # Values of X-Edge-Auth that prove a request came through our load balancer (geo headers).
+    edge_auth_secrets: tuple[str, ...] = ()
+    # HMAC keys of signed server-to-server requests (X-Signature); two during a rotation.
+    mp_signing_secrets: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Browsers cap cookies at 400 days: a larger setting is clamped, with a warning.
@@ -115,6 +133,10 @@ class CollectConfig:
             log_hits=settings.env_bool("LOG_HITS"),
             server_cookies=settings.env_list("SERVER_COOKIES"),
             scripts=ScriptConfig.from_env(),
+            max_events=limits.max_events(),
+            trusted_proxy_hops=trusted_hops_from_env(),
+            edge_auth_secrets=settings.env_list("EDGE_AUTH_SECRETS"),
+            mp_signing_secrets=settings.env_list("MP_SIGNING_SECRETS"),
         )
 
 
@@ -151,6 +173,8 @@ class Collector:
         )
         self.scripts = ScriptServer(self.config.scripts)
         self.privacy = CollectPrivacy.from_env()  # bot flags, global IP truncation (docs/privacy.md)
+        self._edge_secrets = tuple(secret.encode("utf-8") for secret in self.config.edge_auth_secrets)
+        self._signatures = signature.Verifier(self.config.mp_signing_secrets)
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
         """Answer one request; never raises for bad input (4xx with a JSON reason instead)."""
@@ -158,15 +182,27 @@ class Collector:
             script = await self.scripts.handle(request.method, request.path, request.query, request.headers)
             return HttpResponse(script.status, script.headers, script.body)
         outcome = _Outcome()
-        cors = self._cors_headers(request.headers.get("origin", ""))
+        cors: dict[str, str] = {"Vary": "Origin"}
         error = None
         try:
+            cors = self._cors_headers(request.headers.get("origin", ""))
             response = await self._route(request, cors, outcome)
         except Refusal as refusal:
             error = refusal.reason
             payload = {"error": refusal.reason, "detail": refusal.detail, **refusal.extra}
             headers = {**cors, "Allow": _allow(request.path)} if refusal.status == 405 else cors
             response = _json(refusal.status, payload, headers)
+        except Exception as exc:  # noqa: BLE001 - the last resort: a bug must not leak a traceback
+            # Every known bad input is refused at its cause; this answers what is left with a
+            # short JSON 500 and one short log line (never the traceback, never the input).
+            error = "internal_error"
+            where = exc.__traceback__
+            while where is not None and where.tb_next is not None:
+                where = where.tb_next
+            location = f"{where.tb_frame.f_code.co_filename.rsplit('/', 1)[-1]}:{where.tb_lineno}" if where else ""
+            jsonlog.error("collect internal error", exception=type(exc).__name__, at=location, path=request.path[:100])
+            outcome.events, outcome.rejected = [], []
+            response = _json(500, {"error": "internal_error", "detail": "the request could not be processed"}, cors)
         # GET hits must never be answered from a cache: each one is an event.
         response.headers.setdefault("Cache-Control", "no-store")
         self._log_hit(request, response.status, outcome, error)
@@ -183,8 +219,12 @@ class Collector:
             return HttpResponse(204, {**cors, **_preflight_headers(request)})
         if method not in ALLOWED_METHODS[path]:
             raise Refusal(405, "method_not_allowed", f"{method[:20]} is not allowed on {path}")
+        if request.body_timed_out:
+            raise Refusal(408, "body_timeout", "the body did not arrive within the read deadline")
         if request.body_too_large or len(request.body) > MAX_BODY_BYTES:
             raise Refusal(413, "body_too_large", f"the body exceeds the limit of {MAX_BODY_BYTES} bytes")
+        if len(request.query) > limits.MAX_QUERY_CHARS:
+            raise Refusal(414, "query_too_long", f"the query exceeds {limits.MAX_QUERY_CHARS} characters; gtag sends long payloads in the body")
         outcome.debug_token = self._has_debug_token(request.headers)
         outcome.debug = outcome.debug_token
         if path == GTAG_PATH:
@@ -197,11 +237,30 @@ class Collector:
         if not self._debug_token:
             return False  # no token configured: debug mode is off
         offered = headers.get(DEBUG_HEADER)
-        if offered is None and "cookie" in headers and DEBUG_COOKIE in headers["cookie"]:
+        if offered is None and "cookie" in headers and DEBUG_COOKIE in headers["cookie"] and self._cookie_origin_ok(headers):
             offered = parse_cookies(headers["cookie"]).get(DEBUG_COOKIE)
         if not offered:
             return False
         return hmac.compare_digest(offered.strip().encode("utf-8", "surrogatepass"), self._debug_token)
+
+    def _cookie_origin_ok(self, headers: Mapping[str, str]) -> bool:
+        """The debug cookie travels with cross-site requests too: honour it only from an
+        allowed origin, or with no Origin at all (not a cross-origin fetch a page could read)."""
+        origin = headers.get("origin")
+        if origin is None:
+            return True
+        return origin in self.config.allowed_origins
+
+    def _authenticated(self, request: HttpRequest) -> bool:
+        """A valid ``X-Signature`` (server-to-server); a present but bad one is refused."""
+        offered = request.headers.get(signature.HEADER)
+        if offered is None or not self._signatures.enabled:
+            return False
+        try:
+            self._signatures.verify(offered, request.body)
+        except signature.SignatureError as exc:
+            raise Refusal(401, exc.reason, str(exc)) from None
+        return True
 
     def _check_measurement_id(self, measurement_id: str) -> dict[str, str] | None:
         if self.config.allowed_measurement_ids and measurement_id not in self.config.allowed_measurement_ids:
@@ -217,27 +276,34 @@ class Collector:
         except UnicodeDecodeError:
             raise Refusal(400, "body_not_utf8", "the body must be UTF-8 text, one event per line") from None
         headers = request.headers
+        trusted = self._authenticated(request)
+        # Parsed (values bounded as GA4 bounds them) once per request; each line only adds its own.
         shared_params = parse_pairs(request.query)
         lines = split_lines(body) or [""]
-        ip = client_ip(headers, request.remote_addr)
-        user_agent = headers.get("user-agent")
-        location = event_location(headers)
+        ip = client_ip(headers, request.remote_addr, self.config.trusted_proxy_hops)
+        agent = user_agent(headers)
+        location = event_location(headers, edge_authenticated(headers, self._edge_secrets))
         shared_hints = client_hints(shared_params, headers)
+        item_cache: dict[str, dict[str, Any]] = {}
+        max_events = self.config.max_events
+        # Only the event-size check needs the encoded event; small hits cannot exceed it.
+        # Header-borne parts of an event (client hints, vendor cookies) count towards it too.
+        check_size_from = limits.MAX_EVENT_BYTES // 4 - sum(len(value) for name, value in headers.items() if name[:6] in ("sec-ch", "cookie"))
         cookies = parse_cookies(headers["cookie"]) if "cookie" in headers else {}
         identifiers = self.cookie_policy.for_request(cookies, headers.get("host", ""))
         tid = shared_params.get("tid", "")
 
+        overflow = len(lines) - max_events
+        if overflow > 0:
+            lines = lines[:max_events]  # the rest is counted below, never parsed
         for index, line in enumerate(lines):
-            if index >= MAX_GTAG_EVENTS:
-                outcome.rejected.append({"line": index, "reason": "too_many_events", "detail": f"a request can carry at most {MAX_GTAG_EVENTS} events"})
-                continue
             line_params = parse_pairs(line) if line else {}
             params = {**shared_params, **line_params} if line_params else shared_params
             problem = self._line_problem(params)
             if problem is not None:
                 outcome.rejected.append({"line": index, **problem})
                 continue
-            event = normalize_gtag(params)
+            event = normalize_gtag(params, item_cache)
             if "event_id" not in event:
                 event["event_id"] = stable_event_id(params.get("tid", tid), request.query, str(index), line)
             event["timestamp_micros"] = received_micros
@@ -248,15 +314,24 @@ class Collector:
             hints = client_hints(params, headers) if any(key in HINT_PARAMS for key in line_params) else shared_hints
             if hints:
                 event["client_hints"] = hints
-            add_request_context(event, ip, user_agent, location)
+            add_request_context(event, ip, agent, location, trusted)
             identifiers.apply(event)  # client id precedence, vendor cookies (shared.first_party.cookies)
+            if len(request.query) + len(line) > check_size_from and len(encode_event(event)) > limits.MAX_EVENT_BYTES:
+                outcome.rejected.append(
+                    {"line": index, "reason": "event_too_large", "detail": f"the event encodes to more than {limits.MAX_EVENT_BYTES} bytes"}
+                )
+                continue
             outcome.events.append(event)
+        if overflow > 0:
+            outcome.rejected.append(
+                {"line": max_events, "reason": "too_many_events", "detail": f"a request can carry at most {max_events} events", "count": overflow}
+            )
 
         if not outcome.events:
             reasons = {rejection["reason"] for rejection in outcome.rejected}
             status = 403 if reasons == {"measurement_id_not_allowed"} else 400
             first = outcome.rejected[0]
-            raise Refusal(status, first["reason"], first["detail"], {"accepted": 0, "rejected": outcome.rejected})
+            raise Refusal(status, first["reason"], first["detail"], {"accepted": 0, **limits.summarize(outcome.rejected)})
         response = await self._publish_and_answer(outcome, cors)
         response.cookies.extend(identifiers.set_cookie_headers())
         return response
@@ -271,8 +346,12 @@ class Collector:
         problem = self._check_measurement_id(tid)
         if problem is not None:
             return problem
-        if not params.get("en"):
+        name = params.get("en")
+        if not name:
             return {"reason": "missing_event_name", "detail": "en (event name) is required"}
+        if len(name) > limits.MAX_EVENT_NAME:
+            # GA4 does not collect events with longer names.
+            return {"reason": "event_name_too_long", "detail": f"en (event name) can be at most {limits.MAX_EVENT_NAME} characters"}
         return None
 
     # -- Measurement Protocol -----------------------------------------------------------
@@ -293,10 +372,12 @@ class Collector:
     async def _mp(self, request: HttpRequest, cors: dict[str, str], outcome: _Outcome) -> HttpResponse:
         received_micros = int(time.time() * 1_000_000)
         query, measurement_id = self._mp_request(request)
-        if not self._mp_secrets:
-            raise Refusal(403, "mp_disabled", "no Measurement Protocol api secrets are configured (MP_API_SECRETS)")
-        if not self._secret_ok(query.get("api_secret", "")):
-            raise Refusal(403, "api_secret_invalid", "api_secret is missing or not one of this collector's secrets")
+        # A signed request (X-Signature) needs no api_secret; a badly signed one is refused.
+        if not self._authenticated(request):
+            if not self._mp_secrets:
+                raise Refusal(403, "mp_disabled", "no Measurement Protocol api secrets are configured (MP_API_SECRETS)")
+            if not self._secret_ok(query.get("api_secret", "")):
+                raise Refusal(403, "api_secret_invalid", "api_secret is missing or not one of this collector's secrets")
         if not measurement_id:
             raise Refusal(400, "missing_measurement_id", "the measurement_id query parameter is required")
         problem = self._check_measurement_id(measurement_id)
@@ -309,25 +390,25 @@ class Collector:
             raise Refusal(400, "body_not_json", f"the body must be a UTF-8 JSON object: {str(exc)[:200]}") from None
         messages = mp_validation.validate_request(body, received_micros)
         if messages:
-            raise Refusal(400, "invalid_request", messages[0]["description"], {"accepted": 0, "validationMessages": messages})
-        ip = client_ip(request.headers, request.remote_addr)
-        user_agent = request.headers.get("user-agent")
+            raise Refusal(400, "invalid_request", messages[0]["description"], {"accepted": 0, **_validation_summary(messages)})
+        # No context of collect's caller: an MP request comes from the sender's server, whose
+        # IP and user agent are not the visitor's. Only ip_override / user_agent in the body count.
         for index, source in enumerate(body["events"]):
             problems = mp_validation.validate_event(source, index, received_micros)
             if problems:
                 outcome.rejected.append(
-                    {"line": index, "reason": problems[0]["validationCode"].lower(), "detail": problems[0]["description"], "validationMessages": problems}
+                    {"line": index, "reason": problems[0]["validationCode"].lower(), "detail": problems[0]["description"],
+                     "validationMessages": problems[: limits.SHOWN_VALIDATION_MESSAGES]}
                 )
                 continue
             event = mp.mp_event(body, index, measurement_id, raw_body, received_micros)
             if outcome.debug_token:
                 event["debug_mode"] = True
             outcome.debug = outcome.debug or event["debug_mode"]
-            add_request_context(event, ip, user_agent, None)
             outcome.events.append(event)
         if not outcome.events:
             first = outcome.rejected[0]
-            raise Refusal(400, first["reason"], first["detail"], {"accepted": 0, "rejected": outcome.rejected})
+            raise Refusal(400, first["reason"], first["detail"], {"accepted": 0, **limits.summarize(outcome.rejected)})
         return await self._publish_and_answer(outcome, cors)
 
     def _mp_debug(self, request: HttpRequest, cors: dict[str, str]) -> HttpResponse:
@@ -350,7 +431,7 @@ class Collector:
             if isinstance(body, dict) and isinstance(body.get("events"), list):
                 for index, source in enumerate(body["events"][: mp_validation.MAX_EVENTS]):
                     messages.extend(mp_validation.validate_event(source, index, now))
-        return _json(200, {"validationMessages": messages}, cors)
+        return _json(200, _validation_summary(messages), cors)
 
     # -- publishing and answers -----------------------------------------------------------
 
@@ -369,12 +450,12 @@ class Collector:
                     "debug": True,
                     "events": outcome.events,
                     "attributes": [message_attributes(event) for event in outcome.events],
-                    "rejected": outcome.rejected,
+                    **limits.summarize(outcome.rejected),
                 },
                 cors,
             )
         if outcome.rejected:
-            return _json(200, {"accepted": len(outcome.events), "rejected": outcome.rejected}, cors)
+            return _json(200, {"accepted": len(outcome.events), **limits.summarize(outcome.rejected)}, cors)
         return HttpResponse(204, dict(cors))
 
     def _log_hit(self, request: HttpRequest, status: int, outcome: _Outcome, error: str | None) -> None:
@@ -385,16 +466,21 @@ class Collector:
             "method": request.method[:20],
             "status": status,
             "accepted": len(accepted),
-            "rejected": [
-                {"line": rejection["line"], "reason": rejection["reason"], "detail": rejection["detail"]}
-                for rejection in outcome.rejected
-            ],
             "events": [
-                {"event_id": event.get("event_id"), "event_name": event.get("event_name"), "measurement_id": event.get("x-ga-measurement_id")}
+                {"event_id": event.get("event_id"), "event_name": event.get("event_name"), "measurement_id": str(event.get("x-ga-measurement_id"))[:40]}
                 for event in accepted
             ],
             "debug": outcome.debug,
         }
+        if outcome.rejected:
+            summary = limits.summarize(outcome.rejected)
+            summary["rejected"] = [
+                {"line": rejection["line"], "reason": rejection["reason"], "detail": rejection["detail"]}
+                for rejection in summary["rejected"]
+            ]
+            record.update(summary)
+        else:
+            record["rejected"] = []
         if error is not None:
             record["error"] = error
         if self.config.log_hits:
@@ -406,16 +492,27 @@ class Collector:
 
     def _cors_headers(self, origin: str) -> dict[str, str]:
         # Credentials are sent to first-party collectors, so "*" is never valid: echo an
-        # allowed origin. With no allow-list configured (the local default) any origin is echoed.
+        # allowed origin. With no allow-list configured (the local default) any origin is
+        # echoed but without credentials, so no page can read an answer meant for the site.
         if not origin or origin == "null":
             return {"Vary": "Origin"}
-        if self.config.allowed_origins and origin not in self.config.allowed_origins:
+        if not self.config.allowed_origins:
+            return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+        if origin not in self.config.allowed_origins:
             return {"Vary": "Origin"}
         return {
             "Access-Control-Allow-Origin": origin,
             "Access-Control-Allow-Credentials": "true",
             "Vary": "Origin",
         }
+
+
+def _validation_summary(messages: list[dict[str, str]]) -> dict[str, Any]:
+    """``validationMessages`` (the first few), and their count when some were left out."""
+    summary: dict[str, Any] = {"validationMessages": messages[: limits.SHOWN_VALIDATION_MESSAGES]}
+    if len(messages) > limits.SHOWN_VALIDATION_MESSAGES:
+        summary["validationMessages_count"] = len(messages)
+    return summary
 
 
 def _allow(path: str) -> str:

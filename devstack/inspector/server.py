@@ -1,7 +1,10 @@
 """The inspector's HTTP server: the page, a JSON snapshot and a Server-Sent Events stream.
 
 Standard library only (``ThreadingHTTPServer``); binds 127.0.0.1, because the page shows
-raw hits and vendor requests that are meant for the developer's eyes only.
+raw hits and vendor requests that are meant for the developer's eyes only. Binding to
+loopback is not enough against a web page in the same browser: every request must name a
+loopback host (no DNS rebinding, shared/local_guard.py) and the page and its API need the
+per-run token that ``make run`` prints in the inspector's URL.
 """
 
 from __future__ import annotations
@@ -9,8 +12,10 @@ from __future__ import annotations
 import json
 import mimetypes
 import os
+import hmac
 import queue
 import re
+import secrets as token_source
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -18,6 +23,7 @@ from typing import Any, Iterable, Mapping
 
 from devstack.inspector.correlate import OUTCOMES, Change, Timeline
 from devstack.inspector.sources import DeadLetterWatcher, LogFollower
+from shared import local_guard
 
 SECRET_VARIABLE = re.compile(r"(TOKEN|SECRETS?|PASSWORD|API_KEY)$")
 STATIC_DIR = Path(__file__).parent / "static"
@@ -43,6 +49,8 @@ class Inspector:
         collect_url: str | None = None,
     ) -> None:
         self.collect_url = collect_url
+        # Per run: printed in page_url, required by the page and its API.
+        self.token = token_source.token_urlsafe(24)
         self.vendors = tuple(vendors)
         self.timeline = Timeline(secrets=tuple(s for s in secrets if s))
         self._lock = threading.Lock()
@@ -68,7 +76,16 @@ class Inspector:
 
     @property
     def url(self) -> str:
+        """The server's base URL (API paths are relative to it; they need the token)."""
         return f"http://127.0.0.1:{self.port}/"
+
+    @property
+    def page_url(self) -> str:
+        """The URL to open: the page with this run's token."""
+        return f"{self.url}?token={self.token}"
+
+    def token_ok(self, offered: str) -> bool:
+        return hmac.compare_digest(offered.encode("utf-8", "surrogatepass"), self.token.encode("ascii"))
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -169,6 +186,14 @@ class _Server(ThreadingHTTPServer):
         pass
 
 
+def _query_token(query: str) -> str:
+    for part in query.split("&"):
+        name, _, value = part.partition("=")
+        if name == "token":
+            return value
+    return ""
+
+
 def _handler_class(inspector: Inspector):
     class Handler(BaseHTTPRequestHandler):
         server_version = "tagging-inspector"
@@ -177,17 +202,24 @@ def _handler_class(inspector: Inspector):
             pass
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
-            path = self.path.split("?", 1)[0]
+            path, _, query = self.path.partition("?")
+            if local_guard.host_name(self.headers.get("Host", "")) not in local_guard.LOOPBACK_NAMES:
+                return self._send(403, "application/json", b'{"error":"host_not_loopback","detail":"open the inspector at 127.0.0.1"}')
+            if path.startswith("/static/"):
+                # Static files are the page's code, not data: no token needed.
+                target = (STATIC_DIR / path[len("/static/") :]).resolve()
+                if STATIC_DIR.resolve() in target.parents and target.is_file():
+                    return self._file(target)
+                return self._send(404, "application/json", json.dumps({"error": "not_found", "detail": path[:200]}).encode())
+            offered = _query_token(query) or self.headers.get("X-Inspector-Token", "")
+            if not inspector.token_ok(offered):
+                return self._send(403, "application/json", b'{"error":"token_required","detail":"open the URL make run printed (it carries ?token=...)"}')
             if path == "/":
                 return self._file(STATIC_DIR / "index.html")
             if path == "/api/state":
                 return self._send(200, "application/json", inspector.snapshot())
             if path == "/api/stream":
                 return self._stream()
-            if path.startswith("/static/"):
-                target = (STATIC_DIR / path[len("/static/") :]).resolve()
-                if STATIC_DIR.resolve() in target.parents and target.is_file():
-                    return self._file(target)
             return self._send(404, "application/json", json.dumps({"error": "not_found", "detail": path}).encode())
 
         def _file(self, path: Path) -> None:

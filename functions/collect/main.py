@@ -7,16 +7,22 @@ This module only adapts Starlette's request/response; all logic lives in ``share
 
 from __future__ import annotations
 
+import asyncio
+
 import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import Response
 
+from shared import jsonlog, settings
 from shared.collect_app import MAX_BODY_BYTES, CollectConfig, Collector, HttpRequest
 from shared.publishing import EventPublisher
 
 # Read at import: a bad setting (e.g. COOKIE_MAX_AGE_DAYS=900) stops the function from
 # starting, so the deploy fails visibly instead of every request answering 500.
 _config = CollectConfig.from_env()
+# A client that sends its body one byte a second holds a connection (and memory) open; a
+# real beacon's body arrives in milliseconds. BODY_READ_SECONDS bounds the whole read.
+_body_deadline = settings.env_float("BODY_READ_SECONDS", 5.0)
 _collector: Collector | None = None
 
 
@@ -31,12 +37,26 @@ def _get_collector() -> Collector:
 @functions_framework.aio.http
 async def collect(request: Request) -> Response:
     """Accept GA4 hits (/g/collect, /mp/collect, /debug/mp/collect) and publish normalized events."""
+    try:
+        return await _collect(request)
+    except Exception as exc:  # noqa: BLE001 - the last resort around the adapter itself
+        jsonlog.error("collect internal error", exception=type(exc).__name__, path=request.url.path[:100])
+        return Response(b'{"error":"internal_error","detail":"the request could not be processed"}', status_code=500,
+                        media_type="application/json", headers={"Cache-Control": "no-store"})
+
+
+async def _collect(request: Request) -> Response:
     collector = _get_collector()
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    timed_out = False
+    if declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         body, too_large = b"", True  # refuse before reading: a huge body must not cost memory
     else:
-        body, too_large = await _read_body(request)
+        try:
+            async with asyncio.timeout(_body_deadline):
+                body, too_large = await _read_body(request)
+        except TimeoutError:
+            body, too_large, timed_out = b"", False, True
     reply = await collector.handle(
         HttpRequest(
             method=request.method,
@@ -46,6 +66,7 @@ async def collect(request: Request) -> Response:
             body=body,
             remote_addr=request.client.host if request.client else "",
             body_too_large=too_large,
+            body_timed_out=timed_out,
         )
     )
     response = Response(reply.body, status_code=reply.status, headers=reply.headers)

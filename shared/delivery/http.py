@@ -1,4 +1,6 @@
-"""Sending a vendor request: one pooled session per process, origin override, redaction."""
+"""Vendor requests as data: origin override, redaction, and the response the classifiers see.
+
+The sending itself is :mod:`shared.delivery.client` (async, pooled)."""
 
 from __future__ import annotations
 
@@ -8,23 +10,11 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
-import requests
-from requests.adapters import HTTPAdapter
-
 REDACTED = "[REDACTED]"
 # Query parameters and headers that carry credentials in some vendor's API.
 SECRET_QUERY_PARAMS = frozenset({"access_token", "api_secret", "token", "key", "api_key", "appsecret_proof"})
 SECRET_HEADERS = frozenset({"access-token", "authorization", "x-api-key", "api-key", "x-access-token"})
 _EXCERPT = 500
-
-
-def new_session(pool_size: int = 16) -> requests.Session:
-    """A session with keep-alive connection pools; built once per vendor, per process."""
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
 
 
 def with_origin(url: str, base: str) -> str:
@@ -125,23 +115,3 @@ class Response:
     def excerpt(self) -> str:
         return self.text[:_EXCERPT]
 
-
-def send(
-    session: requests.Session,
-    method: str,
-    url: str,
-    headers: dict[str, str],
-    body: Any,
-    timeout: tuple[float, float],
-) -> Response:
-    """One HTTP call; raises ``requests.RequestException`` subclasses on transport failures.
-
-    Redirects are not followed: a vendor answering a POST with a redirect is a permanent
-    problem to surface, not to chase.
-    """
-    if isinstance(body, str):
-        data = body.encode("utf-8") if body else None  # a text body (GA4's /g/collect lines)
-    else:
-        data = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode("utf-8") if body is not None else None
-    response = session.request(method, url, headers=headers, data=data, timeout=timeout, allow_redirects=False)
-    return Response(response.status_code, response.text, {k.lower(): v for k, v in response.headers.items()})

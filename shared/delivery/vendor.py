@@ -12,7 +12,9 @@ The order of one delivery, all of it generic (a vendor folder only declares and 
    (``already_delivered``, vendors without a dedup key);
 3. map (a pure function of event and settings) → :class:`VendorRequest`;
 4. no credentials → dry run (the redacted request is logged);
-5. send through one pooled session, with ``VENDOR_API_BASE`` overriding the origin;
+5. send through one pooled async HTTP client (:mod:`shared.delivery.client`), with
+   ``VENDOR_API_BASE`` overriding the origin; in batch mode the drain groups the requests of
+   the messages it pulled into the vendor's batch API (:mod:`shared.delivery.batching`);
 6. classify: delivered / retrying / rejected (vendor hook first, e.g. TikTok's ``code``);
 7. one JSON ``delivery`` log line (docs/contracts.md).
 """
@@ -28,10 +30,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-import requests
-
-from shared import jsonlog, secrets, settings as env_settings
-from shared.delivery import consent_policy, http
+from shared import jsonlog, local_guard, personal_data, secrets, settings as env_settings
+from shared.delivery import batching, client, consent_policy, http
 from shared.delivery.envelope import EnvelopeError, PushMessage, decode_push
 from shared.delivery.outcome import Outcome
 from shared.privacy import rules as privacy_rules, transform as privacy
@@ -85,6 +85,8 @@ class Attempt:
     alert: bool = False
     # Debug events: the logged (redacted) request, also returned in the push answer.
     request: dict[str, Any] | None = None
+    # Batch mode: how many events went in the vendor request that decided this outcome.
+    batch_size: int | None = None
 
 
 def misconfigured(status: int | None, detail: str) -> Attempt:
@@ -180,7 +182,8 @@ class Vendor:
     required_settings_for: Callable[[dict[str, Any]], tuple[str, ...]] | None = None
     kind: str = "analytics"
     required_keys: tuple[str, ...] = ()
-    session: requests.Session = field(default_factory=http.new_session)
+    # The vendor's batch API, used in batch mode (docs/batch.md); None: one request per event.
+    batch_api: "batching.BatchApi | None" = None
     _seen: "OrderedDict[str, int]" = field(default_factory=OrderedDict, repr=False)
     _delivered: "OrderedDict[str, None]" = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -204,8 +207,11 @@ class Vendor:
         """Settings, runtime settings and secrets of this vendor, read now.
 
         Raises :class:`shared.secrets.SecretUnavailable` when a configured secret cannot be
-        read (the delivery then retries).
+        read (the delivery then retries). In a drain, read once per pulled batch.
         """
+        batch = batching.current_batch()
+        if batch is not None and self.name in batch.settings_cache:
+            return dict(batch.settings_cache[self.name])
         prefix = self.name.upper()
         names = dict.fromkeys((*self.setting_names, *RUNTIME_SETTINGS, self.measurement_id_setting))
         values = {key: os.environ.get(f"{prefix}_{key}", "").strip() for key in names}
@@ -213,6 +219,8 @@ class Vendor:
             values[key] = secrets.get(f"{prefix}_{key}")
         if values.get("CLIENT_ID", "").lower() == "anonymize":
             values["CLIENT_ID_KEY"] = secrets.get(f"{prefix}_CLIENT_ID_KEY")
+        if batch is not None:
+            batch.settings_cache[self.name] = dict(values)
         return values
 
     def declared_consent(self) -> consent_policy.ConsentPolicy:
@@ -332,8 +340,23 @@ class Vendor:
 
     # -- the I/O part ----------------------------------------------------------------------------
 
-    def handle_push(self, body: bytes) -> tuple[int, dict[str, Any]]:
-        """Deliver one push message; return the HTTP status for Pub/Sub and a JSON body."""
+    def handle_push(self, body: bytes, headers: Mapping[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+        """Synchronous :meth:`ahandle_push` (tests and tools; the functions are async)."""
+        return client.run_sync(self.ahandle_push(body, headers))
+
+    def deliver(self, message: PushMessage) -> Attempt:
+        """Synchronous :meth:`adeliver`."""
+        return client.run_sync(self.adeliver(message))
+
+    async def ahandle_push(self, body: bytes, headers: Mapping[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+        """Deliver one push message; return the HTTP status for Pub/Sub and a JSON body.
+
+        With ``headers`` and ``REQUIRE_LOOPBACK=1`` (local runs), a request a web page could
+        have sent is refused first (shared/local_guard.py)."""
+        if headers is not None and local_guard.enabled():
+            reason = local_guard.refusal(headers)
+            if reason is not None:
+                return 403, {"error": reason, "detail": "local vendor functions accept only the emulator's push requests"}
         try:
             message = decode_push(body)
         except EnvelopeError as exc:
@@ -341,14 +364,15 @@ class Vendor:
             # dead-letter topic, where an operator can see it, not silently dropped.
             jsonlog.error("delivery", vendor=self.name, outcome="invalid_envelope", reason=str(exc))
             return 400, {"error": "invalid_envelope", "detail": str(exc)}
-        attempt = self.deliver(message)
+        attempt = await self.adeliver(message)
         status = 200 if attempt.outcome.ack else 503
         payload: dict[str, Any] = {"outcome": attempt.outcome.value, "reason": attempt.reason}
         if attempt.request is not None:
             payload["request"] = attempt.request  # debug events: the exact outgoing request, redacted
         return status, payload
 
-    def deliver(self, message: PushMessage) -> Attempt:
+    async def adeliver(self, message: PushMessage) -> Attempt:
+        """Gate, map, send and log one message; the only ``await`` is the vendor request."""
         started = time.perf_counter()
         event = message.event
         log_requests = env_settings.env_bool("LOG_REQUESTS")
@@ -366,7 +390,7 @@ class Vendor:
                 attempt = Attempt(Outcome.SKIPPED, reason="already_delivered")
             else:
                 plan = self.plan(event, values, message.attributes)
-                attempt = plan.attempt or self._send(plan.request, values)
+                attempt = plan.attempt or await self._send(plan.request, values)
                 if attempt.outcome is Outcome.DELIVERED and self.dedupe_delivered and delivery_key:
                     self._remember_delivered(delivery_key)
         attempt_number = self._attempt_number(message)
@@ -390,6 +414,8 @@ class Vendor:
         if attempt.detail:
             # A vendor may echo what it was sent (a token in an error message): redacted too.
             record["detail"] = http.redact_text(attempt.detail, secret_values)[:500]
+        if attempt.batch_size:
+            record["batch_size"] = attempt.batch_size
         if plan.request is not None and (log_requests or plan.debug or attempt.outcome is Outcome.DRY_RUN):
             record["request"] = self._loggable(plan.request, values, log_requests)
             if plan.debug:
@@ -407,12 +433,14 @@ class Vendor:
         return attempt
 
     def _loggable(self, request: VendorRequest, values: Mapping[str, str], local: bool) -> dict[str, Any]:
-        """The request with secrets redacted; outside local runs, the user's IP too."""
+        """The request with secrets redacted; outside local runs (no LOG_REQUESTS), the user's
+        IP and all personal data too (shared.personal_data): dry runs log in the cloud."""
         secret_values = [values.get(key, "") for key in self.secret_names]
         logged = http.redact_request(self._outgoing(request).as_dict(), secret_values)
         if not local:
             logged["json"] = _mask_ips(logged["json"])
             logged["url"] = _mask_url_ip(logged["url"])
+            logged = personal_data.redact_request(logged)
         return logged
 
     def _outgoing(self, request: VendorRequest) -> VendorRequest:
@@ -421,27 +449,30 @@ class Vendor:
             return request
         return VendorRequest(request.method, http.with_origin(request.url, base), request.headers, request.json)
 
-    def _send(self, request: VendorRequest | None, values: Mapping[str, str]) -> Attempt:
+    async def _send(self, request: VendorRequest | None, values: Mapping[str, str]) -> Attempt:
         assert request is not None
+        batch = batching.current_batch()
+        if batch is not None and self.batch_api is not None:
+            # Batch mode: the drain sends this request together with the others it pulled.
+            return await batch.submit(self, request, values)
         outgoing = self._outgoing(request)
         try:
             timeout = float(values.get("TIMEOUT_SECONDS") or self.timeout)
         except ValueError:
             timeout = self.timeout
         try:
-            response = http.send(
-                self.session,
+            response = await client.send(
                 outgoing.method,
                 outgoing.url,
                 outgoing.headers,
                 outgoing.json,
                 (min(CONNECT_TIMEOUT_SECONDS, timeout), timeout),
             )
-        except requests.Timeout:
+        except client.TimeoutError_:
             return Attempt(Outcome.RETRYING, reason="timeout")
-        except requests.ConnectionError as exc:
+        except client.ConnectError as exc:
             return Attempt(Outcome.RETRYING, reason="connection_error", detail=_safe_error(exc, values, self))
-        except requests.RequestException as exc:
+        except client.RequestError as exc:
             return Attempt(Outcome.RETRYING, reason="request_error", detail=_safe_error(exc, values, self))
         attempt = self.classify(response) if self.classify is not None else None
         if attempt is None:
@@ -466,6 +497,11 @@ class Vendor:
             while len(self._seen) > _MAX_REMEMBERED:
                 self._seen.popitem(last=False)
         return message.delivery_attempt or count
+
+    def upcoming_attempt(self, message: PushMessage) -> int:
+        """The number :meth:`_attempt_number` will give this delivery, without counting it."""
+        with self._lock:
+            return message.delivery_attempt or self._seen.get(message.message_id, 0) + 1
 
     def _was_delivered(self, key: str) -> bool:
         with self._lock:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.ga4.limits import ITEM_FIELD_CHARS
 from shared.ga4.numbers import set_number
 
 # Two-letter wire code → GA4 item parameter.
@@ -35,7 +36,8 @@ MAX_ITEM_INDEX = 200
 def item_index(key: str) -> int | None:
     """``"pr12"`` → 12 for the item parameters ``pr1``..``pr200``; ``None`` for anything else."""
     digits = key[2:]
-    if not digits.isdigit() or digits[0] == "0":
+    # isascii: "pr²".isdigit() is true, but int("²") raises.
+    if not digits.isdigit() or not digits.isascii() or digits[0] == "0" or len(digits) > 3:
         return None
     index = int(digits)
     return index if index <= MAX_ITEM_INDEX else None
@@ -55,17 +57,18 @@ def parse_item(raw: str) -> dict[str, Any]:
             if field:
                 item[f"x-ga-mp2-{field}"] = ""
             continue
-        code, value = field[:2], field[2:]
+        # GA4 keeps 100 characters of an item parameter's value.
+        code, value = field[:2], field[2 : ITEM_FIELD_CHARS + 2]
         if code in ITEM_STRING_KEYS:
             item[ITEM_STRING_KEYS[code]] = value
         elif code in ITEM_NUMBER_KEYS:
             set_number(item, ITEM_NUMBER_KEYS[code], value)
-        elif code[0] in "kv" and code[1].isdigit():
+        elif code[0] in "kv" and "0" <= code[1] <= "9":
             # kN/vN: the digit may be followed by more digits (k10name) when >10 customs are sent.
             digits_end = 1
-            while digits_end < len(field) and field[digits_end].isdigit():
+            while digits_end < len(field) and "0" <= field[digits_end] <= "9":
                 digits_end += 1
-            slot, rest = field[1:digits_end], field[digits_end:]
+            slot, rest = field[1:digits_end], field[digits_end : digits_end + ITEM_FIELD_CHARS]
             (custom_names if code[0] == "k" else custom_values)[slot] = rest
         else:
             item[f"x-ga-mp2-{code}"] = value

@@ -11,7 +11,7 @@ import math
 from typing import Any, Mapping
 
 from shared.event import stable_event_id
-from shared.ga4 import consent as consent_codec
+from shared.ga4 import consent as consent_codec, limits
 from shared.ga4.normalize import NUMERIC_EVENT_PARAMS, OWNED_KEYS
 from shared.ga4.numbers import set_number
 from shared.ga4.mp_validation import NUMERIC_ITEM_PARAMS
@@ -40,9 +40,17 @@ def _finite_float(text: str) -> float:
 
 
 def parse_body(body: bytes) -> Any:
-    """JSON as the Measurement Protocol sends it. ``NaN``, ``Infinity`` and numbers that
-    overflow to infinity (``1e999``) raise ``ValueError``: events must stay valid JSON."""
-    return json.loads(body.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float)
+    """JSON as the Measurement Protocol sends it. ``NaN``, ``Infinity``, numbers that
+    overflow to infinity (``1e999``) and nesting deeper than ``limits.MAX_JSON_DEPTH`` raise
+    ``ValueError``: events must stay valid JSON that every consumer can walk."""
+    try:
+        parsed = json.loads(body.decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:
+        # 50,000 "[" exhaust the parser's recursion: a refusal, not a crash.
+        raise ValueError("the JSON nests too deeply") from None
+    if limits.json_depth_exceeds(parsed):
+        raise ValueError(f"the JSON nests deeper than {limits.MAX_JSON_DEPTH} levels")
+    return parsed
 
 
 def mp_event(

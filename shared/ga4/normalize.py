@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from shared.ga4 import consent as consent_codec
 from shared.ga4.client_hints import HINT_PARAMS
 from shared.ga4.items import item_index, parse_item
+from shared.ga4.limits import MAX_USER_DATA_DEPTH
 from shared.ga4.numbers import set_number, to_number
 from shared.ga4 import user_provided
 
@@ -35,7 +36,8 @@ STRING_PARAMS = {
     "tid": "x-ga-measurement_id",
     "v": "x-ga-protocol_version",
     "gtm": "x-ga-gtm_version",
-    "_uip": "ip_override",
+    # "_uip" is not here: a browser must not choose the IP vendors receive. It is kept as
+    # x-ga-mp2-_uip; collect sets ip_override from the request (shared.ga4.context).
     # Campaign overrides (sesamy reads ``ck`` as the term, d8a ``ct``: accept both).
     "cm": "campaign_medium",
     "cs": "campaign_source",
@@ -72,16 +74,19 @@ OWNED_KEYS = frozenset(
     (
         "event_name", "event_id", "consent", "debug_mode", "timestamp_micros", "source", "items",
         "user_properties", "client_hints", "event_location", "ip_override", "user_data",
+        # The request's own user agent, set by collect: ep.user_agent is kept verbatim.
+        "user_agent",
     )
 )
 _TRUE = frozenset(("1", "true", "True", "TRUE"))
 
 
-def normalize_gtag(params: dict[str, str]) -> dict[str, Any]:
+def normalize_gtag(params: dict[str, str], item_cache: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """Map one event's merged wire parameters onto the normalized event's keys.
 
     Identity and request context (``event_id``, ip, user agent, client hints, timestamps)
-    are added by the caller, which knows the request.
+    are added by the caller, which knows the request. ``item_cache`` (raw ``prN`` value →
+    parsed item) lets a batch parse the items of its shared query once, not once per line.
     """
     event: dict[str, Any] = {}
     items: dict[int, dict[str, Any]] = {}
@@ -103,7 +108,13 @@ def normalize_gtag(params: dict[str, str]) -> dict[str, Any]:
                 del wire_text[key]  # ``10.5`` prints back as sent; ``1150.00`` does not
         elif op == _ITEM:
             if value:
-                items[flag] = parse_item(value)
+                if item_cache is None:
+                    items[flag] = parse_item(value)
+                else:
+                    item = item_cache.get(value)
+                    if item is None:
+                        item = item_cache[value] = parse_item(value)
+                    items[flag] = item
             else:
                 event[arg] = value  # an empty item: kept, not made an item
         elif op == _SYSTEM:
@@ -185,7 +196,8 @@ _MAX_CACHED_KINDS = 4096
 def _kind(key: str) -> tuple[int, Any, Any]:
     """Classify a wire parameter key (see the ops above) and cache the answer."""
     kind = _classify(key)
-    if len(_KINDS) < _MAX_CACHED_KINDS:
+    # Long keys are not cached: 4,096 keys of 60 KB each would hold 250 MB.
+    if len(_KINDS) < _MAX_CACHED_KINDS and len(key) <= 64:
         _KINDS[key] = kind
     return kind
 
@@ -241,7 +253,9 @@ def _classify(key: str) -> tuple[int, Any, Any]:
 def _set_path(root: dict[str, Any], path: str, value: str) -> bool:
     """``address.0.first_name`` → ``root["address"]["0"]["first_name"]``; ``False`` when the
     path runs into a value already set (the caller keeps such a parameter verbatim)."""
-    parts = path.split(".")
+    parts = path.split(".", MAX_USER_DATA_DEPTH)
+    if len(parts) > MAX_USER_DATA_DEPTH:
+        return False  # deeper than any user_data field: kept verbatim, never nested
     node = root
     for part in parts[:-1]:
         child = node.setdefault(part, {})
@@ -259,7 +273,8 @@ def _lists_for_digit_keys(node: Any) -> Any:
     if not isinstance(node, dict):
         return node
     converted = {key: _lists_for_digit_keys(child) for key, child in node.items()}
-    if converted and all(key.isdigit() for key in converted):
+    # isascii: "²".isdigit() is true but int("²") raises.
+    if converted and all(key.isdigit() and key.isascii() for key in converted):
         return [converted[key] for key in sorted(converted, key=int)]
     return converted
 

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import math
 
+from shared.ga4.limits import MAX_NUMBER_CHARS, PARAM_VALUE_CHARS
+
 
 def to_number(raw: str) -> int | float | None:
     """``"1150.00"`` → 1150.0, ``"3"`` → 3; ``None`` for empty, non-numeric, NaN or infinite."""
     text = raw.strip()
-    if not text:
+    # Bounded and ASCII only: "²".isdigit() is true but int("²") raises, and int() of
+    # thousands of digits raises too (and costs CPU); float() would accept other scripts' digits.
+    if not text or len(text) > MAX_NUMBER_CHARS or not text.isascii():
         return None
     if text.isdigit():
         return int(text)
@@ -37,4 +41,4 @@ def set_number(target: dict, key: str, raw: str, integer: bool = False) -> None:
     number = to_int(raw) if integer else to_number(raw)
     target[key] = number
     if number is None and raw.strip():
-        target[f"x-ga-raw-{key}"] = raw
+        target[f"x-ga-raw-{key}"] = raw[:PARAM_VALUE_CHARS]

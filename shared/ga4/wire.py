@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from urllib.parse import unquote, unquote_plus
 
+from shared.ga4.limits import USER_PROPERTY_VALUE_CHARS as SHORTEST_VALUE_LIMIT, value_limit
+
 
 def _decode(text: str) -> str:
     # Most keys and many values need no decoding; skipping unquote_plus saves real CPU per hit.
@@ -18,7 +20,8 @@ def _decode(text: str) -> str:
 
 
 def parse_pairs(raw: str) -> dict[str, str]:
-    """Decode ``a=1&b&c=`` into ``{"a": "1", "b": "", "c": ""}``; the last duplicate wins."""
+    """Decode ``a=1&b&c=`` into ``{"a": "1", "b": "", "c": ""}``; the last duplicate wins.
+    Values longer than GA4 keeps are truncated as GA4 truncates them (``limits.value_limit``)."""
     params: dict[str, str] = {}
     if not raw:
         return params
@@ -29,7 +32,11 @@ def parse_pairs(raw: str) -> dict[str, str]:
         key = _decode(key)
         if not key:
             continue
-        params[key] = _decode(value) if sep else ""
+        value = _decode(value) if sep else ""
+        if len(value) > SHORTEST_VALUE_LIMIT:
+            # GA4 keeps only so many characters of each value (shared/ga4/limits.py).
+            value = value[: value_limit(key)]
+        params[key] = value
     return params
 
 

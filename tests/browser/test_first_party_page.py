@@ -95,8 +95,12 @@ def test_page_loads_the_tag_from_collect_and_gets_long_lived_server_cookies(brow
     with UpstreamTag() as upstream:
         stack = LocalStack(stack_config.load(), vendors=())
         collect_origin = f"http://localhost:{stack.collect_port}"
+        page_server = PageServer(collect_origin)
         stack.collect_env.update(
             {
+                # The page fetches collect with credentials: CORS allows them only for an
+                # allowed origin (docs/ga4-client.md).
+                "ALLOWED_ORIGINS": page_server.url,
                 "LOG_HITS": "1",
                 "ALLOWED_TAG_IDS": TAG,
                 "TAG_UPSTREAM_ORIGIN": upstream.origin,
@@ -104,7 +108,7 @@ def test_page_loads_the_tag_from_collect_and_gets_long_lived_server_cookies(brow
                 "SERVER_COOKIES": "all",
             }
         )
-        with stack, PageServer(collect_origin) as page:
+        with stack, page_server as page:
             landing = f"{page.url}/landing?gclid=TeSt-GclId_1&fbclid=FbClick-1&msclkid=abc123&li_fat_id=5f7c2d3e-1111"
             browser.get(landing)
             WebDriverWait(browser, WAIT).until(lambda b: _hits(b))

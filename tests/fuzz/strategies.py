@@ -28,6 +28,36 @@ nasty_text = st.one_of(
 
 pair_key = st.one_of(st.sampled_from(GA4_KEYS), st.text(max_size=12))
 
+# Shapes that broke collect (issue 13): digits that are not ASCII ("²".isdigit() is true but
+# int("²") raises; "٣" is a decimal digit int() accepts), numbers of thousands of digits,
+# user_data paths hundreds of levels deep, item indexes and keys in other scripts.
+UNICODE_DIGITS = st.sampled_from(["²", "³", "¹", "٣", "൧", "①", "𝟗", "Ⅻ", "½"])
+huge_number = st.integers(min_value=41, max_value=6000).map(lambda n: "9" * n)
+number_keys = st.sampled_from(["_et", "sct", "epn.value", "ep.value", "upn.x", "_s", "_p", "tfd"])
+
+
+@st.composite
+def hostile_pairs(draw) -> list[tuple[str, str]]:
+    """Parameters in the shapes of the inputs that used to crash collect or amplify a request."""
+    kind = draw(st.sampled_from(["digit_value", "huge_number", "digit_item", "digit_path", "deep_path", "long_value", "long_name", "item_slot"]))
+    digits = draw(st.lists(UNICODE_DIGITS, min_size=1, max_size=3).map("".join))
+    if kind == "digit_value":
+        return [(draw(number_keys), digits)]
+    if kind == "huge_number":
+        return [(draw(number_keys), draw(huge_number))]
+    if kind == "digit_item":
+        return [(f"pr{digits}", "idA"), (f"pr1{digits}", "idB")]
+    if kind == "digit_path":
+        return [(f"ep.user_data.address.{digits}.city", "x"), (f"ep.user_data.{digits}", "y")]
+    if kind == "deep_path":
+        depth = draw(st.integers(min_value=5, max_value=3000))
+        return [("ep.user_data." + "a." * depth + "b", "x")]
+    if kind == "long_value":
+        return [(draw(st.sampled_from(["dl", "dt", "dr", "ep.x", "up.x", "pr1", "cid", "zz"])), "v" * draw(st.integers(100, 20_000)))]
+    if kind == "long_name":
+        return [("en", "e" * draw(st.integers(41, 15_000)))]
+    return [("pr1", "idA~k" + draw(huge_number) + "name~v" + draw(huge_number) + "value")]
+
 
 @st.composite
 def ga4_pairs(draw, valid_core: bool) -> list[tuple[str, str]]:
@@ -47,8 +77,11 @@ def collect_requests(draw) -> dict:
     # Weighted towards the real endpoint and real methods, where the parsing happens.
     method = draw(st.sampled_from(["POST"] * 6 + ["GET"] * 4 + ["OPTIONS", "PUT", "DELETE", "PATCH"]))
     path = draw(st.sampled_from(["/g/collect"] * 10 + ["/g/collect/", "/", "/collect", "/g/collectx", "/g/%00"]))
-    query = encode_pairs(draw(ga4_pairs(valid_core=draw(st.sampled_from([True, True, False])))))
-    body_kind = draw(st.sampled_from(["none", "lines", "lines", "binary", "huge", "text"]))
+    query_pairs = draw(ga4_pairs(valid_core=draw(st.sampled_from([True, True, False]))))
+    if draw(st.integers(0, 3)) == 0:
+        query_pairs += draw(hostile_pairs())
+    query = encode_pairs(query_pairs)
+    body_kind = draw(st.sampled_from(["none", "lines", "lines", "binary", "huge", "text", "hostile", "many_lines"]))
     if body_kind == "none":
         body = b""
     elif body_kind == "lines":
@@ -58,6 +91,12 @@ def collect_requests(draw) -> dict:
         body = draw(st.binary(max_size=300))
     elif body_kind == "huge":
         body = b"en=page_view&x=" + b"a" * draw(st.integers(min_value=60_000, max_value=70_000))
+    elif body_kind == "hostile":
+        body = "\n".join(encode_pairs(draw(hostile_pairs())) for _ in range(draw(st.integers(1, 3)))).encode()
+    elif body_kind == "many_lines":
+        # Hundreds of lines: only the configured number may be parsed and published.
+        line = draw(st.sampled_from([b"a", b"en=view_item", b"en=x&pr1=idA~nmB", b""]))
+        body = b"\n".join([line] * draw(st.integers(26, 30_000)))[:64 * 1024]
     else:
         body = draw(st.text(max_size=300)).encode("utf-8", "surrogatepass")
     headers = {

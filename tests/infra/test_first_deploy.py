@@ -197,7 +197,8 @@ def test_every_module_pins_one_major_of_each_provider(modules):
             constraints.setdefault(provider, set()).add(version)
         if "time_sleep" in {t for t, _ in module.resources}:
             assert 'source  = "hashicorp/time"' in module.text, f"{name} uses time_sleep without declaring hashicorp/time"
-    assert {p: len(v) for p, v in constraints.items()} == {"google": 1, "archive": 1, "time": 1}
+    # random: the edge secret (infra/edge.tf).
+    assert {p: len(v) for p, v in constraints.items()} == {"google": 1, "archive": 1, "time": 1, "random": 1}
 
 
 def test_lock_file_of_the_root_module_is_not_ignored():

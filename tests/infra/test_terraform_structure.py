@@ -101,7 +101,7 @@ def test_vendor_module_has_function_service_account_and_secrets(modules):
 def test_vendor_subscriptions_have_oidc_retry_and_dead_letter(modules):
     vendor = modules["vendor_function"]
     subscriptions = vendor.of_type("google_pubsub_subscription")
-    assert set(subscriptions) == {"push"}
+    assert set(subscriptions) == {"push", "pull"}  # pull: batch mode (tests/infra/test_batch_infra.py)
     push = subscriptions["push"]
     assert push["for_each"] == "${local.subscriptions}"
     # both the events subscription and the replay one, as devstack/topology.py names them
@@ -163,9 +163,11 @@ def test_collect_function_settings(modules):
         assert key in service
     assert collect.variables["runtime"]["default"] == "python312"
     assert collect.variables["entry_point"]["default"] == "collect"
-    assert collect.variables["secret_names"]["default"] == ["MP_API_SECRETS", "DEBUG_TOKEN"]
-    secret = block(service, "dynamic")["secret_environment_variables"]
-    assert block(secret, "content")["key"] == "${secret_environment_variables.value}"
+    assert collect.variables["secret_names"]["default"] == ["MP_API_SECRETS", "DEBUG_TOKEN", "MP_SIGNING_SECRETS"]
+    secrets = [d["secret_environment_variables"] for d in service["dynamic"] if "secret_environment_variables" in d]
+    keys = [block(secret, "content")["key"] for secret in secrets]
+    # Each own secret under its own name, and the load balancer's edge secret (infra/edge.tf).
+    assert keys == ["${secret_environment_variables.value}", "EDGE_AUTH_SECRETS"]
 
 
 # --- IAM -----------------------------------------------------------------------------------------
@@ -190,6 +192,8 @@ def test_vendor_iam_is_least_privilege(modules):
         ("google_cloud_run_v2_service_iam_member", "roles/run.invoker", "serviceAccount:${var.push_service_account}"),
         # the Pub/Sub service agent forwards dead letters
         ("google_pubsub_subscription_iam_member", "roles/pubsub.subscriber", "serviceAccount:${var.pubsub_service_agent}"),
+        # batch mode: the function pulls its own pull subscription
+        ("google_pubsub_subscription_iam_member", "roles/pubsub.subscriber", "${google_service_account.this.member}"),
     }
     secret_grant = modules["vendor_function"].of_type("google_secret_manager_secret_iam_member")["reads_own_secrets"]
     assert secret_grant["for_each"] == "${google_secret_manager_secret.this}"

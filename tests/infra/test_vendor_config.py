@@ -97,13 +97,14 @@ def test_discovery_filters_settings_and_missing_folders(tmp_path):
     assert outputs["folders"] == ["bare", "dormant", "shop"]
     assert outputs["missing_folders"] == ["ghost", "no_main"]
     assert set(outputs["vendors"]) == {"shop", "bare"}
+    assert outputs["vendors"]["shop"].pop("delivery") == "push"  # the default (test_batch_infra.py)
     assert outputs["vendors"]["shop"] == {
         "events": ["purchase", "add_to_cart"],
         "filter": 'attributes.event_name = "purchase" OR attributes.event_name = "add_to_cart"',
         "secrets": ["SHOP_ACCESS_TOKEN", "SHOP_API_KEY"],
         "settings": {"SHOP_PIXEL_ID": "123"},
     }
-    assert outputs["vendors"]["bare"] == {"events": [], "filter": "", "secrets": [], "settings": {}}
+    assert outputs["vendors"]["bare"] == {"events": [], "delivery": "push", "filter": "", "secrets": [], "settings": {}}
     assert outputs["delivery"] == {"max_delivery_attempts": 7, "minimum_backoff_seconds": 10, "maximum_backoff_seconds": 600}
     assert outputs["duplicate_secrets"] is False
 

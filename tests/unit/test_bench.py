@@ -109,3 +109,72 @@ def test_group_cpu_seconds_counts_this_process_group():
     before = group_cpu_seconds(os.getpgid(0))
     sum(i * i for i in range(3_000_000))  # burn some CPU in this process
     assert group_cpu_seconds(os.getpgid(0)) > before
+
+
+# -- issue 16: delivery modes ------------------------------------------------------------------
+
+
+def _modes(push_cpu: float = 1.0, batch_cpu: float = 0.1) -> dict:
+    return {"collect_cpu_ms_per_hit": 0.3, "message_bytes": 1000,
+            "runs": {"push-meta": {"vendor_cpu_ms_per_event": push_cpu}, "batch-meta": {"vendor_cpu_ms_per_event": batch_cpu}}}
+
+
+def test_instance_billing_crossover_is_where_the_request_fee_exceeds_one_instance():
+    # request-based: 1e6 × 0.3 ms / 0.6 = 500 vCPU-s × $0.00002525 + $0.40 per million hits
+    per_million = 500 * 0.00002525 + 0.40
+    one_instance = cost_model.SECONDS_PER_MONTH * (0.000018 + 0.5 * 0.000002)
+    crossover = cost_model.modes_model(_modes())["crossover_million_hits_per_month"]["collect_instance_billing_wins_above"]
+    assert crossover == pytest.approx(one_instance / per_million, rel=0.03)
+
+
+def test_batch_vendor_pays_per_tick_not_per_event():
+    idle = cost_model.batch_vendor_monthly(0, 0.1)
+    # no events: the scheduler job, 43,800 empty drains of 0.2 s and their request fees
+    assert idle == pytest.approx(0.10 + 43_800 * 0.2 * 0.00002525 + 43_800 * 0.4 / 1e6, abs=0.01)
+    # 100 M events a month (~2,300 a tick): 3 pulled batches a tick, not 100 M requests ...
+    busy = cost_model.batch_vendor_monthly(100, 0.1)
+    assert busy == pytest.approx(idle + (43_800 * 3 * 0.5 - 43_800 * 0.2 + 1e8 * 0.0001) * 0.00002525 + 43_800 * 0.2
+                                 * 0.00002525, abs=0.01)
+    assert busy < cost_model.push_vendor_monthly(100, 0.1) / 4
+    # ... while at 1 M events (23 a tick) every tick still pays a round trip: push is cheaper there
+    assert cost_model.batch_vendor_monthly(1, 0.1) > cost_model.push_vendor_monthly(1, 0.1)
+
+
+def test_pull_is_billed_by_bytes_and_push_at_1000_bytes_per_message():
+    push = cost_model.pubsub_monthly(1, 300, push_vendors=1, batch_vendors=0)
+    pull = cost_model.pubsub_monthly(1, 300, push_vendors=0, batch_vendors=1)
+    assert push == pytest.approx(1e6 * 2000 / 1024**4 * 40)
+    assert pull == pytest.approx(1e6 * 1300 / 1024**4 * 40)
+
+
+def test_mode_goals_compare_with_the_cheaper_sgtm_and_half_of_it_at_1000m():
+    cost = cost_model.modes_model(_modes())
+    goals = cost_model.modes_goals(cost)
+    at_1000 = cost["monthly_usd_1_event_hits_evenly_spread"]["1000M_hits"]
+    assert goals["cost_batch_3v_1000M_hits_vs_sgtm"]["goal"].startswith(f"<= {min(at_1000['sgtm'].values()) / 2}")
+    assert goals["cost_batch_3v_1000M_hits_vs_sgtm"]["met"] == (at_1000["batch_3v_best_collect"]["total"]
+                                                                <= min(at_1000["sgtm"].values()) / 2)
+    # a far heavier batch CPU must flip a goal: they are computed, not constant
+    heavy = cost_model.modes_goals(cost_model.modes_model(_modes(batch_cpu=50.0)))
+    assert not heavy["cost_batch_3v_100M_hits_vs_sgtm"]["met"]
+
+
+def test_delivery_goals_are_ratios_to_collect_of_the_same_run():
+    from bench import delivery_modes
+
+    modes = {"collect_cpu_ms_per_hit": 0.4, "runs": {
+        "push-webhook": {"vendor_cpu_ms_per_event": 0.4}, "push-meta": {"vendor_cpu_ms_per_event": 0.8},
+        "batch-meta": {"vendor_cpu_ms_per_event": 0.1,
+                       "e2e": {"p50_ms": 3000.0, "p95_ms": 14000.0, "drain_interval_s": 5}}}}
+    goals = delivery_modes.goals(modes)
+    assert goals["push-webhook_cpu_per_event_vs_collect_hit"]["met"]
+    assert not goals["push-meta_cpu_per_event_vs_collect_hit"]["met"]
+    assert goals["batch-meta_cpu_per_event_vs_collect_hit"] == {"value": 0.25, "goal": "<= 0.25", "met": True}
+    assert goals["batch_e2e_p95_ms"]["met"]
+    text = report.modes_terminal({"date": "d", "machine": {"nproc": 2, "loadavg": [1, 1, 1]},
+                                  "delivery_modes": {**modes, "runs": {k: {**v, "events_per_second_per_vcpu": 1,
+                                                     "vendor_requests": 1, "events": 1,
+                                                     "e2e": v.get("e2e", {"p50_ms": 1, "p95_ms": 2})}
+                                                     for k, v in modes["runs"].items()}},
+                                  "cost": cost_model.modes_model(_modes()), "goals": goals})
+    assert "NOT met" in text and "instance-based billing is cheaper above" in text

@@ -32,8 +32,10 @@ def hit_lines(capsys) -> list[dict]:
 
 
 def test_ip_user_agent_and_geo_come_from_the_request():
-    headers = {"x-forwarded-for": "203.0.113.7, 10.0.0.1", "user-agent": UA, "x-client-geo-country": "DE", "x-client-geo-region": "DE-BY"}
-    _, publisher = handle(HttpRequest("POST", "/g/collect", Q, headers))
+    # Behind the load balancer: "<client>, <lb>" appended; geo trusted with the edge secret.
+    headers = {"x-forwarded-for": "203.0.113.7, 10.0.0.1", "user-agent": UA, "x-client-geo-country": "DE", "x-client-geo-region": "DE-BY",
+               "x-edge-auth": "edge-secret"}
+    _, publisher = handle(HttpRequest("POST", "/g/collect", Q, headers), CollectConfig(edge_auth_secrets=("edge-secret",)))
     [event] = publisher.events
     assert event["ip_override"] == "203.0.113.7" and event["user_agent"] == UA
     assert event["event_location"] == {"country": "DE", "region": "DE-BY"}
@@ -51,9 +53,12 @@ def test_without_vendor_cookies_the_event_has_no_cookies_key():
     assert "cookies" not in publisher.events[0]
 
 
-def test_uip_overrides_the_forwarded_ip():
-    _, publisher = handle(HttpRequest("POST", "/g/collect", Q + "&_uip=198.51.100.4", {"x-forwarded-for": "203.0.113.7"}))
-    assert publisher.events[0]["ip_override"] == "198.51.100.4"
+def test_uip_on_a_browser_hit_does_not_override_the_forwarded_ip():
+    headers = {"x-forwarded-for": "203.0.113.7, 10.0.0.1"}
+    _, publisher = handle(HttpRequest("POST", "/g/collect", Q + "&_uip=198.51.100.4&ep.user_agent=Spoof", {**headers, "user-agent": UA}))
+    [event] = publisher.events
+    assert event["ip_override"] == "203.0.113.7" and event["user_agent"] == UA
+    assert event["x-ga-mp2-_uip"] == "198.51.100.4" and event["x-ga-mp2-ep.user_agent"] == "Spoof"
 
 
 def test_client_hints_from_the_hit_and_a_line_with_its_own_hints():
@@ -183,11 +188,12 @@ def mp_request(body=None, query=f"measurement_id=G-TEST&api_secret={SECRET}", pa
 
 
 def test_mp_with_a_configured_secret_publishes_normalized_events():
-    response, publisher = handle(mp_request(headers={"user-agent": "server/1", "x-forwarded-for": "192.0.2.5"}), CollectConfig(mp_api_secrets=("other", SECRET)))
+    response, publisher = handle(mp_request(headers={"user-agent": "server/1", "x-forwarded-for": "192.0.2.5, 10.0.0.1"}), CollectConfig(mp_api_secrets=("other", SECRET)))
     assert response.status == 204
     [event] = publisher.events
     assert (event["event_name"], event["client_id"], event["method"], event["source"]) == ("sign_up", "5.6", "email", "mp")
-    assert event["x-ga-measurement_id"] == "G-TEST" and event["ip_override"] == "192.0.2.5" and event["user_agent"] == "server/1"
+    # The MP sender's server is not the visitor: its IP and user agent never reach vendors.
+    assert event["x-ga-measurement_id"] == "G-TEST" and "ip_override" not in event and "user_agent" not in event
 
 
 @pytest.mark.parametrize(
@@ -261,7 +267,8 @@ def test_one_bad_line_among_good_ones_publishes_the_good_ones_and_reports_the_ba
     body = b"en=add_to_cart\r\ntid=&en=broken\r\nen=purchase&epn.value=5"
     response, publisher = handle(HttpRequest("POST", "/g/collect", Q, body=body))
     assert response.status == 200
-    assert response.json() == {"accepted": 2, "rejected": [{"line": 1, "reason": "missing_measurement_id", "detail": "tid (measurement ID) is required"}]}
+    assert response.json() == {"accepted": 2, "rejected": [{"line": 1, "reason": "missing_measurement_id", "detail": "tid (measurement ID) is required"}],
+                               "rejected_count": 1, "rejected_reasons": {"missing_measurement_id": 1}}
     assert [e["event_name"] for e in publisher.events] == ["add_to_cart", "purchase"]
     [line] = hit_lines(capsys)
     assert line["accepted"] == 2 and line["rejected"][0]["line"] == 1 and line["severity"] == "WARNING"
@@ -272,9 +279,10 @@ def test_a_batch_past_the_event_cap_reports_the_extra_lines():
 
     body = "\n".join(f"en=e{i}" for i in range(MAX_GTAG_EVENTS + 2)).encode()
     response, publisher = handle(HttpRequest("POST", "/g/collect", Q, body=body))
-    assert response.status == 200 and len(publisher.events) == MAX_GTAG_EVENTS
-    assert [r["line"] for r in response.json()["rejected"]] == [MAX_GTAG_EVENTS, MAX_GTAG_EVENTS + 1]
-    assert response.json()["rejected"][0]["reason"] == "too_many_events"
+    assert response.status == 200 and len(publisher.events) == MAX_GTAG_EVENTS == 25
+    assert response.json()["rejected"] == [
+        {"line": MAX_GTAG_EVENTS, "reason": "too_many_events", "detail": "a request can carry at most 25 events", "count": 2}]
+    assert response.json()["rejected_count"] == 2
 
 
 @pytest.mark.parametrize("request_", [HttpRequest("GET", "/g/collect", Q), HttpRequest("GET", "/nope"), HttpRequest("OPTIONS", "/g/collect")])
@@ -296,8 +304,12 @@ def test_oversized_bodies_get_413_with_cors_headers():
     assert response.headers["Access-Control-Allow-Origin"] == "https://shop.example.com"
 
 
-def test_cors_never_answers_a_wildcard():
+def test_cors_never_answers_a_wildcard_and_without_an_allow_list_never_credentials():
     response, _ = handle(HttpRequest("POST", "/g/collect", Q, {"origin": "https://any.example"}))
+    assert response.headers["Access-Control-Allow-Origin"] == "https://any.example"
+    assert "Access-Control-Allow-Credentials" not in response.headers
+    allowed = CollectConfig(allowed_origins=("https://any.example",))
+    response, _ = handle(HttpRequest("POST", "/g/collect", Q, {"origin": "https://any.example"}), allowed)
     assert response.headers["Access-Control-Allow-Origin"] == "https://any.example"
     assert response.headers["Access-Control-Allow-Credentials"] == "true"
 

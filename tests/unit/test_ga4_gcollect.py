@@ -192,6 +192,9 @@ def test_the_debug_answer_shows_the_exact_outgoing_url_with_secrets_redacted(mon
     monkeypatch.setenv("GA4_MEASUREMENT_ID", "G-TEST123")
     monkeypatch.setenv("GA4_API_SECRET", "test-debug-secret")
     monkeypatch.setenv("SECRETS_BACKEND", "env")
+    # A local run (make run, the inspector): the exact URL. In the cloud the hit's query is
+    # personal data and stays out of logs (shared/personal_data.py; test below).
+    monkeypatch.setenv("LOG_REQUESTS", "1")
     with MockVendor(default=Reply(204, body=b"")) as google:
         monkeypatch.setenv("VENDOR_API_BASE", google.url)
         fresh = {**event, "debug_mode": True}
@@ -207,3 +210,22 @@ def test_the_debug_answer_shows_the_exact_outgoing_url_with_secrets_redacted(mon
         # Not a debug event: the answer carries no request.
         status, payload = VENDOR.handle_push(_push({**fresh, "debug_mode": False}, "dbg-3"))
         assert "request" not in payload
+
+
+def test_in_the_cloud_the_debug_answer_keeps_the_endpoint_not_the_hit(monkeypatch):
+    """Without LOG_REQUESTS (deployed), a debug event's logged /g/collect URL drops its query
+    (the whole hit, personal data included); the MP endpoint's own query stays."""
+    event = golden_event("page_view")
+    monkeypatch.setenv("GA4_MEASUREMENT_ID", "G-TEST123")
+    monkeypatch.setenv("GA4_API_SECRET", "test-debug-secret")
+    monkeypatch.setenv("SECRETS_BACKEND", "env")
+    monkeypatch.delenv("LOG_REQUESTS", raising=False)
+    with MockVendor(default=Reply(204, body=b"")) as google:
+        monkeypatch.setenv("VENDOR_API_BASE", google.url)
+        fresh = {**event, "debug_mode": True}
+        status, payload = VENDOR.handle_push(_push(fresh, "dbg-c1"))
+        assert (status, payload["request"]["url"]) == (200, f"{google.url}/g/collect?[REDACTED]")
+        status, payload = VENDOR.handle_push(_push({**fresh, "source": "mp"}, "dbg-c2"))
+        assert payload["request"]["url"] == f"{google.url}/mp/collect?" + urlencode(
+            {"measurement_id": "G-TEST123", "api_secret": "[REDACTED]"}, safe="[]")
+        assert "test-debug-secret" not in json.dumps(payload)

@@ -91,11 +91,12 @@ def test_user_data_paths_become_nested_objects_with_address_lists():
     assert event["x-ga-mp2-ep.user_data.email.bad"] == "clash"
 
 
-def test_campaign_overrides_accept_both_term_spellings_and_uip_sets_the_ip():
+def test_campaign_overrides_accept_both_term_spellings_and_uip_is_kept_verbatim():
     event = normalize_gtag({"en": "x", "cm": "cpc", "cs": "google", "cn": "spring", "ck": "shoes", "_uip": "::"})
     assert (event["campaign_medium"], event["campaign_source"], event["campaign_name"], event["campaign_term"]) == ("cpc", "google", "spring", "shoes")
     assert normalize_gtag({"en": "x", "ct": "boots"})["campaign_term"] == "boots"
-    assert event["ip_override"] == "::"
+    # A browser must not choose the IP vendors receive (collect sets it from the request).
+    assert "ip_override" not in event and event["x-ga-mp2-_uip"] == "::"
 
 
 def test_client_hints_decode_the_double_encoded_full_version_list():
@@ -114,25 +115,39 @@ def test_client_hints_from_headers_when_the_hit_has_none():
     assert client_hints({}, {}) is None
 
 
-def test_client_ip_is_the_first_forwarded_hop_validated():
+def test_client_ip_is_read_from_the_right_past_the_trusted_hops():
+    # The load balancer appends "<client>,<lb>" to what the client sent (one trusted hop).
     assert client_ip({"x-forwarded-for": "203.0.113.7, 10.0.0.1"}) == "203.0.113.7"
-    assert client_ip({"x-forwarded-for": "2001:db8::1"}) == "2001:db8::1"
+    assert client_ip({"x-forwarded-for": "8.8.8.8, 203.0.113.7, 10.0.0.1"}) == "203.0.113.7"
+    assert client_ip({"x-forwarded-for": "8.8.8.8,1.1.1.1, 2001:db8::1,10.0.0.1"}) == "2001:db8::1"
+    # Cloud Run's own front end appends only "<client>": mode none (0 hops).
+    assert client_ip({"x-forwarded-for": "8.8.8.8, 2001:db8::1"}, trusted_hops=0) == "2001:db8::1"
+    # Fewer entries than the proxies would have added: not through them, so no IP at all.
+    assert client_ip({"x-forwarded-for": "203.0.113.7"}) is None
     assert client_ip({"x-forwarded-for": "not-an-ip, 10.0.0.1"}, "192.0.2.1") is None
+    assert client_ip({"x-forwarded-for": "1.2.3.4," * 5000 + "203.0.113.7, 10.0.0.1"}) == "203.0.113.7"
     assert client_ip({}, "192.0.2.1") == "192.0.2.1"
     assert client_ip({}) is None
 
 
-def test_geo_from_load_balancer_headers():
-    assert event_location({"x-client-geo-country": "DE", "x-client-geo-region": "DE-BY", "x-client-geo-city": "munich"}) == {
-        "country": "DE", "region": "DE-BY", "city": "munich"}
-    assert event_location({"cf-ipcountry": "FR"}) == {"country": "FR"}
-    assert event_location({"x-appengine-country": "ZZ"}) is None
+def test_geo_from_load_balancer_headers_only_when_trusted():
+    headers = {"x-client-geo-country": "DE", "x-client-geo-region": "DE-BY", "x-client-geo-city": "munich"}
+    assert event_location(headers) == {"country": "DE", "region": "DE-BY", "city": "munich"}
+    assert event_location(headers, trusted=False) is None
+    # Headers any client can send are not geo sources.
+    assert event_location({"cf-ipcountry": "FR", "x-appengine-country": "FR"}) is None
+    assert event_location({"x-client-geo-country": "ZZ"}) is None
 
 
-def test_request_context_never_overrides_what_the_hit_said():
-    event = {"ip_override": "198.51.100.1"}
+def test_request_context_is_the_requests_unless_the_request_is_authenticated():
+    event = {"x-ga-mp2-_uip": "198.51.100.1", "x-ga-mp2-ep.user_agent": "Server UA"}
     add_request_context(event, "203.0.113.7", "UA", {"country": "DE"})
-    assert event == {"ip_override": "198.51.100.1", "user_agent": "UA", "event_location": {"country": "DE"}}
+    assert (event["ip_override"], event["user_agent"], event["event_location"]) == ("203.0.113.7", "UA", {"country": "DE"})
+    add_request_context(event, "203.0.113.7", "UA", None, trusted_overrides=True)
+    assert (event["ip_override"], event["user_agent"]) == ("198.51.100.1", "Server UA")
+    event = {"x-ga-mp2-_uip": "not-an-ip"}
+    add_request_context(event, "203.0.113.7", None, None, trusted_overrides=True)
+    assert event["ip_override"] == "203.0.113.7"
 
 
 def test_nameless_event_params_and_empty_items_are_kept_verbatim():

@@ -66,13 +66,13 @@ def inspector(tmp_path):
 
 def test_page_and_static_files_are_served_and_nothing_else(inspector):
     assert inspector.url.startswith("http://127.0.0.1:")
-    page = requests.get(inspector.url, timeout=5)
+    page = requests.get(inspector.page_url, timeout=5)
     assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
     assert "Tagging inspector" in page.text
     script = requests.get(inspector.url + "static/app.js", timeout=5)
     assert script.status_code == 200 and "EventSource" in script.text
     for path in ("static/../server.py", "static/%2e%2e/server.py", "nope"):
-        response = requests.get(inspector.url + path, timeout=5)
+        response = requests.get(inspector.url + path, params={"token": inspector.token}, timeout=5)
         assert response.status_code == 404 and response.json()["error"] == "not_found"
 
 
@@ -80,9 +80,10 @@ def test_the_stream_starts_with_the_state_and_pushes_each_change(inspector):
     append(inspector.logs["collect"], {"message": "hit", "request_id": "r1", "status": 204, "time": 1.0,
                                        "events": [{"event_id": "e1", "event_name": "page_view"}]})
     deadline = time.monotonic() + 20
-    while not requests.get(inspector.url + "api/state", timeout=5).json()["hits"] and time.monotonic() < deadline:
+    token = {"token": inspector.token}
+    while not requests.get(inspector.url + "api/state", params=token, timeout=5).json()["hits"] and time.monotonic() < deadline:
         time.sleep(0.05)
-    with requests.get(inspector.url + "api/stream", stream=True, timeout=30) as stream:
+    with requests.get(inspector.url + "api/stream", params=token, stream=True, timeout=30) as stream:
         assert stream.headers["Content-Type"] == "text/event-stream"
         ((kind, snapshot),) = read_frames(stream, 1)
         assert kind == "snapshot"
@@ -93,6 +94,21 @@ def test_the_stream_starts_with_the_state_and_pushes_each_change(inspector):
         ((kind, hit),) = read_frames(stream, 1)
     assert kind == "hit" and hit["id"] == "req-r1"
     assert hit["events"][0]["vendors"]["webhook"]["outcome"] == "delivered"
+
+
+def test_the_page_and_its_api_need_the_runs_token_and_a_loopback_host(inspector):
+    # DNS rebinding: a page of evil.example re-pointed at 127.0.0.1 sends its own Host.
+    for path in ("", "api/state", "api/stream", "static/app.js"):
+        rebound = requests.get(inspector.url + path, params={"token": inspector.token}, headers={"Host": "evil.example:8090"}, timeout=5)
+        assert rebound.status_code == 403 and rebound.json()["error"] == "host_not_loopback"
+    for path in ("", "api/state", "api/stream"):
+        for params in ({}, {"token": "guess"}, {"token": inspector.token[:-1]}):
+            response = requests.get(inspector.url + path, params=params, timeout=5)
+            assert response.status_code == 403 and response.json()["error"] == "token_required"
+    assert requests.get(inspector.url + "api/state", headers={"X-Inspector-Token": inspector.token}, timeout=5).status_code == 200
+    for host in ("localhost", "127.0.0.1:1", "[::1]:8090"):
+        assert requests.get(inspector.page_url, headers={"Host": host}, timeout=5).status_code == 200
+    assert inspector.page_url == f"{inspector.url}?token={inspector.token}" and len(inspector.token) >= 32
 
 
 def test_an_inspector_that_never_started_stops_at_once_and_frees_its_port(tmp_path):

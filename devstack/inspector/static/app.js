@@ -309,7 +309,9 @@ function setConnection(name, label) {
 }
 
 function connect() {
-  const stream = new EventSource("/api/stream");
+  // The per-run token make run printed in the page's URL (devstack/inspector/server.py).
+  const token = new URLSearchParams(location.search).get("token") || "";
+  const stream = new EventSource("/api/stream?token=" + encodeURIComponent(token));
   stream.addEventListener("open", () => setConnection("live", "live"));
   stream.addEventListener("error", () => setConnection("connecting", "reconnecting…"));
   stream.addEventListener("snapshot", (e) => applySnapshot(JSON.parse(e.data)));

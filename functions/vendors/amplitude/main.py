@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-import flask
-import functions_framework
+import functions_framework.aio
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
+from shared.delivery import entry
 from shared.delivery import Attempt, Outcome, Reject, Vendor, VendorRequest
 from shared.delivery import analytics
 from shared.delivery import eventdata as ed
@@ -162,8 +164,7 @@ VENDOR = Vendor(
 )
 
 
-@functions_framework.http
-def deliver(request: flask.Request) -> flask.Response:
-    """Pub/Sub push endpoint: 2xx acks the message, anything else makes Pub/Sub retry."""
-    status, payload = VENDOR.handle_push(request.get_data())
-    return flask.jsonify(payload), status
+@functions_framework.aio.http
+async def deliver(request: Request) -> JSONResponse:
+    """Pub/Sub push endpoint (2xx acks, anything else retries); ``POST /drain`` in batch mode."""
+    return await entry.serve(VENDOR, request)

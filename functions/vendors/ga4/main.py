@@ -22,10 +22,12 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import quote, urlencode
 
-import flask
-import functions_framework
+import functions_framework.aio
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from shared import hashing
+from shared.delivery import entry
 from shared.delivery import Reject, Skip, Vendor, VendorRequest, consent_policy
 from shared.delivery import eventdata as ed
 from shared.ga4.items import item_index
@@ -168,8 +170,7 @@ VENDOR = Vendor(
 )
 
 
-@functions_framework.http
-def deliver(request: flask.Request) -> flask.Response:
-    """Pub/Sub push endpoint: 2xx acks the message, anything else makes Pub/Sub retry."""
-    status, payload = VENDOR.handle_push(request.get_data())
-    return flask.jsonify(payload), status
+@functions_framework.aio.http
+async def deliver(request: Request) -> JSONResponse:
+    """Pub/Sub push endpoint (2xx acks, anything else retries); ``POST /drain`` in batch mode."""
+    return await entry.serve(VENDOR, request)

@@ -18,9 +18,11 @@ import re
 from typing import Any, Mapping
 from urllib.parse import urlencode
 
-import flask
-import functions_framework
+import functions_framework.aio
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
+from shared.delivery import entry
 from shared.delivery import Attempt, Reject, Vendor, VendorRequest
 from shared.delivery import analytics
 from shared.delivery import eventdata as ed
@@ -147,8 +149,7 @@ VENDOR = Vendor(
 )
 
 
-@functions_framework.http
-def deliver(request: flask.Request) -> flask.Response:
-    """Pub/Sub push endpoint: 2xx acks the message, anything else makes Pub/Sub retry."""
-    status, payload = VENDOR.handle_push(request.get_data())
-    return flask.jsonify(payload), status
+@functions_framework.aio.http
+async def deliver(request: Request) -> JSONResponse:
+    """Pub/Sub push endpoint (2xx acks, anything else retries); ``POST /drain`` in batch mode."""
+    return await entry.serve(VENDOR, request)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-import flask
-import functions_framework
+import functions_framework.aio
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
+from shared.delivery import entry
 from shared.delivery import Vendor, VendorRequest, consent_policy
 
 
@@ -30,8 +32,7 @@ VENDOR = Vendor(name="webhook", build_request=build_request, setting_names=("URL
                 consent=consent_policy.ANALYTICS)
 
 
-@functions_framework.http
-def deliver(request: flask.Request) -> flask.Response:
-    """Pub/Sub push endpoint: 2xx acks the message, anything else makes Pub/Sub retry."""
-    status, payload = VENDOR.handle_push(request.get_data())
-    return flask.jsonify(payload), status
+@functions_framework.aio.http
+async def deliver(request: Request) -> JSONResponse:
+    """Pub/Sub push endpoint (2xx acks, anything else retries); ``POST /drain`` in batch mode."""
+    return await entry.serve(VENDOR, request)

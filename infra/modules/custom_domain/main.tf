@@ -42,6 +42,18 @@ resource "google_compute_backend_service" "this" {
   protocol              = "HTTPS"
   security_policy       = var.security_policy
 
+  # The visitor's geo as the load balancer sees it, and the secret that proves to collect
+  # these headers came from here: collect trusts geo headers only with X-Edge-Auth
+  # (shared/ga4/context.py), since a client can send any header.
+  custom_request_headers = concat(
+    [
+      "X-Client-Geo-Country:{client_region}",
+      "X-Client-Geo-Region:{client_region_subdivision}",
+      "X-Client-Geo-City:{client_city}",
+    ],
+    var.edge_auth_secret == "" ? [] : ["X-Edge-Auth:${var.edge_auth_secret}"],
+  )
+
   backend {
     group = google_compute_region_network_endpoint_group.this[0].id
   }

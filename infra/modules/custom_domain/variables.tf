@@ -45,3 +45,10 @@ variable "labels" {
   type        = map(string)
   default     = {}
 }
+
+variable "edge_auth_secret" {
+  description = "Value of the X-Edge-Auth request header the load balancer adds; collect trusts the geo headers only when it matches (EDGE_AUTH_SECRETS). Empty: no X-Edge-Auth, so collect ignores geo."
+  type        = string
+  default     = ""
+  sensitive   = true
+}

@@ -83,6 +83,8 @@ resource "google_cloudfunctions2_function" "this" {
       ALLOWED_MEASUREMENT_IDS = join(",", var.allowed_measurement_ids)
       ALLOWED_ORIGINS         = join(",", var.allowed_origins)
       COOKIE_DOMAIN           = var.cookie_domain
+      # X-Forwarded-For entries our own proxies append after the visitor's (shared/ga4/context.py).
+      TRUSTED_PROXY_HOPS = var.trusted_proxy_hops
       # functions-framework sizes its worker pool from THREADS: match the concurrency.
       THREADS = tostring(var.scaling.max_instance_request_concurrency)
     }
@@ -96,11 +98,23 @@ resource "google_cloudfunctions2_function" "this" {
         version    = "latest"
       }
     }
+
+    # The load balancer's X-Edge-Auth value: only with it are geo headers trusted.
+    dynamic "secret_environment_variables" {
+      for_each = var.edge_auth_secret_id == null ? [] : [var.edge_auth_secret_id]
+      content {
+        key        = "EDGE_AUTH_SECRETS"
+        project_id = var.project_id
+        secret     = reverse(split("/", secret_environment_variables.value))[0]
+        version    = "latest"
+      }
+    }
   }
 
   depends_on = [
     google_pubsub_topic_iam_member.publishes_events,
     google_secret_manager_secret_iam_member.reads_own_secrets,
+    google_secret_manager_secret_iam_member.reads_edge_auth,
   ]
 }
 

@@ -72,7 +72,7 @@ variable "cookie_domain" {
 variable "secret_names" {
   description = "Secret settings of collect: Secret Manager secret IDs, injected as environment variables of the same name."
   type        = list(string)
-  default     = ["MP_API_SECRETS", "DEBUG_TOKEN"]
+  default     = ["MP_API_SECRETS", "DEBUG_TOKEN", "MP_SIGNING_SECRETS"]
 }
 
 variable "provisioned_secrets" {
@@ -122,4 +122,26 @@ variable "ip_truncation" {
     condition     = contains(["", "standard", "strict"], var.ip_truncation)
     error_message = "ip_truncation must be \"\", \"standard\" or \"strict\"."
   }
+}
+
+variable "trusted_proxy_hops" {
+  description = "TRUSTED_PROXY_HOPS: X-Forwarded-For entries appended after the visitor's by our own proxies. \"1\" behind the load balancer, \"none\" behind Cloud Run's own front end."
+  type        = string
+  default     = "1"
+  validation {
+    condition     = can(regex("^(none|[0-8])$", var.trusted_proxy_hops))
+    error_message = "trusted_proxy_hops must be \"none\" or a number from 0 to 8."
+  }
+}
+
+variable "edge_auth_secret_id" {
+  description = "Secret Manager secret (ID or full name) holding the load balancer's X-Edge-Auth value, injected as EDGE_AUTH_SECRETS. Null: geo headers are never trusted."
+  type        = string
+  default     = null
+}
+
+variable "exclude_request_log" {
+  description = "Exclude collect's Cloud Run request log (full URLs: hit data and MP api secrets) from the _Default log bucket."
+  type        = bool
+  default     = true
 }

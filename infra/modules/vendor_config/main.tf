@@ -23,9 +23,19 @@ locals {
   delivery_defaults = { max_delivery_attempts = 100, minimum_backoff_seconds = 10, maximum_backoff_seconds = 600 }
   delivery          = try(merge(local.delivery_defaults, local.config.delivery.cloud), local.delivery_defaults)
 
+  # Batch mode (delivery.batch): pull size, the cloud schedule and how long a drain pulls.
+  batch_defaults = { max_messages = 1000, schedule = "* * * * *", drain_seconds = 50 }
+  batch = {
+    max_messages  = tonumber(try(local.config.delivery.batch.max_messages, local.batch_defaults.max_messages))
+    schedule      = tostring(try(local.config.delivery.batch.cloud.schedule, local.batch_defaults.schedule))
+    drain_seconds = tonumber(try(local.config.delivery.batch.cloud.drain_seconds, local.batch_defaults.drain_seconds))
+  }
+
   vendors = {
     for name, entry in local.entries : name => {
       events = try([for e in entry.events : tostring(e)], [])
+      # push (default) or batch: see modules/vendor_function/batch.tf.
+      delivery = try(tostring(entry.delivery), "push")
       # The push subscription's attribute filter; empty (every event) without an events list.
       filter = join(" OR ", [for e in try(entry.events, []) : "attributes.event_name = \"${e}\""])
       # Secret names as the code reads them (shared/secrets.py): <VENDOR>_<NAME>. Both

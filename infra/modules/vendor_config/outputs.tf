@@ -1,6 +1,11 @@
 output "vendors" {
-  description = "Deployed vendors: name => {events, filter, secrets (<VENDOR>_<NAME>), settings (<VENDOR>_<SETTING> => value)}."
+  description = "Deployed vendors: name => {events, delivery (push|batch), filter, secrets (<VENDOR>_<NAME>), settings (<VENDOR>_<SETTING> => value)}."
   value       = local.vendors
+}
+
+output "batch" {
+  description = "Batch mode settings (delivery.batch): max_messages, schedule, drain_seconds, defaults filled in."
+  value       = local.batch
 }
 
 output "delivery" {

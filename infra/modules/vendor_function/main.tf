@@ -4,6 +4,8 @@
  * subscriptions to it: <vendor>-push on the events topic (attribute filter from the vendor's
  * events) and <vendor>-replay-push on its replay topic tagging-replay-<vendor>, both with OIDC,
  * exponential retry and dead-lettering after max_delivery_attempts.
+ * In batch mode (delivery = "batch") <vendor>-push is replaced by the pull subscription
+ * <vendor>-pull that the function drains (batch.tf; the scheduler is modules/batch_drain).
  */
 
 locals {
@@ -86,7 +88,7 @@ resource "google_cloudfunctions2_function" "this" {
       GOOGLE_CLOUD_PROJECT  = var.project_id
       THREADS               = tostring(var.scaling.max_instance_request_concurrency)
       SECRETS_BACKEND       = "secretmanager"
-    })
+    }, local.batch_env)
   }
 
   lifecycle {
@@ -117,10 +119,10 @@ resource "google_pubsub_topic" "replay" {
 
 locals {
   # subscription name => (topic, filter). Replayed messages were already filtered once.
-  subscriptions = {
-    (local.subscription)        = { topic = var.events_topic_id, filter = var.filter }
-    "${var.vendor}-replay-push" = { topic = google_pubsub_topic.replay.id, filter = "" }
-  }
+  subscriptions = merge(
+    var.delivery == "push" ? { (local.subscription) = { topic = var.events_topic_id, filter = var.filter } } : {},
+    { "${var.vendor}-replay-push" = { topic = google_pubsub_topic.replay.id, filter = "" } },
+  )
 }
 
 resource "google_pubsub_subscription" "push" {

@@ -14,8 +14,13 @@ output "service_account_email" {
 }
 
 output "subscription_names" {
-  description = "The vendor's push subscriptions: <vendor>-push and <vendor>-replay-push."
-  value       = sort(keys(google_pubsub_subscription.push))
+  description = "The vendor's subscriptions: <vendor>-push (or <vendor>-pull in batch mode) and <vendor>-replay-push."
+  value       = sort(concat(keys(google_pubsub_subscription.push), [for s in google_pubsub_subscription.pull : s.name]))
+}
+
+output "delivery" {
+  description = "push or batch."
+  value       = var.delivery
 }
 
 output "replay_topic" {

@@ -1,0 +1,202 @@
+"""Batch mode's sending half, against a real local HTTP server standing in for Meta/TikTok:
+requests merged into the vendor's batch API, one outcome per message, bad events isolated,
+throttling noticed, and gated events never sent."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import json
+import time
+
+import pytest
+
+from devstack.mock_vendor import MockVendor, Reply
+from functions.vendors.meta.main import VENDOR as META
+from functions.vendors.tiktok.main import VENDOR as TIKTOK
+from functions.vendors.webhook.main import VENDOR as WEBHOOK
+from shared import secrets
+from shared.delivery import Outcome
+from shared.delivery.batching import Batch, list_batch
+from shared.delivery.client import run_sync
+from shared.delivery.envelope import PushMessage
+
+_ids = itertools.count(1)
+
+
+def event(**changes) -> dict:
+    base = {
+        "event_name": "purchase", "event_id": f"b-{next(_ids)}", "client_id": "1.2", "x-ga-measurement_id": "G-TEST",
+        "timestamp_micros": int(time.time() * 1_000_000), "page_location": "https://shop.example/thanks",
+        "user_agent": "Mozilla/5.0 Test", "ip_override": "203.0.113.7", "currency": "EUR", "value": 10.0,
+        "consent": {"ad_storage": "granted", "analytics_storage": "granted"},
+    }
+    base.update(changes)
+    return base
+
+
+def message(ev: dict) -> PushMessage:
+    return PushMessage(event=ev, message_id=f"m-{next(_ids)}", delivery_attempt=1)
+
+
+def deliver(vendor, events: list[dict]) -> tuple[list, Batch]:
+    async def go():
+        batch = Batch(vendor)
+        return await batch.run([message(e) for e in events]), batch
+    return run_sync(go())
+
+
+def log_lines(capsys) -> list[dict]:
+    return [json.loads(l) for l in capsys.readouterr().out.splitlines() if l.startswith("{")]
+
+
+@pytest.fixture
+def meta(monkeypatch):
+    for name in ("LOG_REQUESTS", "META_TEST_EVENT_CODE", "META_EVENTS", "META_TEST_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    secrets.reset()
+    with MockVendor(default=Reply(200, body={"events_received": 1})) as server:
+        server.responder = lambda r: Reply(200, body={"events_received": len(r.json()["data"])})
+        monkeypatch.setenv("META_PIXEL_ID", "123")
+        monkeypatch.setenv("META_ACCESS_TOKEN", "secret-meta-token")
+        monkeypatch.setenv("VENDOR_API_BASE", server.url)
+        yield server
+    secrets.reset()
+
+
+def test_five_events_go_in_one_meta_request_and_each_message_is_delivered(meta, capsys):
+    events = [event() for _ in range(5)]
+    results, batch = deliver(META, events)
+    assert [r.outcome for r in results] == [Outcome.DELIVERED] * 5
+    assert len(meta.received) == 1 and batch.requests_sent == 1
+    body = meta.received[0].json()
+    assert [e["event_id"] for e in body["data"]] == [e["event_id"] for e in events]
+    assert meta.received[0].path == "/v24.0/123/events" and body["access_token"] == "secret-meta-token"
+    lines = [l for l in log_lines(capsys) if l["message"] == "delivery"]
+    # One log line per message, each with the message's own ids, as in push mode.
+    assert sorted(l["event_id"] for l in lines) == sorted(e["event_id"] for e in events)
+    assert {(l["outcome"], l["batch_size"]) for l in lines} == {("delivered", 5)}
+
+
+def test_a_bad_event_is_isolated_and_the_rest_of_the_batch_delivered(meta, capsys):
+    events = [event() for _ in range(8)]
+    bad = events[5]["event_id"]
+
+    def answer(request):
+        ids = [e["event_id"] for e in request.json()["data"]]
+        if bad in ids:  # Meta rejects the whole request for one invalid event
+            return Reply(400, body={"error": {"code": 100, "error_subcode": 2804003, "message": "Invalid parameter"}})
+        return Reply(200, body={"events_received": len(ids)})
+
+    meta.responder = answer
+    results, batch = deliver(META, events)
+    outcomes = {e["event_id"]: r.outcome for e, r in zip(events, results)}
+    assert outcomes.pop(bad) is Outcome.REJECTED
+    assert set(outcomes.values()) == {Outcome.DELIVERED}
+    # 8 → 4+4 → 2+2 → 1+1: the bad event stands alone after log2(8) splits.
+    assert batch.requests_sent == 7
+    delivered = [e["event_id"] for r in meta.received if r.json() and len(r.json()["data"]) and
+                 bad not in [x["event_id"] for x in r.json()["data"]] for e in r.json()["data"]]
+    assert sorted(delivered) == sorted(outcomes)  # each good event accepted exactly once
+
+
+def test_credential_errors_are_not_split(meta, capsys):
+    meta.responder = lambda r: Reply(400, body={"error": {"code": 190, "message": "Invalid OAuth access token"}})
+    results, batch = deliver(META, [event() for _ in range(6)])
+    # vendor_misconfigured (retried, alerting): splitting the batch would fail the same way
+    assert {(r.outcome, r.reason) for r in results} == {(Outcome.RETRYING, "vendor_misconfigured")}
+    assert batch.requests_sent == 1
+
+
+def test_a_429_retries_every_message_and_stops_the_drain(meta, capsys):
+    meta.responder = lambda r: Reply(429, body={"error": {"code": 17, "message": "User request limit reached"}},
+                                     headers={"Retry-After": "30"})
+    results, batch = deliver(META, [event() for _ in range(4)])
+    assert {r.outcome for r in results} == {Outcome.RETRYING}
+    assert batch.throttled and batch.requests_sent == 1
+    assert all("retry_after=30s" in r.detail for r in results)
+
+
+def test_gated_events_are_not_sent_and_test_events_travel_apart(meta, monkeypatch, capsys):
+    monkeypatch.setenv("META_TEST_EVENT_CODE", "TEST123")
+    events = [event(), event(consent={"ad_storage": "denied"}), event(event_name="scroll"),
+              event(debug_mode=True), event()]
+    results, _ = deliver(META, events)
+    assert [r.outcome for r in results] == [Outcome.DELIVERED, Outcome.SKIPPED, Outcome.SKIPPED,
+                                            Outcome.DELIVERED, Outcome.DELIVERED]
+    bodies = sorted((r.json() for r in meta.received), key=lambda b: len(b["data"]))
+    # Test events go with test_event_code, live ones without: never one request for both.
+    assert [(len(b["data"]), b.get("test_event_code")) for b in bodies] == [(1, "TEST123"), (2, None)]
+
+
+def test_batches_respect_the_vendors_maximum(meta, capsys):
+    small = dataclasses.replace(META, batch_api=list_batch("data", 2))
+    results, batch = deliver(small, [event() for _ in range(5)])
+    assert {r.outcome for r in results} == {Outcome.DELIVERED}
+    assert sorted(len(r.json()["data"]) for r in meta.received) == [1, 2, 2]
+
+
+def test_tiktok_batches_its_data_list(monkeypatch, capsys):
+    secrets.reset()
+    with MockVendor(default=Reply(200, body={"code": 0, "message": "OK"})) as server:
+        monkeypatch.setenv("TIKTOK_PIXEL_CODE", "CTEST")
+        monkeypatch.setenv("TIKTOK_ACCESS_TOKEN", "secret-tiktok-token")
+        monkeypatch.setenv("VENDOR_API_BASE", server.url)
+        results, _ = deliver(TIKTOK, [event() for _ in range(3)])
+    assert {r.outcome for r in results} == {Outcome.DELIVERED}
+    assert len(server.received) == 1 and len(server.received[0].json()["data"]) == 3
+    assert server.received[0].json()["event_source_id"] == "CTEST"
+
+
+def test_a_vendor_without_batch_api_sends_one_request_per_event(monkeypatch, capsys):
+    with MockVendor(default=Reply(200)) as server:
+        monkeypatch.setenv("WEBHOOK_URL", server.url)
+        results, _ = deliver(WEBHOOK, [event() for _ in range(3)])
+    assert {r.outcome for r in results} == {Outcome.DELIVERED}
+    assert len(server.received) == 3
+
+
+def test_retried_messages_travel_apart_and_last_attempts_alone(meta, monkeypatch, capsys):
+    monkeypatch.setenv("MAX_DELIVERY_ATTEMPTS", "5")
+    messages = [PushMessage(event=event(), message_id=f"m-{next(_ids)}", delivery_attempt=n) for n in (1, 1, 2, 3, 5, 5)]
+
+    async def go():
+        return await Batch(META).run(messages)
+    results = run_sync(go())
+    assert {r.outcome for r in results} == {Outcome.DELIVERED}
+    # first attempts together, retries together, each last attempt on its own
+    assert sorted(len(r.json()["data"]) for r in meta.received) == [1, 1, 2, 2]
+
+
+def test_a_vendor_that_answers_per_event_gives_each_message_its_own_outcome(monkeypatch, capsys):
+    # Mixpanel-style: a JSON array body, and a 400 naming the refused rows while the others
+    # were ingested (shared/delivery/rows.py) — no bisection, one request.
+    from shared.delivery import Vendor, VendorRequest
+    from shared.delivery.batching import array_batch
+    from shared.delivery.rows import RowFailure, row_outcomes
+
+    def split(response, count):
+        body = response.json()
+        if response.status != 400 or not isinstance(body, dict):
+            return None
+        failures = {r["index"]: RowFailure(r["index"], "failed_record") for r in body["failed_records"]}
+        return row_outcomes(count, failures, status=400, others_ingested=True)
+
+    with MockVendor() as server:
+        vendor = Vendor(name="rows", batch_api=array_batch(2000, split),
+                        build_request=lambda e, s: VendorRequest("POST", server.url + "/import", {}, [{"id": e["event_id"]}]))
+
+        def answer(request):
+            ids = [row["id"] for row in request.json()]
+            bad = [i for i, event_id in enumerate(ids) if event_id.endswith("-bad")]
+            if bad:
+                return Reply(400, body={"failed_records": [{"index": i} for i in bad]})
+            return Reply(200, body={"code": 200})
+
+        server.responder = answer
+        events = [event(event_id="r-1"), event(event_id="r-2-bad"), event(event_id="r-3")]
+        results, batch = deliver(vendor, events)
+    assert [r.outcome for r in results] == [Outcome.DELIVERED, Outcome.REJECTED, Outcome.DELIVERED]
+    assert results[1].reason == "failed_record"
+    assert batch.requests_sent == 1 and len(server.received) == 1
+    assert [row["id"] for row in server.received[0].json()] == ["r-1", "r-2-bad", "r-3"]
