@@ -45,9 +45,11 @@ def _run_cpu_ms(results: dict, payload: str, name: str) -> float:
     return results["ingest"][payload]["runs"][name]["saturation"]["cpu_ms_per_hit"]
 
 
-def per_million_hits(collect_cpu_ms: float, vendor_cpu_ms: float, vendors: int, events_per_hit: float,
-                     message_bytes: int) -> dict:
+def per_million_hits(
+    collect_cpu_ms: float, vendor_cpu_ms: float, vendors: int, events_per_hit: float, message_bytes: int
+) -> dict:
     """Dollars per million hits with ``vendors`` vendor functions, at scale (busy instances)."""
+
     def compute(cpu_ms: float, requests_m: float) -> float:
         billed_seconds = requests_m * 1e6 * cpu_ms / 1000 / UTILIZATION
         return billed_seconds * (CR_VCPU_SECOND + MEMORY_GIB * CR_GIB_SECOND) + requests_m * CR_PER_MILLION_REQUESTS
@@ -118,8 +120,12 @@ def model(results: dict, message_bytes: int | None = None) -> dict:
         for volume in MONTHLY_VOLUMES_M
     }
     return {
-        "assumptions": {"utilization": UTILIZATION, "memory_gib": MEMORY_GIB, "message_bytes": message_bytes,
-                        "prices": "Tier 1 list prices, read 2026-11-29, see docs/cost.md"},
+        "assumptions": {
+            "utilization": UTILIZATION,
+            "memory_gib": MEMORY_GIB,
+            "message_bytes": message_bytes,
+            "prices": "Tier 1 list prices, read 2026-11-29, see docs/cost.md",
+        },
         "per_million_hits_usd": rows,
         "per_million_hits_sparse_upper_usd": {
             f"{v}_vendor(s)": sparse_per_million_hits(v, 1, message_bytes) for v in (1, 3)
@@ -157,7 +163,9 @@ def pubsub_monthly(events_m: float, message_bytes: int, push_vendors: int, batch
     """Publish (billed at least 1,000 bytes per message, conservatively), each push delivery
     (one message per push: at least 1,000 bytes) and each pulled message (pull responses carry
     many messages: their own size)."""
-    billed = events_m * 1e6 * (max(message_bytes, PUBSUB_MIN_BYTES) * (1 + push_vendors) + message_bytes * batch_vendors)
+    billed = (
+        events_m * 1e6 * (max(message_bytes, PUBSUB_MIN_BYTES) * (1 + push_vendors) + message_bytes * batch_vendors)
+    )
     return billed / TIB * PUBSUB_PER_TIB
 
 
@@ -171,10 +179,14 @@ def batch_vendor_monthly(events_m: float, cpu_ms: float) -> float:
     """One batch-mode vendor: a drain a minute billed for its wall time, the scheduler job."""
     per_tick = events_m * 1e6 / DRAIN_TICKS_PER_MONTH
     batches = DRAIN_TICKS_PER_MONTH * -(-per_tick // BATCH_MAX_EVENTS)
-    billed = (DRAIN_TICKS_PER_MONTH * IDLE_DRAIN_SECONDS + batches * BATCH_ROUND_TRIP_SECONDS
-              + events_m * 1e6 * cpu_ms / 1000)
-    return (billed * (CR_VCPU_SECOND + MEMORY_GIB * CR_GIB_SECOND)
-            + DRAIN_TICKS_PER_MONTH * CR_PER_MILLION_REQUESTS / 1e6 + SCHEDULER_JOB_MONTH)
+    billed = (
+        DRAIN_TICKS_PER_MONTH * IDLE_DRAIN_SECONDS + batches * BATCH_ROUND_TRIP_SECONDS + events_m * 1e6 * cpu_ms / 1000
+    )
+    return (
+        billed * (CR_VCPU_SECOND + MEMORY_GIB * CR_GIB_SECOND)
+        + DRAIN_TICKS_PER_MONTH * CR_PER_MILLION_REQUESTS / 1e6
+        + SCHEDULER_JOB_MONTH
+    )
 
 
 def ours_monthly(hits_m: float, vendors: int, mode: str, collect_billing: str, cpu: dict, message_bytes: int) -> dict:
@@ -186,8 +198,12 @@ def ours_monthly(hits_m: float, vendors: int, mode: str, collect_billing: str, c
     else:
         delivery = vendors * batch_vendor_monthly(hits_m, cpu["batch"])
         pubsub = pubsub_monthly(hits_m, message_bytes, 0, vendors)
-    return {"collect": round(collect, 2), "vendors": round(delivery, 2), "pubsub": round(pubsub, 2),
-            "total": round(collect + delivery + pubsub, 2)}
+    return {
+        "collect": round(collect, 2),
+        "vendors": round(delivery, 2),
+        "pubsub": round(pubsub, 2),
+        "total": round(collect + delivery + pubsub, 2),
+    }
 
 
 def _crossover(cheaper_below, low: float = 0.01, high: float = 100_000.0) -> float | None:
@@ -210,8 +226,9 @@ def modes_model(modes: dict, message_bytes: int | None = None) -> dict:
         "push": (runs.get("push-meta") or runs["push-webhook"])["vendor_cpu_ms_per_event"],
         "batch": runs["batch-meta"]["vendor_cpu_ms_per_event"],
     }
-    crossover_collect = _crossover(lambda v: collect_monthly(v, cpu["collect"], "request")
-                                   <= collect_monthly(v, cpu["collect"], "instance"))
+    crossover_collect = _crossover(
+        lambda v: collect_monthly(v, cpu["collect"], "request") <= collect_monthly(v, cpu["collect"], "instance")
+    )
 
     def best_collect(v: float) -> str:
         return "instance" if crossover_collect is not None and v >= crossover_collect else "request"
@@ -225,8 +242,9 @@ def modes_model(modes: dict, message_bytes: int | None = None) -> dict:
         for vendors in (1, 3):
             row[f"push_{vendors}v"] = ours_monthly(volume, vendors, "push", "request", cpu, message_bytes)
             row[f"batch_{vendors}v"] = ours_monthly(volume, vendors, "batch", "request", cpu, message_bytes)
-            row[f"batch_{vendors}v_best_collect"] = ours_monthly(volume, vendors, "batch", best_collect(volume), cpu,
-                                                                 message_bytes)
+            row[f"batch_{vendors}v_best_collect"] = ours_monthly(
+                volume, vendors, "batch", best_collect(volume), cpu, message_bytes
+            )
         row["collect_billing"] = best_collect(volume)
         monthly[f"{volume}M_hits"] = row
 
@@ -250,9 +268,13 @@ def modes_model(modes: dict, message_bytes: int | None = None) -> dict:
 
     return {
         "assumptions": {
-            "cpu_ms": cpu, "message_bytes": message_bytes, "utilization": UTILIZATION,
-            "drain_ticks_per_month": DRAIN_TICKS_PER_MONTH, "idle_drain_seconds": IDLE_DRAIN_SECONDS,
-            "batch_round_trip_seconds": BATCH_ROUND_TRIP_SECONDS, "sgtm_compared": "the cheaper sGTM sizing",
+            "cpu_ms": cpu,
+            "message_bytes": message_bytes,
+            "utilization": UTILIZATION,
+            "drain_ticks_per_month": DRAIN_TICKS_PER_MONTH,
+            "idle_drain_seconds": IDLE_DRAIN_SECONDS,
+            "batch_round_trip_seconds": BATCH_ROUND_TRIP_SECONDS,
+            "sgtm_compared": "the cheaper sGTM sizing",
         },
         "monthly_usd_1_event_hits_evenly_spread": monthly,
         "crossover_million_hits_per_month": {
@@ -260,8 +282,11 @@ def modes_model(modes: dict, message_bytes: int | None = None) -> dict:
             "push_3_vendors_costs_more_than_sgtm_above": _crossover(beats_sgtm("push", lambda v: "request")),
             "batch_3_vendors_costs_more_than_sgtm_above": _crossover(beats_sgtm("batch", best_collect)),
             "batch_cheaper_than_push_above_3_vendors": _crossover(
-                lambda v: ours_monthly(v, 3, "push", "request", cpu, message_bytes)["total"]
-                <= ours_monthly(v, 3, "batch", "request", cpu, message_bytes)["total"]),
+                lambda v: (
+                    ours_monthly(v, 3, "push", "request", cpu, message_bytes)["total"]
+                    <= ours_monthly(v, 3, "batch", "request", cpu, message_bytes)["total"]
+                )
+            ),
         },
         "batch_3_vendors_above_sgtm_bands": above_sgtm_bands("batch", best_collect),
         "idle_monthly_floor_usd": {
@@ -281,7 +306,8 @@ def modes_goals(cost: dict) -> dict:
         sgtm = min(row["sgtm"].values())
         target = sgtm / 2 if volume == "1000M_hits" else sgtm
         out[f"cost_batch_3v_{volume}_vs_sgtm"] = {
-            "value": ours, "goal": f"<= {round(target, 2)} ({'half of ' if volume == '1000M_hits' else ''}sGTM)",
+            "value": ours,
+            "goal": f"<= {round(target, 2)} ({'half of ' if volume == '1000M_hits' else ''}sGTM)",
             "met": ours <= target,
         }
         if volume == "1000M_hits":

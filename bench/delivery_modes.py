@@ -19,6 +19,7 @@ delivery modes, about a minute, and writes ``bench/results/delivery.json``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -51,8 +52,11 @@ def _push_envelope() -> bytes:
     from shared.event import encode_event, message_attributes
 
     event = sample_event()
-    message = {"data": base64.b64encode(encode_event(event)).decode(), "attributes": message_attributes(event),
-               "messageId": "bench-1"}
+    message = {
+        "data": base64.b64encode(encode_event(event)).decode(),
+        "attributes": message_attributes(event),
+        "messageId": "bench-1",
+    }
     return json.dumps({"message": message, "subscription": "projects/tagging-local/subscriptions/bench"}).encode()
 
 
@@ -105,16 +109,16 @@ def _pct(values: list[float], pct: float) -> float | None:
     return round(1000 * values[index], 1)
 
 
-def delete_subscriptions(bench: "Bench", names: list[str]) -> None:
+def delete_subscriptions(bench: Bench, names: list[str]) -> None:
     assert bench.topology is not None
     for name in names:
-        try:
-            bench.topology.subscriber.delete_subscription(request={"subscription": bench.topology.subscription_path(name)})
-        except Exception:  # noqa: BLE001 - already gone
-            pass
+        with contextlib.suppress(Exception):  # noqa: BLE001 - already gone
+            bench.topology.subscriber.delete_subscription(
+                request={"subscription": bench.topology.subscription_path(name)}
+            )
 
 
-def collect_reference(bench: "Bench", d: "Durations") -> float:
+def collect_reference(bench: Bench, d: Durations) -> float:
     """collect's CPU ms per 1-event hit at saturation (the goals' yardstick), this run."""
     query, body, _ = PAYLOADS["1-event"]
     url = bench.url("collect", query)
@@ -123,13 +127,14 @@ def collect_reference(bench: "Bench", d: "Durations") -> float:
     return run_wrk(url, body, d.saturation, pgid).cpu_ms_per_hit
 
 
-def push(bench: "Bench", d: "Durations", vendor: str, env: dict[str, str], mock: MockVendor) -> dict[str, Any]:
+def push(bench: Bench, d: Durations, vendor: str, env: dict[str, str], mock: MockVendor) -> dict[str, Any]:
     """One vendor in push mode: CPU per event over a drained backlog, and e2e latency."""
     assert bench.topology is not None
     name = f"push-{vendor}"
     config = bench.config.vendor(vendor)
-    process = bench.start(name, config.source_dir / "main.py", "deliver",
-                          {**config.environment(), **env, "MAX_DELIVERY_ATTEMPTS": "100"})
+    process = bench.start(
+        name, config.source_dir / "main.py", "deliver", {**config.environment(), **env, "MAX_DELIVERY_ATTEMPTS": "100"}
+    )
     bench.topology.create_push_subscription(vendor, f"http://127.0.0.1:{bench.ports[name]}/", bench.config.local_retry)
     query, body, _ = PAYLOADS["1-event"]
     url = bench.url("collect", query)
@@ -163,21 +168,32 @@ def push(bench: "Bench", d: "Durations", vendor: str, env: dict[str, str], mock:
         process.stop()
     sat_ok = saturation.requests - saturation.errors
     return {
-        "mode": "push", "vendor": vendor, "events": got, "vendor_requests": len(received),
+        "mode": "push",
+        "vendor": vendor,
+        "events": got,
+        "vendor_requests": len(received),
         # The goals' figure: CPU per event at saturation (like collect's CPU per hit).
         "vendor_cpu_ms_per_event": round(1000 * saturation.cpu_seconds / sat_delivered, 3) if sat_delivered else None,
-        "saturation": {"events_per_second": saturation.hits_per_second, "answered": sat_ok,
-                       "vendor_received": sat_delivered, "p99_ms": saturation.p99_ms},
+        "saturation": {
+            "events_per_second": saturation.hits_per_second,
+            "answered": sat_ok,
+            "vendor_received": sat_delivered,
+            "p99_ms": saturation.p99_ms,
+        },
         "backlog_cpu_ms_per_event": round(1000 * cpu / got, 3) if got else None,
         "events_per_second_per_vcpu": round(sat_delivered / saturation.cpu_seconds) if saturation.cpu_seconds else None,
         "events_per_second": round(got / span, 1) if span and span > 0 else None,
         "emulator_cpu_ms_per_event": round(1000 * emu / got, 3) if got else None,
-        "e2e": {"offered_hits_per_second": E2E_RATE, "events": len(latencies),
-                "p50_ms": _pct(latencies, 50), "p95_ms": _pct(latencies, 95)},
+        "e2e": {
+            "offered_hits_per_second": E2E_RATE,
+            "events": len(latencies),
+            "p50_ms": _pct(latencies, 50),
+            "p95_ms": _pct(latencies, 95),
+        },
     }
 
 
-def batch(bench: "Bench", d: "Durations", vendor: str, env: dict[str, str], mock: MockVendor) -> dict[str, Any]:
+def batch(bench: Bench, d: Durations, vendor: str, env: dict[str, str], mock: MockVendor) -> dict[str, Any]:
     """One vendor in batch mode: CPU per event over a drained backlog, and e2e latency with
     the local drain timer."""
     assert bench.topology is not None
@@ -188,7 +204,9 @@ def batch(bench: "Bench", d: "Durations", vendor: str, env: dict[str, str], mock
     drain_env = {
         "DRAIN_SUBSCRIPTION": bench.topology.subscription_path(subscription),
         "DRAIN_MAX_MESSAGES": str(bench.config.batch.max_messages),
-        "DRAIN_SECONDS": "30", "DRAIN_PULL_TIMEOUT_SECONDS": "1", "MAX_DELIVERY_ATTEMPTS": "100",
+        "DRAIN_SECONDS": "30",
+        "DRAIN_PULL_TIMEOUT_SECONDS": "1",
+        "MAX_DELIVERY_ATTEMPTS": "100",
     }
     process = bench.start(name, config.source_dir / "main.py", "deliver", {**config.environment(), **env, **drain_env})
     vendor_url = f"http://127.0.0.1:{bench.ports[name]}/"
@@ -229,19 +247,27 @@ def batch(bench: "Bench", d: "Durations", vendor: str, env: dict[str, str], mock
         delete_subscriptions(bench, [subscription, replay_subscription(vendor)])
         process.stop()
     return {
-        "mode": "batch", "vendor": vendor, "events": got, "vendor_requests": requests,
+        "mode": "batch",
+        "vendor": vendor,
+        "events": got,
+        "vendor_requests": requests,
         "events_per_request": round(got / requests, 1) if requests else None,
         "drains": len(drains),
         "vendor_cpu_ms_per_event": round(1000 * cpu / got, 3) if got else None,
         "events_per_second_per_vcpu": round(got / cpu) if cpu > 0 else None,
         "events_per_second": round(got / elapsed, 1) if elapsed > 0 else None,
         "emulator_cpu_ms_per_event": round(1000 * emu / got, 3) if got else None,
-        "e2e": {"offered_hits_per_second": E2E_RATE, "events": len(latencies), "drain_interval_s": interval,
-                "p50_ms": _pct(latencies, 50), "p95_ms": _pct(latencies, 95)},
+        "e2e": {
+            "offered_hits_per_second": E2E_RATE,
+            "events": len(latencies),
+            "drain_interval_s": interval,
+            "p50_ms": _pct(latencies, 50),
+            "p95_ms": _pct(latencies, 95),
+        },
     }
 
 
-def measure(bench: "Bench", d: "Durations", collect_cpu_ms: float | None = None) -> dict[str, Any]:
+def measure(bench: Bench, d: Durations, collect_cpu_ms: float | None = None) -> dict[str, Any]:
     """Both modes in one run; ``collect_cpu_ms`` is measured here when not given."""
     reference = collect_cpu_ms if collect_cpu_ms is not None else collect_reference(bench, d)
     print(f"  delivery modes: collect {reference:.3f} ms CPU per 1-event hit (reference)", flush=True)
@@ -255,9 +281,12 @@ def measure(bench: "Bench", d: "Durations", collect_cpu_ms: float | None = None)
         finally:
             mock.close()
     for key, row in out["runs"].items():
-        print(f"  delivery {key:13} {row['vendor_cpu_ms_per_event']} ms CPU/event "
-              f"({row['events_per_second_per_vcpu']} events/s per vCPU, {row['vendor_requests']} requests "
-              f"for {row['events']} events), e2e p95 {row['e2e']['p95_ms']} ms", flush=True)
+        print(
+            f"  delivery {key:13} {row['vendor_cpu_ms_per_event']} ms CPU/event "
+            f"({row['events_per_second_per_vcpu']} events/s per vCPU, {row['vendor_requests']} requests "
+            f"for {row['events']} events), e2e p95 {row['e2e']['p95_ms']} ms",
+            flush=True,
+        )
     return out
 
 
@@ -270,10 +299,14 @@ def goals(modes: dict[str, Any]) -> dict[str, Any]:
     out = {}
     for key in ("push-webhook", "push-meta"):
         if runs.get(key, {}).get("vendor_cpu_ms_per_event"):
-            out[f"{key}_cpu_per_event_vs_collect_hit"] = _goal(runs[key]["vendor_cpu_ms_per_event"] / collect, "<=", 1.0)
+            out[f"{key}_cpu_per_event_vs_collect_hit"] = _goal(
+                runs[key]["vendor_cpu_ms_per_event"] / collect, "<=", 1.0
+            )
     batch_run = runs.get("batch-meta", {})
     if batch_run.get("vendor_cpu_ms_per_event"):
-        out["batch-meta_cpu_per_event_vs_collect_hit"] = _goal(batch_run["vendor_cpu_ms_per_event"] / collect, "<=", 0.25)
+        out["batch-meta_cpu_per_event_vs_collect_hit"] = _goal(
+            batch_run["vendor_cpu_ms_per_event"] / collect, "<=", 0.25
+        )
     p95 = batch_run.get("e2e", {}).get("p95_ms")
     if p95 is not None:
         out["batch_e2e_p95_ms"] = _goal(p95, "<=", 1000 * (batch_run["e2e"]["drain_interval_s"] + 10))
@@ -290,7 +323,7 @@ def main() -> None:
     args = parser.parse_args()
     d = Durations(args.quick)
     results: dict[str, Any] = {
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": {**machine(), "python": platform.python_version()},
     }
     with Bench(Path(tempfile.mkdtemp(prefix="bench-delivery-")), only_collect=True) as bench:

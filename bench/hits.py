@@ -9,9 +9,12 @@ _SHARED = (
     "v=2&tid=G-BENCH00001&gtm=45je4bk0v9&_p=1700000000000&gcs=G111&gcd=13l3l3l3l1l1&npa=0&dma=0"
     "&cid=1234567890.1700000000&ul=en-us&sr=1920x1080&uaa=x86&uab=64&uafvl=Chromium%3B120.0.0.0"
     "&uamb=0&uap=Linux&uapv=6.5.0&uaw=0&are=1&frm=0&pscdl=noapi&_s=1&sid=1700000000&sct=3&seg=1"
-    "&dl=" + quote("https://shop.example.com/products/widget?utm_source=newsletter", safe="")
-    + "&dr=" + quote("https://www.example.com/", safe="")
-    + "&dt=" + quote("Widget | Example Shop", safe="")
+    "&dl="
+    + quote("https://shop.example.com/products/widget?utm_source=newsletter", safe="")
+    + "&dr="
+    + quote("https://www.example.com/", safe="")
+    + "&dt="
+    + quote("Widget | Example Shop", safe="")
 )
 
 COLLECT_PATH = "/g/collect"

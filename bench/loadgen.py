@@ -59,8 +59,15 @@ def run_wrk(
         body_file = handle.name
     env = {**os.environ, "BENCH_BODY_FILE": body_file, "BENCH_RATE": str(rate or 0)}
     argv = [
-        wrk_path(), "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
-        "-s", str(SCRIPT), url,
+        wrk_path(),
+        "-t1",
+        f"-c{connections}",
+        f"-d{max(1, round(seconds))}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(SCRIPT),
+        url,
     ]
     try:
         cpu_before = group_cpu_seconds(server_pgid)
@@ -74,7 +81,9 @@ def run_wrk(
         os.unlink(body_file)
     summary = _summary(done.stdout, done.stderr)
     requests = summary["requests"]
-    errors = sum(summary[k] for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeout_errors"))
+    errors = sum(
+        summary[k] for k in ("connect_errors", "read_errors", "write_errors", "status_errors", "timeout_errors")
+    )
     duration = summary["duration_us"] / 1e6 or elapsed
     return LoadResult(
         offered_rps=rate,

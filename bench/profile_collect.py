@@ -42,16 +42,34 @@ def main() -> None:
         topology.create_bus()
         topology.close()
         port = free_port()
-        collect = function_process("collect", REPO_ROOT / "functions/collect/main.py", "collect", port,
-                                   emulator.env(), log_dir).start()
+        collect = function_process(
+            "collect", REPO_ROOT / "functions/collect/main.py", "collect", port, emulator.env(), log_dir
+        ).start()
         wait_for_port(port, 60, collect)
         query, body, _ = PAYLOADS[args.payload]
         url = f"http://127.0.0.1:{port}{COLLECT_PATH}?{query}"
         run_wrk(url, body, 2, collect.pid)
         out = log_dir / "collect.raw"
-        spy = subprocess.Popen([args.py_spy, "record", "--pid", str(collect.pid), "--subprocesses", "--format", "raw",
-                                "--output", str(out), "--duration", str(args.seconds + 1), "--rate", "200", "--nonblocking"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        spy = subprocess.Popen(
+            [
+                args.py_spy,
+                "record",
+                "--pid",
+                str(collect.pid),
+                "--subprocesses",
+                "--format",
+                "raw",
+                "--output",
+                str(out),
+                "--duration",
+                str(args.seconds + 1),
+                "--rate",
+                "200",
+                "--nonblocking",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         result = run_wrk(url, body, args.seconds, collect.pid, rate=args.rate or None)
         spy.wait(timeout=60)
         print(f"{result.hits_per_second} hits/s, {result.cpu_ms_per_hit} ms CPU/hit, p99 {result.p99_ms} ms\n")

@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
-import io
 import datetime as dt
 import http.client
+import io
 import json
 import os
 import platform
@@ -60,11 +60,14 @@ def main() -> None:
     durations = Durations(args.quick)
     started = time.monotonic()
     results: dict = {
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "label": args.label,
         "quick": args.quick,
         "machine": {**machine(), "python": platform.python_version()},
-        "versions": {p: metadata.version(p) for p in ("functions-framework", "google-cloud-pubsub", "grpcio", "uvicorn", "gunicorn")},
+        "versions": {
+            p: metadata.version(p)
+            for p in ("functions-framework", "google-cloud-pubsub", "grpcio", "uvicorn", "gunicorn")
+        },
         "load_generator": "wrk 1 thread, 16 connections, keep-alive; fixed loads paced by bench/wrk_paced.lua",
     }
     log_dir = Path(tempfile.mkdtemp(prefix="bench-"))
@@ -72,7 +75,10 @@ def main() -> None:
         results["ingest"] = bench.ingest(durations)
         results["delivery"] = bench.delivery(durations)
         results["delivery_modes"] = delivery_modes.measure(
-            bench, durations, collect_cpu_ms=results["ingest"]["1-event"]["runs"]["collect"]["saturation"]["cpu_ms_per_hit"])
+            bench,
+            durations,
+            collect_cpu_ms=results["ingest"]["1-event"]["runs"]["collect"]["saturation"]["cpu_ms_per_hit"],
+        )
         results["cold_start"] = bench.cold_start(durations)
     results["machine"]["loadavg_after"] = list(os.getloadavg())
     results["goals"] = report.goals(results)
@@ -106,7 +112,7 @@ class Bench:
         self.topology: Topology | None = None
         self.mock: MockVendor | None = None
 
-    def __enter__(self) -> "Bench":
+    def __enter__(self) -> Bench:
         try:
             self.emulator.start()
             os.environ.update(self.env)  # for the Topology admin clients in this process
@@ -162,8 +168,11 @@ class Bench:
                     half = round(saturation.hits_per_second / 2)
                 fixed = [run_wrk(url, body, d.fixed, pgid, rate=rate, emulator_pgid=emu) for rate in (LOW_RATE, half)]
                 runs[name] = {"saturation": saturation.as_dict(), "fixed": [f.as_dict() for f in fixed]}
-                print(f"  ingest {payload:8} {name:10} {saturation.hits_per_second:8.0f} hits/s "
-                      f"{saturation.cpu_ms_per_hit:.3f} ms CPU/hit  p99 {saturation.p99_ms:.1f} ms", flush=True)
+                print(
+                    f"  ingest {payload:8} {name:10} {saturation.hits_per_second:8.0f} hits/s "
+                    f"{saturation.cpu_ms_per_hit:.3f} ms CPU/hit  p99 {saturation.p99_ms:.1f} ms",
+                    flush=True,
+                )
             out[payload] = {"events_per_hit": events, "half_load_rps": half, "runs": runs}
         return out
 
@@ -237,37 +246,64 @@ class Bench:
                 "vendor_events_per_second_per_vcpu": round(len(drained) / cpu) if cpu > 0 else None,
             },
         }
-        print(f"  delivery: {result['throughput']['events_per_second']} events/s, "
-              f"{result['throughput']['vendor_cpu_ms_per_event']} ms CPU/event, "
-              f"e2e p50 {result['e2e']['p50_ms']} ms p95 {result['e2e']['p95_ms']} ms", flush=True)
+        print(
+            f"  delivery: {result['throughput']['events_per_second']} events/s, "
+            f"{result['throughput']['vendor_cpu_ms_per_event']} ms CPU/event, "
+            f"e2e p50 {result['e2e']['p50_ms']} ms p95 {result['e2e']['p95_ms']} ms",
+            flush=True,
+        )
         return result
 
     # -- 3. cold start ------------------------------------------------------------------
 
     def cold_start(self, d: Durations) -> dict:
         query, body, _ = PAYLOADS["1-event"]
-        envelope = json.dumps({
-            "message": {
-                "data": base64.b64encode(json.dumps({"event_name": "page_view", "event_id": "cold-1", "client_id": "1.2",
-                                                     "consent": {}, "timestamp_micros": 1}).encode()).decode(),
-                "attributes": {"event_name": "page_view"},
-                "messageId": "1",
-            },
-            "subscription": "projects/tagging-local/subscriptions/cold-start",
-        }).encode()
+        envelope = json.dumps(
+            {
+                "message": {
+                    "data": base64.b64encode(
+                        json.dumps(
+                            {
+                                "event_name": "page_view",
+                                "event_id": "cold-1",
+                                "client_id": "1.2",
+                                "consent": {},
+                                "timestamp_micros": 1,
+                            }
+                        ).encode()
+                    ).decode(),
+                    "attributes": {"event_name": "page_view"},
+                    "messageId": "1",
+                },
+                "subscription": "projects/tagging-local/subscriptions/cold-start",
+            }
+        ).encode()
         vendor = self.config.vendor("webhook")
         assert self.mock is not None
         targets = {
-            "collect": (REPO_ROOT / "functions" / "collect" / "main.py", "collect", {}, f"{COLLECT_PATH}?{query}", body),
-            "vendor-webhook": (vendor.source_dir / "main.py", "deliver",
-                               {**vendor.environment(), "WEBHOOK_URL": self.mock.url + "/events"}, "/", envelope),
+            "collect": (
+                REPO_ROOT / "functions" / "collect" / "main.py",
+                "collect",
+                {},
+                f"{COLLECT_PATH}?{query}",
+                body,
+            ),
+            "vendor-webhook": (
+                vendor.source_dir / "main.py",
+                "deliver",
+                {**vendor.environment(), "WEBHOOK_URL": self.mock.url + "/events"},
+                "/",
+                envelope,
+            ),
         }
         out = {}
         for name, (source, target, env, path, payload) in targets.items():
             times, statuses = [], []
             for rep in range(d.cold_reps):
                 port = free_port()
-                process = function_process(f"cold-{name}-{rep}", source, target, port, {**self.env, **env}, self.log_dir)
+                process = function_process(
+                    f"cold-{name}-{rep}", source, target, port, {**self.env, **env}, self.log_dir
+                )
                 t0 = time.monotonic()
                 process.start()
                 try:
@@ -276,8 +312,11 @@ class Bench:
                     statuses.append(status)
                 finally:
                     process.stop()
-            out[name] = {"median_ms": round(1000 * statistics.median(times)), "runs_ms": [round(1000 * t) for t in times],
-                         "status": statuses}
+            out[name] = {
+                "median_ms": round(1000 * statistics.median(times)),
+                "runs_ms": [round(1000 * t) for t in times],
+                "status": statuses,
+            }
             print(f"  cold start {name}: {out[name]['median_ms']} ms (runs {out[name]['runs_ms']})", flush=True)
         return out
 
@@ -303,7 +342,9 @@ def sample_event() -> dict:
         captured.extend(events)
         return ["1"] * len(events)
 
-    request = HttpRequest("POST", COLLECT_PATH, ONE_EVENT_QUERY, {"user-agent": "Mozilla/5.0 (X11; Linux x86_64) bench"})
+    request = HttpRequest(
+        "POST", COLLECT_PATH, ONE_EVENT_QUERY, {"user-agent": "Mozilla/5.0 (X11; Linux x86_64) bench"}
+    )
     with contextlib.redirect_stdout(io.StringIO()):  # collect's per-hit log line
         asyncio.run(Collector(publish, CollectConfig()).handle(request))
     return captured[0]

@@ -25,7 +25,6 @@ from devstack.relay import retry_window_seconds
 from devstack.stack import LocalStack
 from shared.jsonlog import parse_line
 
-
 # Local-only detail (LOG_HITS, LOG_REQUESTS) is for the inspector; the terminal keeps the
 # lines it showed before: hits and deliveries, and the request of a dry run.
 _INSPECTOR_ONLY = ("raw", "normalized", "response")
@@ -47,7 +46,7 @@ def _follow(path: Path, prefix: str, stop: threading.Event) -> None:
     """Echo a process's log to the terminal, so deliveries show up where the user looks."""
     while not path.exists() and not stop.is_set():
         time.sleep(0.1)
-    with open(path, "r", errors="replace") as handle:
+    with open(path, errors="replace") as handle:
         while not stop.is_set():
             line = handle.readline()
             if not line:
@@ -101,8 +100,11 @@ def run(args: argparse.Namespace) -> int:
         try:
             inspector = Inspector.for_stack(stack, port=args.inspector_port).start()
         except OSError as exc:
-            print(f"the inspector cannot listen on 127.0.0.1:{args.inspector_port} ({exc.strerror}); "
-                  "pass --inspector-port", file=sys.stderr)
+            print(
+                f"the inspector cannot listen on 127.0.0.1:{args.inspector_port} ({exc.strerror}); "
+                "pass --inspector-port",
+                file=sys.stderr,
+            )
             return 1
         print(
             f"\nLocal stack is up (project {stack.project}).\n"
@@ -114,7 +116,9 @@ def run(args: argparse.Namespace) -> int:
         if archive is not None:
             print(f"  event archive      {archive.path}  (the BigQuery archive's rows, JSON lines)")
         for vendor in stack.vendor_configs:
-            print(f"  vendor {vendor.name:<11} {stack.vendor_url(vendor.name)}  log {stack.log_path('vendor-' + vendor.name)}")
+            print(
+                f"  vendor {vendor.name:<11} {stack.vendor_url(vendor.name)}  log {stack.log_path('vendor-' + vendor.name)}"
+            )
         retry = stack.retry
         print(
             f"\nA vendor that fails (5xx, 429, timeout) gets each event again after {retry.minimum_backoff_seconds}"
@@ -178,9 +182,14 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--vendor-base-port", type=int, default=8081)
     run_parser.add_argument("--inspector-port", type=int, default=8090)
     run_parser.add_argument("--log-dir", default=".run/logs")
-    run_parser.add_argument("--archive-file", default=".run/archive/events.jsonl",
-                            help="append each event's archive row here; empty: no local archive")
-    run_parser.add_argument("--config", default=str(stack_config.CONFIG_PATH), help="the vendors file (default config/vendors.yaml)")
+    run_parser.add_argument(
+        "--archive-file",
+        default=".run/archive/events.jsonl",
+        help="append each event's archive row here; empty: no local archive",
+    )
+    run_parser.add_argument(
+        "--config", default=str(stack_config.CONFIG_PATH), help="the vendors file (default config/vendors.yaml)"
+    )
     args = parser.parse_args(argv)
     if args.command == "run":
         return run(args)

@@ -11,11 +11,13 @@ its line is written and flushed, so an event is archived or redelivered, never l
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from google.api_core import exceptions as gexc
 from google.cloud import pubsub_v1
@@ -34,11 +36,12 @@ def load_schema(path: Path = SCHEMA_FILE) -> list[dict[str, Any]]:
 
 def timestamp_text(moment: datetime) -> str:
     """A TIMESTAMP as BigQuery's JSON rows write it: UTC, microseconds, ``Z``."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def archive_row(subscription: str, message_id: str, publish_time: datetime, data: bytes,
-                attributes: Mapping[str, str]) -> dict[str, Any]:
+def archive_row(
+    subscription: str, message_id: str, publish_time: datetime, data: bytes, attributes: Mapping[str, str]
+) -> dict[str, Any]:
     """The row the BigQuery subscription writes for one message (no schema, write_metadata).
 
     ``data`` that is not JSON (never from collect) is kept as base64 text under
@@ -94,8 +97,9 @@ class ArchiveWriter:
     receives what is published after it exists). A thread of the caller, not a process.
     """
 
-    def __init__(self, project: str, path: Path, topic: str = EVENTS_TOPIC,
-                 subscription: str = ARCHIVE_SUBSCRIPTION) -> None:
+    def __init__(
+        self, project: str, path: Path, topic: str = EVENTS_TOPIC, subscription: str = ARCHIVE_SUBSCRIPTION
+    ) -> None:
         self.path = Path(path)
         self.subscriber = pubsub_v1.SubscriberClient()
         self.subscription = self.subscriber.subscription_path(project, subscription)
@@ -105,20 +109,18 @@ class ArchiveWriter:
         self._future = None
         self._handle = None
 
-    def start(self) -> "ArchiveWriter":
-        try:
+    def start(self) -> ArchiveWriter:
+        with contextlib.suppress(gexc.AlreadyExists):
             self.subscriber.create_subscription(
-                request={"name": self.subscription, "topic": self.topic, "ack_deadline_seconds": 30})
-        except gexc.AlreadyExists:
-            pass
+                request={"name": self.subscription, "topic": self.topic, "ack_deadline_seconds": 30}
+            )
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._handle = open(self.path, "a", encoding="utf-8")
+        self._handle = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held across callbacks, closed in stop()
         self._future = self.subscriber.subscribe(self.subscription, callback=self._write)
         return self
 
     def _write(self, message) -> None:
-        row = archive_row(self.subscription, message.message_id, message.publish_time, message.data,
-                          message.attributes)
+        row = archive_row(self.subscription, message.message_id, message.publish_time, message.data, message.attributes)
         line = json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n"
         with self._lock:
             if self._handle is None:
@@ -132,17 +134,15 @@ class ArchiveWriter:
     def stop(self) -> None:
         if self._future is not None:
             self._future.cancel()
-            try:
+            with contextlib.suppress(Exception):  # cancelled streaming pulls end with an error by design
                 self._future.result(timeout=5)
-            except Exception:  # noqa: BLE001 - cancelled streaming pulls end with an error by design
-                pass
         with self._lock:
             if self._handle is not None:
                 self._handle.close()
                 self._handle = None
         self.subscriber.close()
 
-    def __enter__(self) -> "ArchiveWriter":
+    def __enter__(self) -> ArchiveWriter:
         return self.start()
 
     def __exit__(self, *exc) -> None:

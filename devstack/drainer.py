@@ -25,7 +25,7 @@ class Drainer:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="batch-drainer", daemon=True)
 
-    def start(self) -> "Drainer":
+    def start(self) -> Drainer:
         self._thread.start()
         return self
 

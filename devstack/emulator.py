@@ -41,7 +41,7 @@ class PubSubEmulator:
             env={**os.environ, "CLOUDSDK_CORE_DISABLE_PROMPTS": "1"},
         )
 
-    def start(self, timeout: float = 60.0) -> "PubSubEmulator":
+    def start(self, timeout: float = 60.0) -> PubSubEmulator:
         self.process.start()
         wait_for_port(self.port, timeout, self.process)
         return self

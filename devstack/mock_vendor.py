@@ -11,9 +11,10 @@ import argparse
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass
@@ -32,7 +33,6 @@ class Received:
     body: bytes
     at: float
     peer: str = ""  # the client's address:port, one per TCP connection
-
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
@@ -64,7 +64,7 @@ class MockVendor:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> "MockVendor":
+    def __enter__(self) -> MockVendor:
         self._thread.start()
         return self
 
@@ -119,8 +119,12 @@ class MockVendor:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 request = Received(
-                    self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time(),
-                    "%s:%s" % self.client_address[:2],
+                    self.command,
+                    self.path,
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                    time.time(),
+                    "{}:{}".format(*self.client_address[:2]),
                 )
                 reply = vendor._next_reply(request)
                 if reply.delay:

@@ -8,13 +8,14 @@ killed. Nothing is ever killed by name.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 
 def free_port() -> int:
@@ -24,14 +25,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(port: int, timeout: float, process: "ManagedProcess | None" = None) -> None:
+def wait_for_port(port: int, timeout: float, process: ManagedProcess | None = None) -> None:
     """Block until something accepts TCP connections on 127.0.0.1:port."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(
-                f"{process.name} exited with {process.poll()} before listening on {port}; "
-                f"see {process.log_path}"
+                f"{process.name} exited with {process.poll()} before listening on {port}; see {process.log_path}"
             )
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
@@ -63,10 +63,10 @@ class ManagedProcess:
     def pid(self) -> int | None:
         return self._popen.pid if self._popen else None
 
-    def start(self) -> "ManagedProcess":
+    def start(self) -> ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = open(self.log_path, "ab", buffering=0)
-        try:
+        # The child keeps its own descriptor; ours is closed once it is started.
+        with open(self.log_path, "ab", buffering=0) as log:
             self._popen = subprocess.Popen(
                 self.argv,
                 stdout=log,
@@ -76,8 +76,6 @@ class ManagedProcess:
                 cwd=self.cwd,
                 start_new_session=True,
             )
-        finally:
-            log.close()
         return self
 
     def poll(self) -> int | None:
@@ -90,25 +88,19 @@ class ManagedProcess:
             pass
         if self._popen is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self._popen.pid, sig)
-        except ProcessLookupError:
-            pass
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM the group, then SIGKILL whatever is left after ``timeout`` seconds."""
         if self._popen is None:
             return
         self.signal_group(signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self._popen.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pass
         self.signal_group(signal.SIGKILL)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):  # after SIGKILL only a refusing kernel times out
             self._popen.wait(timeout=5)
-        except subprocess.TimeoutExpired:  # pragma: no cover - kernel would have to refuse
-            pass
         # Give the group's other members (e.g. the emulator's JVM) a moment to be reaped.
         for _ in range(50):
             if not _group_alive(self._popen.pid):

@@ -104,12 +104,14 @@ class SubscriptionRelay:
         self.policy = policy
         self._slots = threading.Semaphore(concurrency)
         self._concurrency = concurrency
-        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=subscription_path.rsplit("/", 1)[-1])
+        self._pool = ThreadPoolExecutor(
+            max_workers=concurrency, thread_name_prefix=subscription_path.rsplit("/", 1)[-1]
+        )
         self._local = threading.local()
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"relay {subscription_path}", daemon=True)
 
-    def start(self) -> "SubscriptionRelay":
+    def start(self) -> SubscriptionRelay:
         self._thread.start()
         return self
 
@@ -138,7 +140,12 @@ class SubscriptionRelay:
                 # The emulator restarting or frozen: keep trying, say so once.
                 if unavailable_since is None:
                     unavailable_since = time.monotonic()
-                    log("WARNING", "relay_pull_failed", subscription=self.subscription_path, error=f"{type(exc).__name__}: {exc}"[:300])
+                    log(
+                        "WARNING",
+                        "relay_pull_failed",
+                        subscription=self.subscription_path,
+                        error=f"{type(exc).__name__}: {exc}"[:300],
+                    )
                 received = []
                 self._stopping.wait(1)
             for _ in range(free - len(received)):
@@ -167,7 +174,11 @@ class SubscriptionRelay:
             # After the last attempt, release it at once so the emulator dead-letters it now.
             delay = 0 if attempt >= self.policy.max_delivery_attempts else backoff_seconds(self.policy, attempt)
             self.subscriber.modify_ack_deadline(
-                request={"subscription": self.subscription_path, "ack_ids": [item.ack_id], "ack_deadline_seconds": delay}
+                request={
+                    "subscription": self.subscription_path,
+                    "ack_ids": [item.ack_id],
+                    "ack_deadline_seconds": delay,
+                }
             )
             log(
                 "INFO",
@@ -179,8 +190,13 @@ class SubscriptionRelay:
                 retry_in_seconds=delay,
             )
         except Exception as exc:  # noqa: BLE001 - the message comes back after its ack deadline
-            log("ERROR", "relay_error", subscription=self.subscription_path, message_id=item.message.message_id,
-                error=f"{type(exc).__name__}: {exc}"[:300])
+            log(
+                "ERROR",
+                "relay_error",
+                subscription=self.subscription_path,
+                message_id=item.message.message_id,
+                error=f"{type(exc).__name__}: {exc}"[:300],
+            )
         finally:
             self._slots.release()
 
@@ -201,8 +217,13 @@ class SubscriptionRelay:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack.relay", description=__doc__.split("\n\n")[0])
     parser.add_argument("--project", required=True)
-    parser.add_argument("--route", action="append", default=[], metavar="SUBSCRIPTION=URL",
-                        help="pull SUBSCRIPTION and push its messages to URL (repeatable)")
+    parser.add_argument(
+        "--route",
+        action="append",
+        default=[],
+        metavar="SUBSCRIPTION=URL",
+        help="pull SUBSCRIPTION and push its messages to URL (repeatable)",
+    )
     parser.add_argument("--max-delivery-attempts", type=int, required=True)
     parser.add_argument("--minimum-backoff", type=int, required=True)
     parser.add_argument("--maximum-backoff", type=int, required=True)
@@ -215,9 +236,14 @@ def main(argv: list[str] | None = None) -> int:
         subscription, _, endpoint = route.partition("=")
         path = subscriber.subscription_path(args.project, subscription)
         relays.append(SubscriptionRelay(subscriber, path, endpoint, policy, args.concurrency).start())
-    log("INFO", "relay_started", routes=args.route, retry_window_seconds=retry_window_seconds(policy),
+    log(
+        "INFO",
+        "relay_started",
+        routes=args.route,
+        retry_window_seconds=retry_window_seconds(policy),
         max_delivery_attempts=policy.max_delivery_attempts,
-        backoff_seconds=[policy.minimum_backoff_seconds, policy.maximum_backoff_seconds])
+        backoff_seconds=[policy.minimum_backoff_seconds, policy.maximum_backoff_seconds],
+    )
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     signal.signal(signal.SIGINT, lambda *_: stopping.set())

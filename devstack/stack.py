@@ -10,15 +10,15 @@ import os
 import signal
 import sys
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 from devstack.config import REPO_ROOT, RetryPolicy, StackConfig, VendorConfig
-from devstack.emulator import PubSubEmulator
-from devstack.processes import ManagedProcess, free_port, wait_for_port
 from devstack.drainer import Drainer
+from devstack.emulator import PubSubEmulator
 from devstack.names import vendor_pull_subscription
+from devstack.processes import ManagedProcess, free_port, wait_for_port
 from devstack.relay import ACK_DEADLINE_SECONDS
 from devstack.topology import Topology, drop_retry_policy
 
@@ -96,7 +96,7 @@ class LocalStack:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def __enter__(self) -> "LocalStack":
+    def __enter__(self) -> LocalStack:
         try:
             self.start()
         except BaseException:
@@ -161,7 +161,9 @@ class LocalStack:
                 if not self.emulator_backoff:
                     drop_retry_policy(self.topology, vendor.name, batch=True)
             elif self.emulator_backoff:
-                for subscription in self.topology.create_relayed_subscription(vendor.name, self.retry, ACK_DEADLINE_SECONDS):
+                for subscription in self.topology.create_relayed_subscription(
+                    vendor.name, self.retry, ACK_DEADLINE_SECONDS
+                ):
                     routes.append(f"{subscription}={self.vendor_url(vendor.name)}")
             else:
                 self.topology.create_push_subscription(vendor.name, self.vendor_url(vendor.name), self.retry)
@@ -177,7 +179,10 @@ class LocalStack:
         if old is not None:
             old.stop()
         argv = [
-            sys.executable, "-m", "devstack.relay", f"--project={self.project}",
+            sys.executable,
+            "-m",
+            "devstack.relay",
+            f"--project={self.project}",
             f"--max-delivery-attempts={self.retry.max_delivery_attempts}",
             f"--minimum-backoff={self.retry.minimum_backoff_seconds}",
             f"--maximum-backoff={self.retry.maximum_backoff_seconds}",

@@ -7,6 +7,7 @@ and a dead-letter policy.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from google.api_core import exceptions as gexc
@@ -46,10 +47,8 @@ class Topology:
 
     def create_bus(self) -> None:
         for topic in (self.events_topic, self.dead_letter_topic):
-            try:
+            with contextlib.suppress(gexc.AlreadyExists):
                 self.publisher.create_topic(name=self.topic_path(topic))
-            except gexc.AlreadyExists:
-                pass
         self._create_subscription(
             name=self.subscription_path(self.dead_letter_subscription),
             topic=self.topic_path(self.dead_letter_topic),
@@ -59,10 +58,8 @@ class Topology:
     def create_push_subscription(self, vendor: str, endpoint: str, retry: RetryPolicy, ack_deadline: int = 30) -> str:
         """The vendor's push subscription to ``endpoint``, and its replay topic's, with the
         same retry and dead-letter policies."""
-        try:
+        with contextlib.suppress(gexc.AlreadyExists):
             self.publisher.create_topic(name=self.topic_path(replay_topic(vendor)))
-        except gexc.AlreadyExists:
-            pass
         self._create_push(replay_subscription(vendor), replay_topic(vendor), endpoint, retry, ack_deadline)
         return self._create_push(vendor_subscription(vendor), self.events_topic, endpoint, retry, ack_deadline)
 
@@ -71,10 +68,8 @@ class Topology:
         dead-letter policy and no retry policy, for devstack.relay to push from with backoff:
         the emulator's own retry policy loses redeliveries (see :func:`drop_retry_policy`).
         Same names as the cloud's push subscriptions, so dead letters are attributed alike."""
-        try:
+        with contextlib.suppress(gexc.AlreadyExists):
             self.publisher.create_topic(name=self.topic_path(replay_topic(vendor)))
-        except gexc.AlreadyExists:
-            pass
         paths = []
         for subscription, topic in (
             (vendor_subscription(vendor), self.events_topic),
@@ -97,15 +92,14 @@ class Topology:
         """Batch mode: the vendor's pull subscription on the events topic (drained by the
         function), with the same retry and dead-letter policies; replays still push. A message
         pulled by a drain that dies is redelivered after ``ack_deadline`` (20 s locally)."""
-        try:
+        with contextlib.suppress(gexc.AlreadyExists):
             self.publisher.create_topic(name=self.topic_path(replay_topic(vendor)))
-        except gexc.AlreadyExists:
-            pass
         self._create_push(replay_subscription(vendor), replay_topic(vendor), endpoint, retry, 30)
         return self._create_push(vendor_pull_subscription(vendor), self.events_topic, None, retry, ack_deadline)
 
-    def _create_push(self, subscription: str, topic: str, endpoint: str | None, retry: RetryPolicy,
-                     ack_deadline: int) -> str:
+    def _create_push(
+        self, subscription: str, topic: str, endpoint: str | None, retry: RetryPolicy, ack_deadline: int
+    ) -> str:
         """A subscription with the retry and dead-letter policies; push to ``endpoint``, or pull."""
         path = self.subscription_path(subscription)
         self._create_subscription(
@@ -125,25 +119,19 @@ class Topology:
         return path
 
     def _create_subscription(self, **request) -> None:
-        try:
+        with contextlib.suppress(gexc.AlreadyExists):
             self.subscriber.create_subscription(request=request)
-        except gexc.AlreadyExists:
-            pass
 
     def pull_dead_letters(self, max_messages: int = 100, ack: bool = True) -> list:
         """Pull what sits in the dead-letter subscription (acking it unless ``ack`` is False)."""
         path = self.subscription_path(self.dead_letter_subscription)
         try:
-            response = self.subscriber.pull(
-                request={"subscription": path, "max_messages": max_messages}, timeout=5
-            )
+            response = self.subscriber.pull(request={"subscription": path, "max_messages": max_messages}, timeout=5)
         except gexc.DeadlineExceeded:
             return []
         received = list(response.received_messages)
         if ack and received:
-            self.subscriber.acknowledge(
-                request={"subscription": path, "ack_ids": [m.ack_id for m in received]}
-            )
+            self.subscriber.acknowledge(request={"subscription": path, "ack_ids": [m.ack_id for m in received]})
         return [m.message for m in received]
 
     def close(self) -> None:

@@ -144,9 +144,9 @@ state_bucket() {
     fi
 }
 
-# Secrets are created empty by Terraform; their values are added with gcloud. collect's secrets
-# are injected only when they hold an enabled version (variables.tf, provisioned_secrets), so a
-# failed listing must stop the deploy: read as "no secrets", it would remove them from collect.
+# Secrets are created empty by Terraform; their values are added with gcloud, and every function
+# reads them at runtime. The list only labels the `secrets` output (variables.tf,
+# provisioned_secrets); a failed listing stops the deploy rather than report every secret empty.
 provisioned_secrets() {
     local ids=() id names versions
     names="$(gcloud secrets list --project "$PROJECT" --filter='labels.app=server-side-tagging' \

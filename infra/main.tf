@@ -266,8 +266,19 @@ module "collect" {
   ip_truncation           = lookup(module.vendor_config.collect_settings, "IP_TRUNCATION", "")
   ingress_settings        = var.domain_mode == "load_balancer" ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_ALL"
   scaling                 = var.collect
-  provisioned_secrets     = var.provisioned_secrets
   labels                  = var.labels
+  # First-party scripts and cookies (docs/first-party.md) and collect's limits.
+  cookie_max_age_days      = var.cookie_max_age_days
+  server_cookies           = var.server_cookies
+  allowed_tag_ids          = var.allowed_tag_ids
+  tag_aliases              = var.tag_aliases
+  tag_upstream_origin      = var.tag_upstream_origin
+  tag_server_container_url = var.tag_server_container_url
+  tag_cache_seconds        = var.tag_cache_seconds
+  tag_stale_seconds        = var.tag_stale_seconds
+  max_events               = var.collect_max_events
+  body_read_seconds        = var.collect_body_read_seconds
+  publishing               = var.collect_publishing
   # infra/edge.tf: client IP, the load balancer's edge secret, the request-log exclusion.
   trusted_proxy_hops  = local.trusted_proxy_hops
   edge_auth_secret_id = local.behind_load_balancer ? google_secret_manager_secret_version.edge_auth[0].secret : null

@@ -26,7 +26,7 @@ output "vendors" {
 }
 
 output "secrets" {
-  description = "Secret Manager secrets and whether they hold a value: add one with `printf %s VALUE | gcloud secrets versions add ID --data-file=-`. Vendor functions pick it up within 5 minutes; collect's secrets need `make deploy` again."
+  description = "Secret Manager secrets and whether they hold a value: add one with `printf %s VALUE | gcloud secrets versions add ID --data-file=-`. collect and the vendor functions pick it up within 5 minutes, without a redeploy."
   value = {
     for id in concat(module.collect.secret_ids, flatten([for m in values(module.vendor) : m.secret_ids])) :
     id => contains(var.provisioned_secrets, id) ? "set" : "no value yet"

@@ -80,9 +80,129 @@ variable "allowed_origins" {
 }
 
 variable "cookie_domain" {
-  description = "Domain attribute of the first-party client-id cookie (COOKIE_DOMAIN), e.g. example.com. Empty: collect's default."
+  description = "Domain attribute of the cookies collect sets (COOKIE_DOMAIN): \"\" or \"auto\" = the registrable domain (eTLD+1) of the request's host, \"host\" = host-only, or a domain such as example.com."
   type        = string
   default     = ""
+  validation {
+    condition     = contains(["", "auto", "host"], var.cookie_domain) || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,}$", var.cookie_domain))
+    error_message = "cookie_domain must be \"\", \"auto\", \"host\" or a lowercase domain such as example.com (no scheme, no path)."
+  }
+}
+
+variable "cookie_max_age_days" {
+  description = "Lifetime of the FPID client-id cookie in days (COOKIE_MAX_AGE_DAYS); browsers cap cookies at 400."
+  type        = number
+  default     = 395
+  validation {
+    condition     = var.cookie_max_age_days >= 1 && var.cookie_max_age_days <= 400 && floor(var.cookie_max_age_days) == var.cookie_max_age_days
+    error_message = "cookie_max_age_days must be a whole number of days from 1 to 400 (browsers cap cookies at 400 days)."
+  }
+}
+
+variable "server_cookies" {
+  description = "Vendor identifier cookies collect sets itself (SERVER_COOKIES, docs/first-party.md): [\"all\"] or families among meta, google_ads, tiktok, snapchat, pinterest, reddit, linkedin, microsoft. Empty: none."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for f in var.server_cookies : contains(["all", "meta", "google_ads", "tiktok", "snapchat", "pinterest", "reddit", "linkedin", "microsoft"], lower(trimspace(f)))])
+    error_message = "server_cookies entries must be all, meta, google_ads, tiktok, snapchat, pinterest, reddit, linkedin or microsoft."
+  }
+}
+
+variable "allowed_tag_ids" {
+  description = "Google tag ids collect serves scripts for on /gtag/js, /gtm.js, /gtag/destination and /ns.html (ALLOWED_TAG_IDS, docs/first-party.md), e.g. [\"G-XXXXXXXXXX\", \"GTM-XXXXXXX\"]. Empty: no script is served."
+  type        = list(string)
+  default     = []
+  validation {
+    condition     = alltrue([for id in var.allowed_tag_ids : can(regex("^(GTM|G|GT|AW|DC)-[A-Z0-9]{4,}$", id))])
+    error_message = "allowed_tag_ids entries must be Google tag ids such as G-XXXXXXXXXX, GT-XXXXXXX, GTM-XXXXXXX, AW-123456789 or DC-XXXXXXX (upper case)."
+  }
+}
+
+variable "tag_aliases" {
+  description = "Alias paths that serve one tag's script (TAG_ALIASES), path => tag id, e.g. { \"/k7x2q9\" = \"GTM-ABCD12\" }: / and 6-10 letters or digits, without gtm, gtag, google, analytics or collect."
+  type        = map(string)
+  default     = {}
+  validation {
+    condition = alltrue([
+      for path, id in var.tag_aliases :
+      can(regex("^/[A-Za-z0-9]{6,10}$", path)) && !can(regex("(?i)gtm|gtag|google|analytics|collect", path)) && can(regex("^(GTM|G|GT|AW|DC)-[A-Z0-9]{4,}$", id))
+    ])
+    error_message = "tag_aliases keys must be / and 6-10 letters or digits (no gtm, gtag, google, analytics, collect) and values tag ids such as GTM-XXXXXXX."
+  }
+}
+
+variable "tag_upstream_origin" {
+  description = "Where collect fetches the Google tag scripts from (TAG_UPSTREAM_ORIGIN): an origin, never taken from a request."
+  type        = string
+  default     = "https://www.googletagmanager.com"
+  validation {
+    condition     = can(regex("^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$", var.tag_upstream_origin))
+    error_message = "tag_upstream_origin must be an origin such as https://www.googletagmanager.com (scheme and host, no path)."
+  }
+}
+
+variable "tag_server_container_url" {
+  description = "When set, collect prefixes gtag.js with a one-line loader that sends the tag's hits to this URL (TAG_SERVER_CONTAINER_URL), e.g. https://track.example.com. Empty: no loader."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.tag_server_container_url == "" || can(regex("^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?$", var.tag_server_container_url))
+    error_message = "tag_server_container_url must be empty or an http(s) URL without query, e.g. https://track.example.com or https://www.example.com/metrics."
+  }
+}
+
+variable "tag_cache_seconds" {
+  description = "How long each collect instance caches a served script (TAG_CACHE_SECONDS), 1-900."
+  type        = number
+  default     = 900
+  validation {
+    condition     = var.tag_cache_seconds >= 1 && var.tag_cache_seconds <= 900 && floor(var.tag_cache_seconds) == var.tag_cache_seconds
+    error_message = "tag_cache_seconds must be a whole number from 1 to 900."
+  }
+}
+
+variable "tag_stale_seconds" {
+  description = "How old a cached script may be and still be served while the upstream fails (TAG_STALE_SECONDS), 0-86400."
+  type        = number
+  default     = 86400
+  validation {
+    condition     = var.tag_stale_seconds >= 0 && var.tag_stale_seconds <= 86400 && floor(var.tag_stale_seconds) == var.tag_stale_seconds
+    error_message = "tag_stale_seconds must be a whole number from 0 to 86400."
+  }
+}
+
+variable "collect_max_events" {
+  description = "Events one request to collect may publish (COLLECT_MAX_EVENTS); gtag lines past it are refused and counted."
+  type        = number
+  default     = 25
+  validation {
+    condition     = var.collect_max_events >= 1 && floor(var.collect_max_events) == var.collect_max_events
+    error_message = "collect_max_events must be a whole number, at least 1."
+  }
+}
+
+variable "collect_body_read_seconds" {
+  description = "Deadline for reading a request's body (BODY_READ_SECONDS); slower clients get 408. Must stay below collect.timeout_seconds."
+  type        = number
+  default     = 5
+  validation {
+    condition     = var.collect_body_read_seconds > 0
+    error_message = "collect_body_read_seconds must be more than 0."
+  }
+}
+
+variable "collect_publishing" {
+  description = "collect's publishing to Pub/Sub (shared/publishing.py): timeout_seconds is the wait for acknowledgement before a hit is answered 503 (PUBLISH_TIMEOUT_SECONDS), max_in_flight the concurrent Publish calls per instance (PUBLISH_MAX_IN_FLIGHT)."
+  type = object({
+    timeout_seconds = optional(number, 5)
+    max_in_flight   = optional(number, 2)
+  })
+  default = {}
+  validation {
+    condition     = var.collect_publishing.timeout_seconds > 0 && var.collect_publishing.max_in_flight >= 1 && floor(var.collect_publishing.max_in_flight) == var.collect_publishing.max_in_flight
+    error_message = "collect_publishing.timeout_seconds must be more than 0 and max_in_flight a whole number, at least 1."
+  }
 }
 
 variable "collect" {
@@ -129,10 +249,9 @@ variable "vendor_functions" {
 variable "provisioned_secrets" {
   description = <<-EOT
     Secret IDs that already hold an enabled version (`make deploy` fills this in from
-    `gcloud secrets versions list`, and stops if it cannot). collect's two secrets are
-    injected as environment variables only when listed here (an env-var secret without a
-    version would stop collect from starting). Vendor functions read their secrets at runtime
-    from Secret Manager and do not need this: the list only labels the `secrets` output.
+    `gcloud secrets versions list`, and stops if it cannot). collect and the vendor functions
+    read their secrets at runtime from Secret Manager and do not need this: the list only
+    labels the `secrets` output.
   EOT
   type        = set(string)
   default     = []

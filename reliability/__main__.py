@@ -55,8 +55,10 @@ def _account(args: argparse.Namespace) -> int:
     if args.dead_letters:
         # One JSON object per line: {"data": <the message data as text>, "attributes": {...}}
         for record in accounting.read_json_lines([args.dead_letters]):
-            dead.append(accounting.DeadLetter.from_message(str(record.get("data", "")).encode(), record.get("attributes") or {}))
-    vendors = args.vendor or sorted({str(l.get("vendor")) for l in lines if l.get("message") == "delivery"})
+            dead.append(
+                accounting.DeadLetter.from_message(str(record.get("data", "")).encode(), record.get("attributes") or {})
+            )
+    vendors = args.vendor or sorted({str(line.get("vendor")) for line in lines if line.get("message") == "delivery"})
     result = accounting.account(published, lines, dead, vendors)
     print(accounting.format_accounts(result))
     return 0 if all(a.holds for a in result.values()) else 1
@@ -77,7 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     replay_p.add_argument("--dry-run", action="store_true", help="report what would move; move nothing")
     replay_p.add_argument("--limit", type=int, default=None, help="move at most this many messages")
     replay_p.add_argument("--max-seconds", type=float, default=60.0, help="stop after this long")
-    replay_p.add_argument("--project", default=os.environ.get("GOOGLE_CLOUD_PROJECT", ""), help="a cloud project (default: the local emulator)")
+    replay_p.add_argument(
+        "--project",
+        default=os.environ.get("GOOGLE_CLOUD_PROJECT", ""),
+        help="a cloud project (default: the local emulator)",
+    )
     replay_p.add_argument("--emulator", default="127.0.0.1:8085", help="emulator host when no project is given")
     replay_p.add_argument("--verbose", action="store_true")
 
@@ -89,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
 
     account_p = sub.add_parser("account", help="account for deliveries from exported log lines")
     account_p.add_argument("logs", nargs="+", type=Path, help="files of JSON log lines (hit and delivery lines)")
-    account_p.add_argument("--dead-letters", type=Path, help="JSON lines {data, attributes} of the dead-letter subscription")
+    account_p.add_argument(
+        "--dead-letters", type=Path, help="JSON lines {data, attributes} of the dead-letter subscription"
+    )
     account_p.add_argument("--vendor", action="append")
 
     args = parser.parse_args(argv)

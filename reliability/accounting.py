@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-from shared.jsonlog import parse_line
 from devstack.names import DEAD_LETTER_SOURCE, vendor_of_subscription
+from shared.jsonlog import parse_line
 
 DELIVERED_OUTCOMES = ("delivered", "dry_run")
 
@@ -59,7 +60,7 @@ class DeadLetter:
     vendor: str  # from CloudPubSubDeadLetterSourceSubscription; "" when absent
 
     @classmethod
-    def from_message(cls, data: bytes, attributes: Mapping[str, str]) -> "DeadLetter":
+    def from_message(cls, data: bytes, attributes: Mapping[str, str]) -> DeadLetter:
         try:
             event = json.loads(data)
             event_id = str(event.get("event_id", "")) if isinstance(event, dict) else ""
@@ -136,7 +137,7 @@ def account(
     for vendor in vendors:
         result = VendorAccount(vendor)
         by_event = lines_by_vendor.get(vendor, {})
-        for event_id, lines in by_event.items():
+        for lines in by_event.values():
             result.attempts += len(lines)
             for line in lines:
                 if line.get("outcome") in ("retrying", "dead_lettered"):
@@ -171,7 +172,17 @@ def _reason(lines: list[Mapping[str, Any]], outcome: str) -> str:
 
 def format_accounts(accounts: Mapping[str, VendorAccount]) -> str:
     """A plain-text table, one row per vendor."""
-    header = ("vendor", "published", "delivered", "skipped", "rejected", "dead-lettered", "unaccounted", "duplicates", "invariant")
+    header = (
+        "vendor",
+        "published",
+        "delivered",
+        "skipped",
+        "rejected",
+        "dead-lettered",
+        "unaccounted",
+        "duplicates",
+        "invariant",
+    )
     rows = [header]
     for result in accounts.values():
         rows.append(

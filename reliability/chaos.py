@@ -17,9 +17,10 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from devstack import config as stack_config
 from devstack.config import RetryPolicy
@@ -80,13 +81,19 @@ class Run:
         return published
 
     def delivery_lines(self) -> list[dict[str, Any]]:
-        return [r for r in read_json_lines([self.stack.log_path(f"vendor-{self.vendor_name}")])
-                if r.get("message") == "delivery"]
+        return [
+            r
+            for r in read_json_lines([self.stack.log_path(f"vendor-{self.vendor_name}")])
+            if r.get("message") == "delivery"
+        ]
 
     def drain_lines(self) -> list[dict[str, Any]]:
         """Batch mode: the vendor function's one-per-drain summary lines."""
-        return [r for r in read_json_lines([self.stack.log_path(f"vendor-{self.vendor_name}")])
-                if r.get("message") == "drain"]
+        return [
+            r
+            for r in read_json_lines([self.stack.log_path(f"vendor-{self.vendor_name}")])
+            if r.get("message") == "drain"
+        ]
 
     def drain_dead_letters(self) -> None:
         assert self.stack.topology is not None
@@ -322,7 +329,9 @@ def rate_limiting() -> Scenario:
             failures.append("no 429 was seen")
         return failures
 
-    return Scenario("rate limiting", "vendor allows 3 requests/s, else 429 + Retry-After: 2", 8, 15, 6, inject, check, responder)
+    return Scenario(
+        "rate limiting", "vendor allows 3 requests/s, else 429 + Retry-After: 2", 8, 15, 6, inject, check, responder
+    )
 
 
 def slow_vendor() -> Scenario:
@@ -378,7 +387,9 @@ def permanent_rejections() -> Scenario:
             failures.append("no sign_up event was sent")
         return failures
 
-    return Scenario("permanent rejections", "vendor answers 400 to every sign_up event", 5, 12, 6, inject, check, responder)
+    return Scenario(
+        "permanent rejections", "vendor answers 400 to every sign_up event", 5, 12, 6, inject, check, responder
+    )
 
 
 def vendor_killed() -> Scenario:
@@ -478,7 +489,13 @@ def broker_paused() -> Scenario:
 
     def check(run: Run, a: VendorAccount) -> list[str]:
         failures = _all_delivered(run, a)
-        bad = [r for r in run.all_results().results if r.status is not None and not r.accepted and (r.status != 503 or json_reason(r.body) != "broker_unavailable")]
+        bad = [
+            r
+            for r in run.all_results().results
+            if r.status is not None
+            and not r.accepted
+            and (r.status != 503 or json_reason(r.body) != "broker_unavailable")
+        ]
         if bad:
             failures.append(f"{len(bad)} refusals were not 503 broker_unavailable")
         if not any(r.status == 503 for r in run.all_results().results):
@@ -561,7 +578,9 @@ def _batch_accounted(run: Run, a: VendorAccount) -> list[str]:
 def batch_outage() -> Scenario:
     def responder(run: Run, request: Received) -> Reply | None:
         if run.elapsed() < run.notes["outage_seconds"]:
-            return Reply(503, body={"error": {"code": 2, "is_transient": True, "message": "Service temporarily unavailable"}})
+            return Reply(
+                503, body={"error": {"code": 2, "is_transient": True, "message": "Service temporarily unavailable"}}
+            )
         return _meta_ok(request)
 
     def inject(run: Run) -> None:
@@ -574,8 +593,17 @@ def batch_outage() -> Scenario:
             failures.append("the outage caused no retries")
         return failures
 
-    return Scenario("batch: vendor outage", "batch mode: Meta answers 503 (transient) for 30 s (short: 8 s), then 200",
-                    5, 30, 8, inject, check, responder, delivery="batch")
+    return Scenario(
+        "batch: vendor outage",
+        "batch mode: Meta answers 503 (transient) for 30 s (short: 8 s), then 200",
+        5,
+        30,
+        8,
+        inject,
+        check,
+        responder,
+        delivery="batch",
+    )
 
 
 def batch_rate_limit_storm() -> Scenario:
@@ -583,8 +611,9 @@ def batch_rate_limit_storm() -> Scenario:
         bucket = run.notes.setdefault("_bucket", _TokenBucket(1.0))
         if bucket.take():
             return _meta_ok(request)
-        return Reply(429, body={"error": {"code": 17, "message": "User request limit reached"}},
-                     headers={"Retry-After": "2"})
+        return Reply(
+            429, body={"error": {"code": 17, "message": "User request limit reached"}}, headers={"Retry-After": "2"}
+        )
 
     def inject(run: Run) -> None:
         _plain_load(run, run.notes["seconds"], 8)
@@ -597,8 +626,17 @@ def batch_rate_limit_storm() -> Scenario:
             failures.append("no drain stopped on the vendor's throttling")
         return failures
 
-    return Scenario("batch: 429 storm", "batch mode: Meta allows 1 request/s, else 429 + Retry-After: 2",
-                    8, 15, 6, inject, check, responder, delivery="batch")
+    return Scenario(
+        "batch: 429 storm",
+        "batch mode: Meta allows 1 request/s, else 429 + Retry-After: 2",
+        8,
+        15,
+        6,
+        inject,
+        check,
+        responder,
+        delivery="batch",
+    )
 
 
 def batch_drain_killed() -> Scenario:
@@ -620,9 +658,18 @@ def batch_drain_killed() -> Scenario:
         run.notes["restarted_at_s"] = round(run.elapsed(), 1)
         _wait_loads(run)
 
-    return Scenario("batch: function killed mid-drain",
-                    "batch mode: kill -9 Meta's function while a drain waits on the vendor, restart it 3 s later",
-                    5, 15, 9, inject, _batch_accounted, responder, settle_timeout=150.0, delivery="batch")
+    return Scenario(
+        "batch: function killed mid-drain",
+        "batch mode: kill -9 Meta's function while a drain waits on the vendor, restart it 3 s later",
+        5,
+        15,
+        9,
+        inject,
+        _batch_accounted,
+        responder,
+        settle_timeout=150.0,
+        delivery="batch",
+    )
 
 
 def batch_partial_rejection() -> Scenario:
@@ -646,9 +693,17 @@ def batch_partial_rejection() -> Scenario:
             failures.append("no sign_up event was sent")
         return failures
 
-    return Scenario("batch: partial rejection",
-                    "batch mode: Meta rejects every request that holds a sign_up; the rest must still be delivered",
-                    5, 12, 6, inject, check, responder, delivery="batch")
+    return Scenario(
+        "batch: partial rejection",
+        "batch mode: Meta rejects every request that holds a sign_up; the rest must still be delivered",
+        5,
+        12,
+        6,
+        inject,
+        check,
+        responder,
+        delivery="batch",
+    )
 
 
 def scenarios() -> list[Scenario]:
@@ -671,7 +726,9 @@ def scenarios() -> list[Scenario]:
 # -- running -----------------------------------------------------------------------------------
 
 
-def run_scenario(scenario: Scenario, short: bool = False, log_root: Path | None = None, retry: RetryPolicy | None = None) -> ScenarioResult:
+def run_scenario(
+    scenario: Scenario, short: bool = False, log_root: Path | None = None, retry: RetryPolicy | None = None
+) -> ScenarioResult:
     """Run one scenario on a fresh local stack and account for every accepted event."""
     log_root = Path(log_root or tempfile.mkdtemp(prefix="chaos-"))
     log_dir = log_root / re.sub(r"[^a-z0-9]+", "-", scenario.name.lower()).strip("-")
@@ -717,7 +774,9 @@ def run_scenario(scenario: Scenario, short: bool = False, log_root: Path | None 
             result = run.settle(scenario.settle_timeout)
             failures = scenario.check(run, result)
             if result.unaccounted:
-                failures.append(f"{len(result.unaccounted)} accepted events have no outcome, e.g. {result.unaccounted[:3]}")
+                failures.append(
+                    f"{len(result.unaccounted)} accepted events have no outcome, e.g. {result.unaccounted[:3]}"
+                )
             return ScenarioResult(
                 name=scenario.name,
                 fault=scenario.fault,
@@ -730,7 +789,13 @@ def run_scenario(scenario: Scenario, short: bool = False, log_root: Path | None 
             )
 
 
-def run_all(short: bool = False, include_long: bool = True, only: list[str] | None = None, out: Path | None = None, echo: Callable[[str], None] = print) -> list[ScenarioResult]:
+def run_all(
+    short: bool = False,
+    include_long: bool = True,
+    only: list[str] | None = None,
+    out: Path | None = None,
+    echo: Callable[[str], None] = print,
+) -> list[ScenarioResult]:
     """Run every scenario in turn and print the table (one row per scenario)."""
     results = []
     log_root = Path(out) if out else Path(tempfile.mkdtemp(prefix="chaos-"))
@@ -741,7 +806,9 @@ def run_all(short: bool = False, include_long: bool = True, only: list[str] | No
             continue
         echo(f"-- {scenario.name}: {scenario.fault}")
         result = run_scenario(scenario, short=short, log_root=log_root)
-        echo(f"   {'PASS' if result.passed else 'FAIL'} in {result.seconds:.0f} s: {result.account.as_dict()} {result.failures or ''}")
+        echo(
+            f"   {'PASS' if result.passed else 'FAIL'} in {result.seconds:.0f} s: {result.account.as_dict()} {result.failures or ''}"
+        )
         results.append(result)
     echo("")
     echo(format_results(results))

@@ -117,7 +117,7 @@ class LoadDriver:
         self._stop = threading.Event()
         self.sent = 0
 
-    def start(self) -> "LoadDriver":
+    def start(self) -> LoadDriver:
         self.started_at = time.monotonic()
         self._thread = threading.Thread(target=self._run, name="load-driver", daemon=True)
         self._thread.start()
@@ -143,9 +143,8 @@ class LoadDriver:
                 now = time.monotonic()
                 if self._stop.is_set() or now - self.started_at > self.max_seconds:
                     break
-                if due > now:
-                    if self._stop.wait(due - now):
-                        break
+                if due > now and self._stop.wait(due - now):
+                    break
                 pool.submit(self._send, index)
                 self.sent += 1
 

@@ -123,7 +123,9 @@ def replay(
                     held[message.message_id] = item.ack_id
                     continue
                 try:
-                    new_id = publisher.publish(topic_path, message.data, **replay_attributes(attributes)).result(timeout=30)
+                    new_id = publisher.publish(topic_path, message.data, **replay_attributes(attributes)).result(
+                        timeout=30
+                    )
                 except Exception as exc:  # noqa: BLE001 - any failure: leave the message where it is
                     report.failed.append({**entry, "error": f"{type(exc).__name__}: {exc}"[:300]})
                     held[message.message_id] = item.ack_id

@@ -16,7 +16,7 @@ import statistics
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -82,9 +82,7 @@ class SoakResult:
         ]
         for name, g in self.growth.items():
             note = "  (not judged: keeps every result)" if name == HARNESS else ""
-            lines.append(
-                f"{name:<22} {g['warmup_mib']:>16.1f} {g['end_mib']:>12.1f} {g['growth'] * 100:>7.1f}%{note}"
-            )
+            lines.append(f"{name:<22} {g['warmup_mib']:>16.1f} {g['end_mib']:>12.1f} {g['growth'] * 100:>7.1f}%{note}")
         lines.append(f"accounting: {self.accounting}")
         lines.append("PASS" if self.passed else "FAIL")
         return "\n".join(lines)
@@ -107,7 +105,8 @@ class SoakResult:
 def machine_description() -> str:
     cpus = os.cpu_count()
     try:
-        mem_kb = int(next(l for l in open("/proc/meminfo") if l.startswith("MemTotal")).split()[1])
+        with open("/proc/meminfo") as meminfo:
+            mem_kb = int(next(row for row in meminfo if row.startswith("MemTotal")).split()[1])
         memory = f"{mem_kb / 1024 / 1024:.0f} GiB"
     except (OSError, StopIteration, ValueError):
         memory = "?"
@@ -143,7 +142,7 @@ def run(
         rate=rate,
         warmup=warmup,
         machine=machine_description(),
-        date=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
     )
     with MockVendor() as vendor:
         stack = LocalStack(

@@ -17,10 +17,11 @@ import hmac
 import json
 import os
 import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping, Sequence
+from typing import Any
 
-from shared import jsonlog, settings
+from shared import collect_secrets, jsonlog, settings
 from shared.event import encode_event, message_attributes, stable_event_id
 from shared.first_party import cookies as first_party_cookies
 from shared.first_party.scripts import ScriptConfig, ScriptServer
@@ -88,6 +89,7 @@ class HttpResponse:
     cookies: list[str] = field(default_factory=list)
 
     def json(self) -> Any:
+        """The body parsed as JSON; ``None`` for an empty body."""
         return json.loads(self.body) if self.body else None
 
 
@@ -118,11 +120,14 @@ class CollectConfig:
 
     def __post_init__(self) -> None:
         # Browsers cap cookies at 400 days: a larger setting is clamped, with a warning.
-        object.__setattr__(self, "cookie_max_age_days", first_party_cookies.clamp_days(self.cookie_max_age_days, "COOKIE_MAX_AGE_DAYS"))
+        object.__setattr__(
+            self, "cookie_max_age_days", first_party_cookies.clamp_days(self.cookie_max_age_days, "COOKIE_MAX_AGE_DAYS")
+        )
         first_party_cookies.parse_families(self.server_cookies)  # unknown names fail at start-up
 
     @classmethod
-    def from_env(cls) -> "CollectConfig":
+    def from_env(cls) -> CollectConfig:
+        """The configuration from the environment variables documented in the README."""
         return cls(
             allowed_measurement_ids=settings.env_list("ALLOWED_MEASUREMENT_IDS"),
             allowed_origins=settings.env_list("ALLOWED_ORIGINS"),
@@ -161,11 +166,19 @@ class _Outcome:
 class Collector:
     """Turns GA4 hits and Measurement Protocol requests into published normalized events."""
 
-    def __init__(self, publish: Publish, config: CollectConfig | None = None) -> None:
+    def __init__(
+        self, publish: Publish, config: CollectConfig | None = None, keys: collect_secrets.KeySource | None = None
+    ) -> None:
         self._publish = publish
         self.config = config or CollectConfig.from_env()
-        self._debug_token = self.config.debug_token.encode("utf-8")
-        self._mp_secrets = tuple(secret.encode("utf-8") for secret in self.config.mp_api_secrets)
+        # The secrets: the config's (environment) values, or Secret Manager's refreshed off
+        # the request path (shared.collect_secrets; functions/collect/main.py picks).
+        self._keys = keys or collect_secrets.StaticKeys.from_values(
+            self.config.mp_api_secrets,
+            self.config.debug_token,
+            self.config.mp_signing_secrets,
+            self.config.edge_auth_secrets,
+        )
         self.cookie_policy = first_party_cookies.CookiePolicy(
             domain=self.config.cookie_domain or "auto",
             client_id_days=self.config.cookie_max_age_days,
@@ -173,8 +186,27 @@ class Collector:
         )
         self.scripts = ScriptServer(self.config.scripts)
         self.privacy = CollectPrivacy.from_env()  # bot flags, global IP truncation (docs/privacy.md)
-        self._edge_secrets = tuple(secret.encode("utf-8") for secret in self.config.edge_auth_secrets)
-        self._signatures = signature.Verifier(self.config.mp_signing_secrets)
+
+    @property
+    def _debug_token(self) -> bytes:
+        return self._keys.current().debug_token
+
+    @property
+    def _mp_secrets(self) -> tuple[bytes, ...]:
+        return self._keys.current().mp_api_secrets
+
+    @property
+    def _edge_secrets(self) -> tuple[bytes, ...]:
+        return self._keys.current().edge_auth_secrets
+
+    @property
+    def _signatures(self) -> signature.Verifier:
+        return self._keys.current().verifier
+
+    def _require_read(self, name: str) -> None:
+        """503 (retry later) while a secret this request needs was never read (Secret Manager down since start)."""
+        if name in self._keys.current().unread:
+            raise Refusal(503, "secrets_unavailable", "collect could not read its secrets yet; retry later")
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
         """Answer one request; never raises for bad input (4xx with a JSON reason instead)."""
@@ -213,7 +245,9 @@ class Collector:
     async def _route(self, request: HttpRequest, cors: dict[str, str], outcome: _Outcome) -> HttpResponse:
         path = request.path.rstrip("/") or "/"
         if path not in ALLOWED_METHODS:
-            raise Refusal(404, "unknown_path", f"no endpoint at {request.path[:200]}; collect serves {', '.join(ALLOWED_METHODS)}")
+            raise Refusal(
+                404, "unknown_path", f"no endpoint at {request.path[:200]}; collect serves {', '.join(ALLOWED_METHODS)}"
+            )
         method = request.method.upper()
         if method == "OPTIONS":
             return HttpResponse(204, {**cors, **_preflight_headers(request)})
@@ -224,7 +258,11 @@ class Collector:
         if request.body_too_large or len(request.body) > MAX_BODY_BYTES:
             raise Refusal(413, "body_too_large", f"the body exceeds the limit of {MAX_BODY_BYTES} bytes")
         if len(request.query) > limits.MAX_QUERY_CHARS:
-            raise Refusal(414, "query_too_long", f"the query exceeds {limits.MAX_QUERY_CHARS} characters; gtag sends long payloads in the body")
+            raise Refusal(
+                414,
+                "query_too_long",
+                f"the query exceeds {limits.MAX_QUERY_CHARS} characters; gtag sends long payloads in the body",
+            )
         outcome.debug_token = self._has_debug_token(request.headers)
         outcome.debug = outcome.debug_token
         if path == GTAG_PATH:
@@ -237,7 +275,12 @@ class Collector:
         if not self._debug_token:
             return False  # no token configured: debug mode is off
         offered = headers.get(DEBUG_HEADER)
-        if offered is None and "cookie" in headers and DEBUG_COOKIE in headers["cookie"] and self._cookie_origin_ok(headers):
+        if (
+            offered is None
+            and "cookie" in headers
+            and DEBUG_COOKIE in headers["cookie"]
+            and self._cookie_origin_ok(headers)
+        ):
             offered = parse_cookies(headers["cookie"]).get(DEBUG_COOKIE)
         if not offered:
             return False
@@ -254,7 +297,10 @@ class Collector:
     def _authenticated(self, request: HttpRequest) -> bool:
         """A valid ``X-Signature`` (server-to-server); a present but bad one is refused."""
         offered = request.headers.get(signature.HEADER)
-        if offered is None or not self._signatures.enabled:
+        if offered is None:
+            return False
+        if not self._signatures.enabled:
+            self._require_read("MP_SIGNING_SECRETS")
             return False
         try:
             self._signatures.verify(offered, request.body)
@@ -264,7 +310,10 @@ class Collector:
 
     def _check_measurement_id(self, measurement_id: str) -> dict[str, str] | None:
         if self.config.allowed_measurement_ids and measurement_id not in self.config.allowed_measurement_ids:
-            return {"reason": "measurement_id_not_allowed", "detail": f"{measurement_id[:40]} is not on this collector's allow-list"}
+            return {
+                "reason": "measurement_id_not_allowed",
+                "detail": f"{measurement_id[:40]} is not on this collector's allow-list",
+            }
         return None
 
     # -- gtag ---------------------------------------------------------------------------
@@ -288,7 +337,9 @@ class Collector:
         max_events = self.config.max_events
         # Only the event-size check needs the encoded event; small hits cannot exceed it.
         # Header-borne parts of an event (client hints, vendor cookies) count towards it too.
-        check_size_from = limits.MAX_EVENT_BYTES // 4 - sum(len(value) for name, value in headers.items() if name[:6] in ("sec-ch", "cookie"))
+        check_size_from = limits.MAX_EVENT_BYTES // 4 - sum(
+            len(value) for name, value in headers.items() if name[:6] in ("sec-ch", "cookie")
+        )
         cookies = parse_cookies(headers["cookie"]) if "cookie" in headers else {}
         identifiers = self.cookie_policy.for_request(cookies, headers.get("host", ""))
         tid = shared_params.get("tid", "")
@@ -318,20 +369,31 @@ class Collector:
             identifiers.apply(event)  # client id precedence, vendor cookies (shared.first_party.cookies)
             if len(request.query) + len(line) > check_size_from and len(encode_event(event)) > limits.MAX_EVENT_BYTES:
                 outcome.rejected.append(
-                    {"line": index, "reason": "event_too_large", "detail": f"the event encodes to more than {limits.MAX_EVENT_BYTES} bytes"}
+                    {
+                        "line": index,
+                        "reason": "event_too_large",
+                        "detail": f"the event encodes to more than {limits.MAX_EVENT_BYTES} bytes",
+                    }
                 )
                 continue
             outcome.events.append(event)
         if overflow > 0:
             outcome.rejected.append(
-                {"line": max_events, "reason": "too_many_events", "detail": f"a request can carry at most {max_events} events", "count": overflow}
+                {
+                    "line": max_events,
+                    "reason": "too_many_events",
+                    "detail": f"a request can carry at most {max_events} events",
+                    "count": overflow,
+                }
             )
 
         if not outcome.events:
             reasons = {rejection["reason"] for rejection in outcome.rejected}
             status = 403 if reasons == {"measurement_id_not_allowed"} else 400
             first = outcome.rejected[0]
-            raise Refusal(status, first["reason"], first["detail"], {"accepted": 0, **limits.summarize(outcome.rejected)})
+            raise Refusal(
+                status, first["reason"], first["detail"], {"accepted": 0, **limits.summarize(outcome.rejected)}
+            )
         response = await self._publish_and_answer(outcome, cors)
         response.cookies.extend(identifiers.set_cookie_headers())
         return response
@@ -339,7 +401,10 @@ class Collector:
     def _line_problem(self, params: Mapping[str, str]) -> dict[str, str] | None:
         version = params.get("v", "2")
         if version != "2":
-            return {"reason": "unsupported_version", "detail": f"protocol version {version[:20]!r}; only v=2 is supported"}
+            return {
+                "reason": "unsupported_version",
+                "detail": f"protocol version {version[:20]!r}; only v=2 is supported",
+            }
         tid = params.get("tid", "")
         if not tid:
             return {"reason": "missing_measurement_id", "detail": "tid (measurement ID) is required"}
@@ -351,7 +416,10 @@ class Collector:
             return {"reason": "missing_event_name", "detail": "en (event name) is required"}
         if len(name) > limits.MAX_EVENT_NAME:
             # GA4 does not collect events with longer names.
-            return {"reason": "event_name_too_long", "detail": f"en (event name) can be at most {limits.MAX_EVENT_NAME} characters"}
+            return {
+                "reason": "event_name_too_long",
+                "detail": f"en (event name) can be at most {limits.MAX_EVENT_NAME} characters",
+            }
         return None
 
     # -- Measurement Protocol -----------------------------------------------------------
@@ -375,6 +443,7 @@ class Collector:
         # A signed request (X-Signature) needs no api_secret; a badly signed one is refused.
         if not self._authenticated(request):
             if not self._mp_secrets:
+                self._require_read("MP_API_SECRETS")
                 raise Refusal(403, "mp_disabled", "no Measurement Protocol api secrets are configured (MP_API_SECRETS)")
             if not self._secret_ok(query.get("api_secret", "")):
                 raise Refusal(403, "api_secret_invalid", "api_secret is missing or not one of this collector's secrets")
@@ -390,15 +459,21 @@ class Collector:
             raise Refusal(400, "body_not_json", f"the body must be a UTF-8 JSON object: {str(exc)[:200]}") from None
         messages = mp_validation.validate_request(body, received_micros)
         if messages:
-            raise Refusal(400, "invalid_request", messages[0]["description"], {"accepted": 0, **_validation_summary(messages)})
+            raise Refusal(
+                400, "invalid_request", messages[0]["description"], {"accepted": 0, **_validation_summary(messages)}
+            )
         # No context of collect's caller: an MP request comes from the sender's server, whose
         # IP and user agent are not the visitor's. Only ip_override / user_agent in the body count.
         for index, source in enumerate(body["events"]):
             problems = mp_validation.validate_event(source, index, received_micros)
             if problems:
                 outcome.rejected.append(
-                    {"line": index, "reason": problems[0]["validationCode"].lower(), "detail": problems[0]["description"],
-                     "validationMessages": problems[: limits.SHOWN_VALIDATION_MESSAGES]}
+                    {
+                        "line": index,
+                        "reason": problems[0]["validationCode"].lower(),
+                        "detail": problems[0]["description"],
+                        "validationMessages": problems[: limits.SHOWN_VALIDATION_MESSAGES],
+                    }
                 )
                 continue
             event = mp.mp_event(body, index, measurement_id, raw_body, received_micros)
@@ -417,11 +492,23 @@ class Collector:
         query, measurement_id = self._mp_request(request)
         messages: list[dict[str, str]] = []
         if not measurement_id:
-            messages.append(mp_validation.message("measurement_id", "The measurement_id query parameter is required.", "VALUE_REQUIRED"))
+            messages.append(
+                mp_validation.message(
+                    "measurement_id", "The measurement_id query parameter is required.", "VALUE_REQUIRED"
+                )
+            )
         elif self._check_measurement_id(measurement_id):
-            messages.append(mp_validation.message("measurement_id", "This measurement_id is not on the collector's allow-list.", "VALUE_INVALID"))
+            messages.append(
+                mp_validation.message(
+                    "measurement_id", "This measurement_id is not on the collector's allow-list.", "VALUE_INVALID"
+                )
+            )
         if not self._mp_secrets or not self._secret_ok(query.get("api_secret", "")):
-            messages.append(mp_validation.message("api_secret", "This api_secret is not accepted by /mp/collect on this collector.", "VALUE_INVALID"))
+            messages.append(
+                mp_validation.message(
+                    "api_secret", "This api_secret is not accepted by /mp/collect on this collector.", "VALUE_INVALID"
+                )
+            )
         try:
             body = mp.parse_body(request.body)
         except (UnicodeDecodeError, ValueError):
@@ -442,7 +529,9 @@ class Collector:
         except PublishError as exc:
             jsonlog.error("publish failed", reason=str(exc)[:500], events=len(outcome.events))
             published, outcome.events = outcome.events, []
-            raise Refusal(503, "broker_unavailable", "events could not be persisted; retry later", {"events": len(published)}) from None
+            raise Refusal(
+                503, "broker_unavailable", "events could not be persisted; retry later", {"events": len(published)}
+            ) from None
         if outcome.debug_token:
             return _json(
                 200,
@@ -467,7 +556,11 @@ class Collector:
             "status": status,
             "accepted": len(accepted),
             "events": [
-                {"event_id": event.get("event_id"), "event_name": event.get("event_name"), "measurement_id": str(event.get("x-ga-measurement_id"))[:40]}
+                {
+                    "event_id": event.get("event_id"),
+                    "event_name": event.get("event_name"),
+                    "measurement_id": str(event.get("x-ga-measurement_id"))[:40],
+                }
                 for event in accepted
             ],
             "debug": outcome.debug,
@@ -485,7 +578,10 @@ class Collector:
             record["error"] = error
         if self.config.log_hits:
             # Local only (make run sets LOG_HITS=1): raw hits hold IPs and identifiers.
-            record["raw"] = {"query": _redact_secret(request.query), "body": request.body[:MAX_BODY_BYTES].decode("utf-8", "replace")}
+            record["raw"] = {
+                "query": _redact_secret(request.query),
+                "body": request.body[:MAX_BODY_BYTES].decode("utf-8", "replace"),
+            }
             record["normalized"] = [{"event": event, "attributes": message_attributes(event)} for event in accepted]
         severity = "INFO" if status < 400 and not outcome.rejected else ("ERROR" if status >= 500 else "WARNING")
         jsonlog.log(severity, "hit", **record)

@@ -13,6 +13,7 @@ import functools
 import hashlib
 import re
 import unicodedata
+from collections.abc import Callable
 
 # phonenumbers and pycountry are imported where used: together they cost about a second of
 # import and first lookup, which only events carrying a phone or an address should pay, not
@@ -24,6 +25,7 @@ _WHITESPACE = re.compile(r"\s+")
 
 
 def is_sha256(value: str) -> bool:
+    """Whether ``value`` is already a SHA-256 digest (64 hex digits, either case)."""
     return bool(_SHA256_HEX.match(value))
 
 
@@ -133,13 +135,14 @@ def _folded(value: str) -> str:
     return "".join(c for c in decomposed if c.isalnum() and not unicodedata.combining(c))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _subdivision_codes(alpha2: str) -> dict[str, str]:
     """Folded subdivision name → its code after the dash (``california`` → ``ca``)."""
     import pycountry
 
     codes: dict[str, str] = {}
-    for subdivision in pycountry.subdivisions.get(country_code=alpha2) or ():
+    # pycountry leaves Subdivisions.get unannotated (it returns a list for country_code=).
+    for subdivision in pycountry.subdivisions.get(country_code=alpha2) or ():  # type: ignore[no-untyped-call]
         codes[_folded(subdivision.name)] = subdivision.code.split("-", 1)[1].lower()
     return codes
 
@@ -228,7 +231,7 @@ def date_of_birth_meta(value: str) -> str:
         match = pattern.match(text)
         if not match:
             continue
-        parts = dict(zip(order, (int(g) for g in match.groups())))
+        parts = dict(zip(order, (int(g) for g in match.groups()), strict=True))
         if order[0] == "m" and parts["m"] > 12 >= parts["d"]:
             parts["m"], parts["d"] = parts["d"], parts["m"]
         try:
@@ -239,10 +242,11 @@ def date_of_birth_meta(value: str) -> str:
 
 
 def trimmed(value: str) -> str:
+    """The normalizer for ids hashed as they are: surrounding whitespace removed only."""
     return value.strip()
 
 
-def hashed(value: object, normalize) -> str:
+def hashed(value: object, normalize: Callable[[str], str]) -> str:
     """Normalize then hash one value; empty when nothing remains (never hash an empty string).
 
     An already hashed value is passed through before normalizing, so it is not altered.

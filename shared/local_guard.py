@@ -11,7 +11,7 @@ cloud, Cloud Run's IAM (the push subscription's OIDC token) guards vendor functi
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from shared import settings
 

@@ -19,20 +19,54 @@ REDACTED = "[REDACTED]"
 PERSONAL_KEYS = frozenset(
     {
         # normalized event / GA4
-        "user_data", "user_id", "email", "email_address", "sha256_email_address", "phone", "phone_number",
-        "sha256_phone_number", "first_name", "last_name", "sha256_first_name", "sha256_last_name", "name",
-        "street", "sha256_street", "address", "postal_code", "date_of_birth", "birthday", "gender",
+        "user_data",
+        "user_id",
+        "email",
+        "email_address",
+        "sha256_email_address",
+        "phone",
+        "phone_number",
+        "sha256_phone_number",
+        "first_name",
+        "last_name",
+        "sha256_first_name",
+        "sha256_last_name",
+        "name",
+        "street",
+        "sha256_street",
+        "address",
+        "postal_code",
+        "date_of_birth",
+        "birthday",
+        "gender",
         # Meta Conversions API user_data
-        "em", "ph", "fn", "ln", "db", "ge", "ct", "st", "zp", "external_id",
+        "em",
+        "ph",
+        "fn",
+        "ln",
+        "db",
+        "ge",
+        "ct",
+        "st",
+        "zp",
+        "external_id",
         # TikTok Events API user
-        "external_id", "ip", "client_ip_address", "ip_override",
+        "ip",
+        "client_ip_address",
+        "ip_override",
         # Mixpanel people properties, Segment traits
-        "$email", "$phone", "$name", "$first_name", "$last_name",
+        "$email",
+        "$phone",
+        "$name",
+        "$first_name",
+        "$last_name",
     }
 )
 # "name" is personal in an address or a user block but the event's name elsewhere (MP
 # events, TikTok): these containers keep a plain "name".
-_NAME_IS_NOT_PERSONAL_IN = frozenset({"events", "data", "properties", "contents", "items", "params", "products", "campaign", "event_properties"})
+_NAME_IS_NOT_PERSONAL_IN = frozenset(
+    {"events", "data", "properties", "contents", "items", "params", "products", "campaign", "event_properties"}
+)
 _EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
 _URL = re.compile(r"^(https?://[^?#\s]*)[?#]")
 

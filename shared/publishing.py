@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import grpc
 from google.api_core import grpc_helpers_async
@@ -33,15 +34,17 @@ _PUBLISH_METHOD = "/google.pubsub.v1.Publisher/Publish"
 _SERVICE_HOST = "pubsub.googleapis.com"
 _SCOPES = ("https://www.googleapis.com/auth/cloud-platform", "https://www.googleapis.com/auth/pubsub")
 # The codes google-cloud-pubsub's own publisher retries on.
-_RETRYABLE = frozenset({
-    grpc.StatusCode.ABORTED,
-    grpc.StatusCode.CANCELLED,
-    grpc.StatusCode.DEADLINE_EXCEEDED,
-    grpc.StatusCode.INTERNAL,
-    grpc.StatusCode.RESOURCE_EXHAUSTED,
-    grpc.StatusCode.UNAVAILABLE,
-    grpc.StatusCode.UNKNOWN,
-})
+_RETRYABLE = frozenset(
+    {
+        grpc.StatusCode.ABORTED,
+        grpc.StatusCode.CANCELLED,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.UNKNOWN,
+    }
+)
 # Pub/Sub's limits per Publish request (1000 messages, 10 MB), with room for the envelope.
 _MAX_BATCH_MESSAGES = 1000
 _MAX_BATCH_BYTES = 9_000_000
@@ -56,7 +59,7 @@ class _Waiter:
 
     __slots__ = ("messages", "size", "future")
 
-    def __init__(self, messages: list[Any], size: int, future: asyncio.Future) -> None:
+    def __init__(self, messages: list[Any], size: int, future: asyncio.Future[list[str]]) -> None:
         self.messages = messages
         self.size = size
         self.future = future
@@ -100,13 +103,16 @@ class EventPublisher:
         self._pump()
         try:
             return await asyncio.wait_for(waiter.future, timeout=self.timeout)
-        except asyncio.TimeoutError as exc:
+        except TimeoutError as exc:
             raise PublishError(f"no acknowledgement within {self.timeout}s") from exc
 
     def _connect(self, loop: asyncio.AbstractEventLoop) -> None:
         # A grpc.aio channel belongs to the loop it was made on; a new loop (tests) gets its own.
-        options = [("grpc.max_send_message_length", -1), ("grpc.max_receive_message_length", -1),
-                   ("grpc.keepalive_time_ms", 30000)]
+        options = [
+            ("grpc.max_send_message_length", -1),
+            ("grpc.max_receive_message_length", -1),
+            ("grpc.keepalive_time_ms", 30000),
+        ]
         emulator = os.environ.get("PUBSUB_EMULATOR_HOST")
         if emulator:
             self._channel = grpc.aio.insecure_channel(emulator, options=options)
@@ -134,7 +140,9 @@ class EventPublisher:
                 if waiter.future.done():  # its caller timed out or went away: publish nothing
                     self._queue.pop(0)
                     continue
-                if batch and (count + len(waiter.messages) > _MAX_BATCH_MESSAGES or size + waiter.size > _MAX_BATCH_BYTES):
+                if batch and (
+                    count + len(waiter.messages) > _MAX_BATCH_MESSAGES or size + waiter.size > _MAX_BATCH_BYTES
+                ):
                     break
                 batch.append(self._queue.pop(0))
                 count += len(waiter.messages)

@@ -39,8 +39,12 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from google.cloud.secretmanager_v1 import SecretManagerServiceClient
 
 DEFAULT_CACHE_SECONDS = 300.0
 DEFAULT_STALE_SECONDS = 3600.0
@@ -99,12 +103,12 @@ class SecretCache:
             self._values.clear()
 
 
-_client = None
+_client: SecretManagerServiceClient | None = None
 _client_lock = threading.Lock()
 _cache: SecretCache | None = None
 
 
-def _secret_manager_client():
+def _secret_manager_client() -> SecretManagerServiceClient:
     """One client per process (gRPC channel reuse)."""
     global _client
     with _client_lock:

@@ -10,6 +10,7 @@ def env_str(name: str, default: str = "") -> str:
 
 
 def env_int(name: str, default: int) -> int:
+    """An integer; ``default`` when unset or blank, ``ValueError`` naming the variable when not a number."""
     raw = os.environ.get(name, "")
     try:
         return int(raw) if raw.strip() else default
@@ -18,6 +19,7 @@ def env_int(name: str, default: int) -> int:
 
 
 def env_float(name: str, default: float) -> float:
+    """A number; ``default`` when unset or blank, ``ValueError`` naming the variable when not a number."""
     raw = os.environ.get(name, "")
     try:
         return float(raw) if raw.strip() else default
@@ -34,6 +36,7 @@ def env_list(name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
 
 
 def env_bool(name: str, default: bool = False) -> bool:
+    """``1``/``true``/``yes``/``on`` (any case) are true, any other text false; ``default`` when unset or blank."""
     raw = os.environ.get(name, "").strip().lower()
     if not raw:
         return default

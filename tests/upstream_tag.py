@@ -80,7 +80,7 @@ class UpstreamTag:
     hang_seconds: float = 3.0
     seen: list[Seen] = field(default_factory=list)
 
-    def __enter__(self) -> "UpstreamTag":
+    def __enter__(self) -> UpstreamTag:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -89,7 +89,13 @@ class UpstreamTag:
 
             def do_GET(self):
                 parts = urlsplit(self.path)
-                owner.seen.append(Seen(parts.path, dict(parse_qsl(parts.query, keep_blank_values=True)), {k.lower(): v for k, v in self.headers.items()}))
+                owner.seen.append(
+                    Seen(
+                        parts.path,
+                        dict(parse_qsl(parts.query, keep_blank_values=True)),
+                        {k.lower(): v for k, v in self.headers.items()},
+                    )
+                )
                 if owner.mode == "hang":
                     time.sleep(owner.hang_seconds)
                     return self._send(200, b"/* too late */", "text/javascript")

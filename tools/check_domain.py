@@ -25,9 +25,9 @@ import argparse
 import ipaddress
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -86,8 +86,14 @@ def check(site: str, collect: str, resolver: Resolver = resolve) -> tuple[list[s
             )
         else:
             notes.append(f"{collect} is a CNAME to {collect_res.canonical}, on the site's own domain")
-    pairs = [(s, c) for s in site_res.ipv4 for c in collect_res.ipv4] + [(s, c) for s in site_res.ipv6 for c in collect_res.ipv6]
-    unmatched = [c for c in collect_res.ipv4 + collect_res.ipv6 if not any(shares_prefix(s, c) for s in site_res.ipv4 + site_res.ipv6)]
+    pairs = [(s, c) for s in site_res.ipv4 for c in collect_res.ipv4] + [
+        (s, c) for s in site_res.ipv6 for c in collect_res.ipv6
+    ]
+    unmatched = [
+        c
+        for c in collect_res.ipv4 + collect_res.ipv6
+        if not any(shares_prefix(s, c) for s in site_res.ipv4 + site_res.ipv6)
+    ]
     if not pairs:
         warnings.append(f"{site} and {collect} have no address family in common: Safari cannot see a shared prefix")
     elif unmatched:
@@ -139,9 +145,15 @@ or CDN. The page and collect then share host and addresses, so Safari keeps the 
 
 def main(argv: list[str] | None = None, resolver: Resolver = resolve) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--site", default="", help="the site's host, e.g. www.example.com (default: the tracking host's registrable domain)")
+    parser.add_argument(
+        "--site",
+        default="",
+        help="the site's host, e.g. www.example.com (default: the tracking host's registrable domain)",
+    )
     parser.add_argument("--collect", default="", help="the tracking host serving collect, e.g. track.example.com")
-    parser.add_argument("--path", default="/metrics", help="the same-origin path to suggest (or that is used, without --collect)")
+    parser.add_argument(
+        "--path", default="/metrics", help="the same-origin path to suggest (or that is used, without --collect)"
+    )
     parser.add_argument("--strict", action="store_true", help="exit 1 when there is a warning")
     args = parser.parse_args(argv)
     path = "/" + args.path.strip("/")
@@ -150,7 +162,9 @@ def main(argv: list[str] | None = None, resolver: Resolver = resolve) -> int:
     if not site:
         parser.error("--site is required (or --collect, whose registrable domain is then taken as the site)")
     if not collect or collect == site:
-        print(f"ok: collect is served from the site's own origin (https://{site}{path}/): Safari keeps server-set cookies")
+        print(
+            f"ok: collect is served from the site's own origin (https://{site}{path}/): Safari keeps server-set cookies"
+        )
         return 0
     try:
         warnings, notes = check(site, collect, resolver)

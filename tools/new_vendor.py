@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     for path in created:
         print(f"  {path.relative_to(args.root)}")
     print(
-        f"\nNext (README \"Add a vendor\"):\n"
+        f'\nNext (README "Add a vendor"):\n'
         f"  1. write EVENT_MAP and build_request in functions/vendors/{args.name}/main.py\n"
         f"  2. put the exact expected requests in tests/golden/vendors/{args.name}/requests.json\n"
         f"     and run: .venv/bin/python -m pytest tests/unit/test_vendor_golden.py -k {args.name}\n"

@@ -8,7 +8,8 @@ shipped, so every run shows the before/after of the group-commit publisher.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from google.api_core import exceptions as gexc
 from google.cloud import pubsub_v1
@@ -44,14 +45,12 @@ class ThreadedEventPublisher:
     async def publish_events(self, events: Sequence[dict[str, Any]]) -> list[str]:
         """Publish every event; return their message IDs or raise :class:`PublishError`."""
         futures = [
-            asyncio.wrap_future(
-                self._client.publish(self.topic_path, encode_event(event), **message_attributes(event))
-            )
+            asyncio.wrap_future(self._client.publish(self.topic_path, encode_event(event), **message_attributes(event)))
             for event in events
         ]
         try:
             return list(await asyncio.wait_for(asyncio.gather(*futures), timeout=self.timeout))
-        except (asyncio.TimeoutError, gexc.GoogleAPICallError, gexc.RetryError, OSError) as exc:
+        except (TimeoutError, gexc.GoogleAPICallError, gexc.RetryError, OSError) as exc:
             raise PublishError(f"{type(exc).__name__}: {exc}".strip()) from exc
         except Exception as exc:  # noqa: BLE001 - any broker failure means "not persisted"
             raise PublishError(f"{type(exc).__name__}: {exc}".strip()) from exc

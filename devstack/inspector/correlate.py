@@ -17,8 +17,9 @@ import copy
 import itertools
 import json
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 from devstack.inspector.redact import redact, redact_query
 from devstack.names import DEAD_LETTER_SOURCE, vendor_of_subscription
@@ -39,7 +40,7 @@ class Timeline:
 
     max_hits: int = 1000
     secrets: tuple[str, ...] = ()
-    hits: "OrderedDict[str, dict[str, Any]]" = field(default_factory=OrderedDict)
+    hits: OrderedDict[str, dict[str, Any]] = field(default_factory=OrderedDict)
     _event_hit: dict[str, str] = field(default_factory=dict)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -111,7 +112,17 @@ class Timeline:
         state = event["vendors"].setdefault(record["vendor"], _new_vendor_state())
         attempt = {
             key: record.get(key)
-            for key in ("attempt", "outcome", "reason", "http_status", "latency_ms", "time", "detail", "debug", "message_id")
+            for key in (
+                "attempt",
+                "outcome",
+                "reason",
+                "http_status",
+                "latency_ms",
+                "time",
+                "detail",
+                "debug",
+                "message_id",
+            )
             if record.get(key) is not None
         }
         for key in ("request", "response", "vendor_event"):

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 REDACTED = "[redacted]"
 

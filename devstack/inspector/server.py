@@ -9,17 +9,18 @@ per-run token that ``make run`` prints in the inspector's URL.
 
 from __future__ import annotations
 
+import hmac
 import json
 import mimetypes
 import os
-import hmac
 import queue
 import re
 import secrets as token_source
 import threading
+from collections.abc import Iterable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from devstack.inspector.correlate import OUTCOMES, Change, Timeline
 from devstack.inspector.sources import DeadLetterWatcher, LogFollower
@@ -62,7 +63,7 @@ class Inspector:
         self._thread = threading.Thread(target=self._server.serve_forever, name="inspector-http", daemon=True)
 
     @classmethod
-    def for_stack(cls, stack, port: int = 0) -> "Inspector":
+    def for_stack(cls, stack, port: int = 0) -> Inspector:
         """An inspector wired to a started ``LocalStack``: its logs, vendors and emulator."""
         names = ["collect"] + [f"vendor-{v.name}" for v in stack.vendor_configs]
         return cls(
@@ -89,7 +90,7 @@ class Inspector:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> "Inspector":
+    def start(self) -> Inspector:
         try:
             if self._watcher is not None:
                 self._watcher.start()
@@ -112,7 +113,7 @@ class Inspector:
             self._server.shutdown()
         self._server.server_close()
 
-    def __enter__(self) -> "Inspector":
+    def __enter__(self) -> Inspector:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -204,16 +205,24 @@ def _handler_class(inspector: Inspector):
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             path, _, query = self.path.partition("?")
             if local_guard.host_name(self.headers.get("Host", "")) not in local_guard.LOOPBACK_NAMES:
-                return self._send(403, "application/json", b'{"error":"host_not_loopback","detail":"open the inspector at 127.0.0.1"}')
+                return self._send(
+                    403, "application/json", b'{"error":"host_not_loopback","detail":"open the inspector at 127.0.0.1"}'
+                )
             if path.startswith("/static/"):
                 # Static files are the page's code, not data: no token needed.
                 target = (STATIC_DIR / path[len("/static/") :]).resolve()
                 if STATIC_DIR.resolve() in target.parents and target.is_file():
                     return self._file(target)
-                return self._send(404, "application/json", json.dumps({"error": "not_found", "detail": path[:200]}).encode())
+                return self._send(
+                    404, "application/json", json.dumps({"error": "not_found", "detail": path[:200]}).encode()
+                )
             offered = _query_token(query) or self.headers.get("X-Inspector-Token", "")
             if not inspector.token_ok(offered):
-                return self._send(403, "application/json", b'{"error":"token_required","detail":"open the URL make run printed (it carries ?token=...)"}')
+                return self._send(
+                    403,
+                    "application/json",
+                    b'{"error":"token_required","detail":"open the URL make run printed (it carries ?token=...)"}',
+                )
             if path == "/":
                 return self._file(STATIC_DIR / "index.html")
             if path == "/api/state":

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from shared.jsonlog import parse_line
 
@@ -38,7 +40,7 @@ class LogFollower:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="inspector-logs", daemon=True)
 
-    def start(self) -> "LogFollower":
+    def start(self) -> LogFollower:
         self._thread.start()
         return self
 
@@ -99,13 +101,13 @@ class DeadLetterWatcher:
         self._subscriber = None
         self._future = None
 
-    def start(self) -> "DeadLetterWatcher":
+    def start(self) -> DeadLetterWatcher:
         from google.api_core import exceptions as gexc
         from google.cloud import pubsub_v1
 
         self._subscriber = pubsub_v1.SubscriberClient()
         path = self._subscriber.subscription_path(self.project, self.subscription)
-        try:
+        with contextlib.suppress(gexc.AlreadyExists):
             self._subscriber.create_subscription(
                 request={
                     "name": path,
@@ -113,8 +115,6 @@ class DeadLetterWatcher:
                     "ack_deadline_seconds": 60,
                 }
             )
-        except gexc.AlreadyExists:
-            pass
         self._future = self._subscriber.subscribe(path, callback=self._on_message)
         return self
 
@@ -132,10 +132,8 @@ class DeadLetterWatcher:
     def stop(self) -> None:
         if self._future is not None:
             self._future.cancel()
-            try:
+            with contextlib.suppress(Exception):  # cancelled streams end with an error by design
                 self._future.result(timeout=10)
-            except Exception:  # cancelled streams end with an error by design
-                pass
             self._future = None
         if self._subscriber is not None:
             self._subscriber.close()

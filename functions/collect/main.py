@@ -13,13 +13,17 @@ import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from shared import jsonlog, settings
+from shared import collect_secrets, jsonlog, settings
 from shared.collect_app import MAX_BODY_BYTES, CollectConfig, Collector, HttpRequest
 from shared.publishing import EventPublisher
 
 # Read at import: a bad setting (e.g. COOKIE_MAX_AGE_DAYS=900) stops the function from
 # starting, so the deploy fails visibly instead of every request answering 500.
 _config = CollectConfig.from_env()
+# Secrets: in the cloud (SECRETS_BACKEND=secretmanager) read from Secret Manager here, before
+# the function serves, and refreshed in the background afterwards (shared/collect_secrets.py),
+# so a rotation needs no redeploy and no request waits for Secret Manager.
+_keys = collect_secrets.from_env(_config)
 # A client that sends its body one byte a second holds a connection (and memory) open; a
 # real beacon's body arrives in milliseconds. BODY_READ_SECONDS bounds the whole read.
 _body_deadline = settings.env_float("BODY_READ_SECONDS", 5.0)
@@ -30,7 +34,7 @@ def _get_collector() -> Collector:
     # Created on first use so that importing this module (tests, cold start) opens no channel.
     global _collector
     if _collector is None:
-        _collector = Collector(EventPublisher().publish_events, _config)
+        _collector = Collector(EventPublisher().publish_events, _config, _keys)
     return _collector
 
 
@@ -41,8 +45,12 @@ async def collect(request: Request) -> Response:
         return await _collect(request)
     except Exception as exc:  # noqa: BLE001 - the last resort around the adapter itself
         jsonlog.error("collect internal error", exception=type(exc).__name__, path=request.url.path[:100])
-        return Response(b'{"error":"internal_error","detail":"the request could not be processed"}', status_code=500,
-                        media_type="application/json", headers={"Cache-Control": "no-store"})
+        return Response(
+            b'{"error":"internal_error","detail":"the request could not be processed"}',
+            status_code=500,
+            media_type="application/json",
+            headers={"Cache-Control": "no-store"},
+        )
 
 
 async def _collect(request: Request) -> Response:

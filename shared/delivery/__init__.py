@@ -8,6 +8,25 @@ See docs/vendors/README.md.
 """
 
 from shared.delivery.outcome import Outcome
-from shared.delivery.vendor import VENDOR_MISCONFIGURED, Attempt, Plan, Reject, Skip, Vendor, VendorRequest, misconfigured
+from shared.delivery.vendor import (
+    VENDOR_MISCONFIGURED,
+    Attempt,
+    Plan,
+    Reject,
+    Skip,
+    Vendor,
+    VendorRequest,
+    misconfigured,
+)
 
-__all__ = ["VENDOR_MISCONFIGURED", "Attempt", "Outcome", "Plan", "Reject", "Skip", "Vendor", "VendorRequest", "misconfigured"]
+__all__ = [
+    "VENDOR_MISCONFIGURED",
+    "Attempt",
+    "Outcome",
+    "Plan",
+    "Reject",
+    "Skip",
+    "Vendor",
+    "VendorRequest",
+    "misconfigured",
+]

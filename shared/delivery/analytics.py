@@ -85,16 +85,55 @@ def host(url: str) -> str:
 # (user_data, the IP) never travels as a plain property.
 CONTEXT_KEYS = frozenset(
     {
-        "event_name", "event_id", "client_id", "user_id", "user_data", "user_properties", "consent",
-        "cookies", "ip_override", "user_agent", "client_hints", "event_location", "timestamp_micros",
-        "source", "debug_mode", "items", "page_location", "page_referrer", "page_title", "page_hostname",
-        "page_path", "language", "screen_resolution", "ga_session_id", "ga_session_number",
-        "engagement_time_msec", "app_instance_id",
-        *(override for _, override in UTM_KEYS), "campaign_id", "campaign_creative_format",
-        "campaign_marketing_tactic", "campaign",
+        "event_name",
+        "event_id",
+        "client_id",
+        "user_id",
+        "user_data",
+        "user_properties",
+        "consent",
+        "cookies",
+        "ip_override",
+        "user_agent",
+        "client_hints",
+        "event_location",
+        "timestamp_micros",
+        "source",
+        "debug_mode",
+        "items",
+        "page_location",
+        "page_referrer",
+        "page_title",
+        "page_hostname",
+        "page_path",
+        "language",
+        "screen_resolution",
+        "ga_session_id",
+        "ga_session_number",
+        "engagement_time_msec",
+        "app_instance_id",
+        *(override for _, override in UTM_KEYS),
+        "campaign_id",
+        "campaign_creative_format",
+        "campaign_marketing_tactic",
+        "campaign",
         # Ad click ids and pixel cookies: advertising identifiers, not analytics properties.
-        "fbc", "fbp", "fbclid", "ttclid", "ttp", "gclid", "gbraid", "wbraid", "dclid", "msclkid",
-        "epik", "li_fat_id", "rdt_cid", "sccid", "ScCid", "click_ids",
+        "fbc",
+        "fbp",
+        "fbclid",
+        "ttclid",
+        "ttp",
+        "gclid",
+        "gbraid",
+        "wbraid",
+        "dclid",
+        "msclkid",
+        "epik",
+        "li_fat_id",
+        "rdt_cid",
+        "sccid",
+        "ScCid",
+        "click_ids",
     }
 )
 
@@ -105,7 +144,8 @@ def event_parameters(event: dict[str, Any]) -> dict[str, Any]:
     Everything except :data:`CONTEXT_KEYS` and collect's ``x-*`` keys, values unchanged.
     """
     return {
-        key: value for key, value in event.items()
+        key: value
+        for key, value in event.items()
         if key not in CONTEXT_KEYS and not key.startswith("x-") and not key.startswith("_") and value is not None
     }
 
@@ -146,7 +186,8 @@ def device(event: dict[str, Any]) -> dict[str, Any]:
     ``browser_version``, ``model``, ``mobile`` (User-Agent Client Hints) and ``screen_width``,
     ``screen_height`` (gtag ``sr``). Only what is present; the user agent is not parsed."""
     found: dict[str, Any] = {}
-    hints = event.get("client_hints") if isinstance(event.get("client_hints"), dict) else {}
+    raw_hints = event.get("client_hints")
+    hints: dict[str, Any] = raw_hints if isinstance(raw_hints, dict) else {}
     for key, source in (("os", "platform"), ("os_version", "platform_version"), ("model", "model")):
         value = hints.get(source)
         if isinstance(value, str) and value.strip():
@@ -154,8 +195,14 @@ def device(event: dict[str, Any]) -> dict[str, Any]:
     if isinstance(hints.get("mobile"), bool):
         found["mobile"] = hints["mobile"]
     brands = hints.get("full_version_list") or hints.get("brands") or []
-    named = [b for b in brands if isinstance(b, dict) and isinstance(b.get("brand"), str)
-             and b["brand"].strip() and not b["brand"].strip().lower().startswith("not")]  # GREASE brands
+    named = [
+        b
+        for b in brands
+        if isinstance(b, dict)
+        and isinstance(b.get("brand"), str)
+        and b["brand"].strip()
+        and not b["brand"].strip().lower().startswith("not")
+    ]  # GREASE brands
     # "Google Chrome" or "Microsoft Edge" over the engine's "Chromium" when both are listed.
     chosen = next((b for b in named if b["brand"] != "Chromium"), named[0] if named else None)
     if chosen:

@@ -26,15 +26,16 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import json
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Callable, Hashable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from shared.delivery.outcome import Outcome
 
 if TYPE_CHECKING:
     from shared.delivery.vendor import Attempt, Vendor, VendorRequest
 
-_BATCH: contextvars.ContextVar["Batch | None"] = contextvars.ContextVar("delivery_batch", default=None)
+_BATCH: contextvars.ContextVar[Batch | None] = contextvars.ContextVar("delivery_batch", default=None)
 _SENT: contextvars.ContextVar[list[bool] | None] = contextvars.ContextVar("delivery_batch_sent", default=None)
 _MESSAGE: contextvars.ContextVar[Any] = contextvars.ContextVar("delivery_batch_message", default=None)
 
@@ -52,14 +53,15 @@ class BatchApi:
     """
 
     max_events: int
-    key: Callable[["VendorRequest"], Hashable]
-    combine: Callable[[list["VendorRequest"]], "VendorRequest"]
-    events: Callable[["VendorRequest"], int]
-    split: Callable[[Any, int], "list[Attempt] | None"] | None = None
+    key: Callable[[VendorRequest], Hashable]
+    combine: Callable[[list[VendorRequest]], VendorRequest]
+    events: Callable[[VendorRequest], int]
+    split: Callable[[Any, int], list[Attempt] | None] | None = None
 
 
-def list_batch(list_field: str = "data", max_events: int = 1000,
-               split: Callable[[Any, int], "list[Attempt] | None"] | None = None) -> BatchApi:
+def list_batch(
+    list_field: str = "data", max_events: int = 1000, split: Callable[[Any, int], list[Attempt] | None] | None = None
+) -> BatchApi:
     """The common shape (Meta, TikTok, Snapchat, Pinterest, Mixpanel ...): the body is an object
     whose ``list_field`` is the list of events and whose other fields apply to all of them."""
     from shared.delivery.vendor import VendorRequest
@@ -67,8 +69,12 @@ def list_batch(list_field: str = "data", max_events: int = 1000,
     def key(request: VendorRequest) -> Hashable:
         body = request.json if isinstance(request.json, dict) else {}
         shared_fields = {k: v for k, v in body.items() if k != list_field}
-        return (request.method, request.url, tuple(sorted(request.headers.items())),
-                json.dumps(shared_fields, sort_keys=True, default=str))
+        return (
+            request.method,
+            request.url,
+            tuple(sorted(request.headers.items())),
+            json.dumps(shared_fields, sort_keys=True, default=str),
+        )
 
     def combine(requests: list[VendorRequest]) -> VendorRequest:
         first = requests[0]
@@ -83,7 +89,7 @@ def list_batch(list_field: str = "data", max_events: int = 1000,
     return BatchApi(max_events=max_events, key=key, combine=combine, events=events, split=split)
 
 
-def array_batch(max_events: int, split: Callable[[Any, int], "list[Attempt] | None"] | None = None) -> BatchApi:
+def array_batch(max_events: int, split: Callable[[Any, int], list[Attempt] | None] | None = None) -> BatchApi:
     """A body that is a JSON array of events (Mixpanel ``/import``): requests to the same URL
     with the same headers are concatenated."""
     from shared.delivery.vendor import VendorRequest
@@ -101,16 +107,16 @@ def array_batch(max_events: int, split: Callable[[Any, int], "list[Attempt] | No
     return BatchApi(max_events=max_events, key=key, combine=combine, events=events, split=split)
 
 
-def current_batch() -> "Batch | None":
+def current_batch() -> Batch | None:
     """The batch the running delivery belongs to (``None`` outside a drain)."""
     return _BATCH.get()
 
 
 @dataclass
 class _Pending:
-    request: "VendorRequest"
+    request: VendorRequest
     values: Mapping[str, str]
-    future: "asyncio.Future[Attempt]"
+    future: asyncio.Future[Attempt]
     attempt: int = 1  # this message's delivery attempt
     last: bool = False  # its last one: a failure dead-letters it
 
@@ -118,7 +124,7 @@ class _Pending:
 class Batch:
     """One pulled set of messages of one vendor, delivered together."""
 
-    def __init__(self, vendor: "Vendor", concurrency: int = 16) -> None:
+    def __init__(self, vendor: Vendor, concurrency: int = 16) -> None:
         self.vendor = vendor
         self.requests_sent = 0
         self.throttled = False  # the vendor said slow down (429 / Retry-After): stop pulling
@@ -127,9 +133,9 @@ class Batch:
         self._expected = 0
         self._arrived = 0
         self._limit = asyncio.Semaphore(concurrency)
-        self._flush: asyncio.Task | None = None
+        self._flush: asyncio.Task[None] | None = None
 
-    async def run(self, messages: list[Any]) -> list["Attempt | BaseException"]:
+    async def run(self, messages: list[Any]) -> list[Attempt | BaseException]:
         """Deliver every message; one outcome (or the exception) per message, in order."""
         from shared.delivery.vendor import Attempt
 
@@ -143,10 +149,12 @@ class Batch:
         results = await asyncio.gather(*tasks, return_exceptions=True)
         if self._flush is not None:
             await self._flush
-        return [r if isinstance(r, (Attempt, BaseException)) else Attempt(Outcome.RETRYING, reason="no_outcome")
-                for r in results]
+        return [
+            r if isinstance(r, (Attempt, BaseException)) else Attempt(Outcome.RETRYING, reason="no_outcome")
+            for r in results
+        ]
 
-    async def _one(self, message: Any) -> "Attempt":
+    async def _one(self, message: Any) -> Attempt:
         sent = [False]
         _SENT.set(sent)  # this task's own context: marks whether it handed a request over
         _MESSAGE.set(message)
@@ -156,9 +164,9 @@ class Batch:
             if not sent[0]:
                 self._arrive()
 
-    async def submit(self, vendor: "Vendor", request: "VendorRequest", values: Mapping[str, str]) -> "Attempt":
+    async def submit(self, vendor: Vendor, request: VendorRequest, values: Mapping[str, str]) -> Attempt:
         """Called by the delivery instead of sending: wait for the batch's answer."""
-        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Attempt] = asyncio.get_running_loop().create_future()
         message = _MESSAGE.get()
         attempt = vendor.upcoming_attempt(message) if message is not None else 1
         self._pending.append(_Pending(request, values, future, attempt, attempt >= vendor.max_delivery_attempts()))
@@ -225,7 +233,7 @@ class Batch:
             if not pending.future.done():
                 pending.future.set_result(replace(attempt, batch_size=size))
 
-    def _split(self, chunk: list[_Pending], attempt: "Attempt") -> bool:
+    def _split(self, chunk: list[_Pending], attempt: Attempt) -> bool:
         """Per-event outcomes from the vendor's answer, when it gives them; ``False`` if not."""
         api = self.vendor.batch_api
         assert api is not None and api.split is not None
@@ -234,12 +242,15 @@ class Batch:
         if not rows or len(rows) != sum(counts):
             return False
         offset = 0
-        for pending, count in zip(chunk, counts):
-            mine = rows[offset:offset + count]
+        for pending, count in zip(chunk, counts, strict=True):
+            mine = rows[offset : offset + count]
             offset += count
             # A message carrying several events takes the outcome of its worst one.
-            worst = next((r for r in mine if r.outcome is Outcome.REJECTED), None) or \
-                next((r for r in mine if not r.outcome.ack), None) or mine[0]
+            worst = (
+                next((r for r in mine if r.outcome is Outcome.REJECTED), None)
+                or next((r for r in mine if not r.outcome.ack), None)
+                or mine[0]
+            )
             if not pending.future.done():
                 pending.future.set_result(replace(worst, batch_size=sum(counts), response=attempt.response))
         return True

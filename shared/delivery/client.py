@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import threading
 import weakref
-from typing import Any, Awaitable, TypeVar
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import aiohttp
 import orjson
@@ -35,7 +37,7 @@ from shared.delivery.http import Response
 T = TypeVar("T")
 
 # Per event loop: a session's connections belong to the loop that opened them.
-_sessions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]" = weakref.WeakKeyDictionary()
+_sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any] = weakref.WeakKeyDictionary()
 _sync_loop: asyncio.AbstractEventLoop | None = None
 _sync_lock = threading.Lock()
 
@@ -69,9 +71,11 @@ def _new_session() -> Any:
     max_connections = env_settings.env_int("VENDOR_MAX_CONNECTIONS", 100)
     if http2_enabled():
         httpx = _httpx()
-        limits = httpx.Limits(max_connections=max_connections,
-                              max_keepalive_connections=env_settings.env_int("VENDOR_MAX_KEEPALIVE", 20),
-                              keepalive_expiry=30.0)
+        limits = httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=env_settings.env_int("VENDOR_MAX_KEEPALIVE", 20),
+            keepalive_expiry=30.0,
+        )
         # trust_env off: no proxy or netrc surprises, the destination is the vendor's.
         return httpx.AsyncClient(http2=True, limits=limits, follow_redirects=False, trust_env=False)
     connector = aiohttp.TCPConnector(limit=max_connections, keepalive_timeout=30.0, enable_cleanup_closed=True)
@@ -93,7 +97,7 @@ def _is_httpx(client: Any) -> bool:
 
 
 def _closed(client: Any) -> bool:
-    return client.is_closed if _is_httpx(client) else client.closed
+    return bool(client.is_closed if _is_httpx(client) else client.closed)
 
 
 def encode_json(body: Any) -> bytes:
@@ -112,14 +116,16 @@ async def send(method: str, url: str, headers: dict[str, str], body: Any, timeou
     connect, read = timeout
     client = session()
     if _is_httpx(client):
-        response = await client.request(method, url, headers=headers, content=content,
-                                        timeout=_httpx().Timeout(read, connect=connect, pool=connect))
+        response = await client.request(
+            method, url, headers=headers, content=content, timeout=_httpx().Timeout(read, connect=connect, pool=connect)
+        )
         return Response(response.status_code, response.text, {k.lower(): v for k, v in response.headers.items()})
     limits = aiohttp.ClientTimeout(total=connect + read, sock_connect=connect, sock_read=read)
     # encoded=True: the URL goes out byte for byte (yarl would otherwise re-quote the query,
     # and GA4's /g/collect parameters must reach Google exactly as built).
-    async with client.request(method, yarl.URL(url, encoded=True), headers=headers, data=content, timeout=limits,
-                              allow_redirects=False) as response:
+    async with client.request(
+        method, yarl.URL(url, encoded=True), headers=headers, data=content, timeout=limits, allow_redirects=False
+    ) as response:
         raw = await response.read()
         text = raw.decode(response.charset or "utf-8", errors="replace")
         return Response(response.status, text, {k.lower(): v for k, v in response.headers.items()})
@@ -134,10 +140,8 @@ async def close() -> None:
 
 def _close_sync_loop() -> None:
     if _sync_loop is not None and _sync_loop.is_running():
-        try:
+        with contextlib.suppress(Exception):  # noqa: BLE001 - exiting anyway
             asyncio.run_coroutine_threadsafe(close(), _sync_loop).result(timeout=2)
-        except Exception:  # noqa: BLE001 - exiting anyway
-            pass
 
 
 def run_sync(coroutine: Awaitable[T]) -> T:

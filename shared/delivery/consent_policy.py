@@ -22,8 +22,9 @@ as denied). The decision is pure: golden and matrix tests call :func:`decide` di
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 PURPOSES = ("ad_storage", "analytics_storage", "ad_user_data", "ad_personalization")
 STATES = ("granted", "denied", "not_set")
@@ -80,17 +81,22 @@ def effective(declared: ConsentPolicy, settings: Mapping[str, str]) -> ConsentPo
     """The declared policy with the ``CONSENT_*`` settings applied (empty setting: declared)."""
     return ConsentPolicy(
         send=_purposes(settings["CONSENT_SEND"]) if settings.get("CONSENT_SEND") else declared.send,
-        personal_data=(_purposes(settings["CONSENT_PERSONAL_DATA"]) if settings.get("CONSENT_PERSONAL_DATA")
-                       else declared.personal_data),
-        restricted=(_purposes(settings["CONSENT_RESTRICTED"]) if settings.get("CONSENT_RESTRICTED")
-                    else declared.restricted),
+        personal_data=(
+            _purposes(settings["CONSENT_PERSONAL_DATA"])
+            if settings.get("CONSENT_PERSONAL_DATA")
+            else declared.personal_data
+        ),
+        restricted=(
+            _purposes(settings["CONSENT_RESTRICTED"]) if settings.get("CONSENT_RESTRICTED") else declared.restricted
+        ),
     )
 
 
 def consent_state(event: Mapping[str, Any], attributes: Mapping[str, str] | None = None) -> dict[str, str]:
     """Each purpose's state from the event's ``consent`` (or the message attributes)."""
     attributes = attributes or {}
-    consent = event.get("consent") if isinstance(event.get("consent"), dict) else {}
+    raw = event.get("consent")
+    consent: Mapping[str, Any] = raw if isinstance(raw, dict) else {}
     state: dict[str, str] = {}
     for purpose in PURPOSES:
         value = str(consent.get(purpose) or attributes.get(f"consent_{purpose}") or "not_set").strip().lower()

@@ -22,7 +22,8 @@ import asyncio
 import time
 from typing import TYPE_CHECKING, Any
 
-from shared import jsonlog, settings as env_settings
+from shared import jsonlog
+from shared import settings as env_settings
 from shared.delivery.batching import Batch
 from shared.delivery.envelope import PushMessage
 from shared.event import decode_event
@@ -33,14 +34,14 @@ if TYPE_CHECKING:
 # Leave this much of DRAIN_SECONDS (at most a quarter of it) for the last batch's sends, acks
 # and the response: a batch of 1,000 with one bisection still fits.
 _MARGIN_SECONDS = 12.0
-_subscriber = None
+_subscriber: Any = None
 
 
-def _client():
+def _client() -> Any:
     """One subscriber client per process (gRPC channel reused across drains)."""
     global _subscriber
     if _subscriber is None:
-        from google.cloud import pubsub_v1
+        from google.cloud import pubsub_v1  # type: ignore[attr-defined]  # the package re-exports it lazily
 
         _subscriber = pubsub_v1.SubscriberClient()
     return _subscriber
@@ -68,7 +69,7 @@ def decode_pulled(received: Any, subscription: str) -> PushMessage:
     )
 
 
-async def drain(vendor: "Vendor", subscription: str | None = None) -> dict[str, Any]:
+async def drain(vendor: Vendor, subscription: str | None = None) -> dict[str, Any]:
     """Drain ``subscription`` into ``vendor``; return (and log) what happened."""
     subscription = subscription or subscription_path()
     started = time.monotonic()
@@ -89,7 +90,9 @@ async def drain(vendor: "Vendor", subscription: str | None = None) -> dict[str, 
         pulls += 1
         if not received:
             break
-        messages, ack_ids, nack_ids = [], [], []
+        messages: list[tuple[Any, PushMessage]] = []
+        ack_ids: list[str] = []
+        nack_ids: list[str] = []
         repeated = False
         for item in received:
             if item.message.message_id in seen:
@@ -103,18 +106,28 @@ async def drain(vendor: "Vendor", subscription: str | None = None) -> dict[str, 
                 messages.append((item.ack_id, decode_pulled(item, subscription)))
             except (UnicodeDecodeError, ValueError) as exc:
                 # As with push: a poison message is nacked, so it ends in the dead-letter topic.
-                jsonlog.error("delivery", vendor=vendor.name, outcome="invalid_envelope",
-                              message_id=str(item.message.message_id), reason=f"message data is not a JSON event: {exc}")
+                jsonlog.error(
+                    "delivery",
+                    vendor=vendor.name,
+                    outcome="invalid_envelope",
+                    message_id=str(item.message.message_id),
+                    reason=f"message data is not a JSON event: {exc}",
+                )
                 nack_ids.append(item.ack_id)
                 totals["invalid_envelope"] = totals.get("invalid_envelope", 0) + 1
         batch = Batch(vendor, concurrency=env_settings.env_int("DRAIN_CONCURRENCY", 16))
         results = await batch.run([message for _, message in messages])
         requests_sent += batch.requests_sent
         acked = 0
-        for (ack_id, _), result in zip(messages, results):
+        for (ack_id, _), result in zip(messages, results, strict=True):
             if isinstance(result, BaseException):
-                jsonlog.error("delivery", vendor=vendor.name, outcome="retrying", reason="runtime_error",
-                              detail=f"{type(result).__name__}: {result}"[:300])
+                jsonlog.error(
+                    "delivery",
+                    vendor=vendor.name,
+                    outcome="retrying",
+                    reason="runtime_error",
+                    detail=f"{type(result).__name__}: {result}"[:300],
+                )
                 outcome, ack = "retrying", False
             else:
                 outcome, ack = result.outcome.value, result.outcome.ack
@@ -145,12 +158,13 @@ async def drain(vendor: "Vendor", subscription: str | None = None) -> dict[str, 
     return summary
 
 
-def _pull(subscriber: Any, subscription: str, max_messages: int, timeout: float) -> list:
+def _pull(subscriber: Any, subscription: str, max_messages: int, timeout: float) -> list[Any]:
     from google.api_core import exceptions as gexc
 
     try:
-        response = subscriber.pull(request={"subscription": subscription, "max_messages": max_messages},
-                                   timeout=max(0.5, timeout))
+        response = subscriber.pull(
+            request={"subscription": subscription, "max_messages": max_messages}, timeout=max(0.5, timeout)
+        )
     except (gexc.DeadlineExceeded, gexc.ServiceUnavailable):
         # Nothing to pull within the wait (the emulator holds an empty pull open) or the
         # service hiccuped: either way this drain is done, the next tick tries again.
@@ -165,4 +179,5 @@ def _answer(subscriber: Any, subscription: str, ack_ids: list[str], nack_ids: li
     if nack_ids:
         # Deadline 0 = nack: redelivered after the subscription's retry backoff.
         subscriber.modify_ack_deadline(
-            request={"subscription": subscription, "ack_ids": nack_ids, "ack_deadline_seconds": 0})
+            request={"subscription": subscription, "ack_ids": nack_ids, "ack_deadline_seconds": 0}
+        )

@@ -18,16 +18,20 @@ if TYPE_CHECKING:
     from shared.delivery.vendor import Vendor
 
 
-async def serve(vendor: "Vendor", request: Request) -> JSONResponse:
+async def serve(vendor: Vendor, request: Request) -> JSONResponse:
     """Route one request of a vendor function."""
     if request.url.path.rstrip("/").endswith("/drain"):
         if request.method != "POST":
             return JSONResponse({"error": "method_not_allowed", "detail": "POST /drain"}, status_code=405)
         subscription = drain.subscription_path()
         if not subscription:
-            return JSONResponse({"error": "drain_not_configured",
-                                 "detail": "DRAIN_SUBSCRIPTION is not set: this vendor is in push mode"},
-                                status_code=404)
+            return JSONResponse(
+                {
+                    "error": "drain_not_configured",
+                    "detail": "DRAIN_SUBSCRIPTION is not set: this vendor is in push mode",
+                },
+                status_code=404,
+            )
         return JSONResponse(await drain.drain(vendor, subscription))
     status, payload = await vendor.ahandle_push(await request.body(), request.headers)
     return JSONResponse(payload, status_code=status)

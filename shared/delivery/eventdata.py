@@ -9,7 +9,8 @@ vendor's doc page lists the keys it reads.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from shared.delivery.vendor import Reject
@@ -144,7 +145,6 @@ def address_value(address: dict[str, Any], key: str) -> str:
 
 def page_url(event: dict[str, Any]) -> str:
     return text(event, "page_location")
-
 
 
 def visitor_ip(event: dict[str, Any]) -> str:

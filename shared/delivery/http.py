@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 REDACTED = "[REDACTED]"
@@ -64,8 +65,14 @@ def secret_forms(secret: str) -> list[str]:
     """Every spelling of ``secret`` a log line may hold: as is, JSON-escaped, URL-encoded
     (``%2F`` and ``%2f``, ``/`` kept or not) and form-encoded (spaces as ``+``); longest first,
     so a longer form is replaced before a shorter one inside it."""
-    forms = {secret, json.dumps(secret)[1:-1], quote(secret, safe=""), quote(secret), quote_plus(secret),
-             quote_plus(secret, safe="/")}
+    forms = {
+        secret,
+        json.dumps(secret)[1:-1],
+        quote(secret, safe=""),
+        quote(secret),
+        quote_plus(secret),
+        quote_plus(secret, safe="/"),
+    }
     forms |= {_PERCENT_ESCAPE.sub(lambda m: m.group(0).lower(), form) for form in list(forms)}
     return sorted(forms, key=len, reverse=True)
 
@@ -114,4 +121,3 @@ class Response:
 
     def excerpt(self) -> str:
         return self.text[:_EXCERPT]
-

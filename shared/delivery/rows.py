@@ -10,8 +10,8 @@ batch mode uses the whole list. Pure functions, no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from shared.delivery.outcome import Outcome
 from shared.delivery.vendor import Attempt
@@ -43,8 +43,9 @@ def row_outcomes(
     for index in range(count):
         failure = failures.get(index)
         if failure is not None:
-            attempts.append(Attempt(Outcome.REJECTED, reason=failure.reason, status=status,
-                                    detail=failure.detail[:500]))
+            attempts.append(
+                Attempt(Outcome.REJECTED, reason=failure.reason, status=status, detail=failure.detail[:500])
+            )
         elif others_ingested:
             attempts.append(Attempt(Outcome.DELIVERED, status=status))
         else:

@@ -27,10 +27,12 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
-from shared import jsonlog, local_guard, personal_data, secrets, settings as env_settings
+from shared import jsonlog, local_guard, personal_data, secrets
+from shared import settings as env_settings
 from shared.delivery import batching, client, consent_policy, http
 from shared.delivery.envelope import EnvelopeError, PushMessage, decode_push
 from shared.delivery.outcome import Outcome
@@ -39,8 +41,16 @@ from shared.privacy import rules as privacy_rules, transform as privacy
 DEFAULT_TIMEOUT_SECONDS = 10.0
 CONNECT_TIMEOUT_SECONDS = 3.05
 # Runtime settings every vendor understands, read as <VENDOR>_<KEY> like its own settings.
-RUNTIME_SETTINGS = ("EVENTS", "EVENT_MAP", "SEND_UNMAPPED", "MEASUREMENT_IDS", "TEST_MODE", "TIMEOUT_SECONDS",
-                    *consent_policy.SETTING_NAMES, *privacy_rules.SETTING_NAMES)
+RUNTIME_SETTINGS = (
+    "EVENTS",
+    "EVENT_MAP",
+    "SEND_UNMAPPED",
+    "MEASUREMENT_IDS",
+    "TEST_MODE",
+    "TIMEOUT_SECONDS",
+    *consent_policy.SETTING_NAMES,
+    *privacy_rules.SETTING_NAMES,
+)
 # The one reason every configuration error a vendor reports (bad token, pixel, permission)
 # is logged under, at ERROR: the monitoring alert fires on it (docs/contracts.md).
 VENDOR_MISCONFIGURED = "vendor_misconfigured"
@@ -183,9 +193,9 @@ class Vendor:
     kind: str = "analytics"
     required_keys: tuple[str, ...] = ()
     # The vendor's batch API, used in batch mode (docs/batch.md); None: one request per event.
-    batch_api: "batching.BatchApi | None" = None
-    _seen: "OrderedDict[str, int]" = field(default_factory=OrderedDict, repr=False)
-    _delivered: "OrderedDict[str, None]" = field(default_factory=OrderedDict, repr=False)
+    batch_api: batching.BatchApi | None = None
+    _seen: OrderedDict[str, int] = field(default_factory=OrderedDict, repr=False)
+    _delivered: OrderedDict[str, None] = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
@@ -319,8 +329,9 @@ class Vendor:
             # Whatever the mapping raised, it is a bug in the mapping (a mapping states what it
             # refuses with Skip or Reject): retry, so the event ends in the dead-letter topic and
             # can be replayed once the mapping is fixed, instead of being acked and lost.
-            attempt = Attempt(Outcome.RETRYING, reason="mapping_error", detail=f"{type(exc).__name__}: {exc}",
-                              alert=True)
+            attempt = Attempt(
+                Outcome.RETRYING, reason="mapping_error", detail=f"{type(exc).__name__}: {exc}", alert=True
+            )
             return Plan(None, attempt, debug, vendor_event, consent)
         try:
             json.dumps(request.json, allow_nan=False)
@@ -334,7 +345,9 @@ class Vendor:
         missing = [key for key in required if not any(prepared.get(k) for k in key.split("|"))]
         if missing:
             prefix = self.name.upper()
-            reason = "missing_settings:" + ",".join("|".join(f"{prefix}_{k}" for k in key.split("|")) for key in missing)
+            reason = "missing_settings:" + ",".join(
+                "|".join(f"{prefix}_{k}" for k in key.split("|")) for key in missing
+            )
             return Plan(request, Attempt(Outcome.DRY_RUN, reason=reason), debug, vendor_event, consent, event)
         return Plan(request, None, debug, vendor_event, consent, event)
 
@@ -356,7 +369,10 @@ class Vendor:
         if headers is not None and local_guard.enabled():
             reason = local_guard.refusal(headers)
             if reason is not None:
-                return 403, {"error": reason, "detail": "local vendor functions accept only the emulator's push requests"}
+                return 403, {
+                    "error": reason,
+                    "detail": "local vendor functions accept only the emulator's push requests",
+                }
         try:
             message = decode_push(body)
         except EnvelopeError as exc:
@@ -424,8 +440,10 @@ class Vendor:
             # Local only: the vendor's copy of the event after its privacy controls (inspector).
             record["vendor_event"] = plan.event
         if log_requests and attempt.response is not None:
-            record["response"] = {"status": attempt.response.status,
-                                  "body": http.redact_text(attempt.response.excerpt(), secret_values)}
+            record["response"] = {
+                "status": attempt.response.status,
+                "body": http.redact_text(attempt.response.excerpt(), secret_values),
+            }
         severity = "INFO" if attempt.outcome.ack and attempt.outcome is not Outcome.REJECTED else "WARNING"
         if attempt.alert:
             severity = "ERROR"
@@ -514,7 +532,7 @@ class Vendor:
                 self._delivered.popitem(last=False)
 
 
-def _safe_error(exc: Exception, values: Mapping[str, str], vendor: Vendor) -> str:
+def _safe_error(exc: BaseException, values: Mapping[str, str], vendor: Vendor) -> str:
     """A transport error's text, with credentials out of it (URLs may carry tokens)."""
     text = http.redact_text(str(exc), [values.get(key, "") for key in vendor.secret_names])
     return type(exc).__name__ + ": " + text[:300]

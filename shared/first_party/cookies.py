@@ -28,8 +28,9 @@ from __future__ import annotations
 import re
 import secrets
 import time
-from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from shared import jsonlog
@@ -122,6 +123,11 @@ class CookiePolicy:
     domain: str = "auto"
     client_id_days: int = 395
     families: frozenset[str] = frozenset()
+    # Derived in __post_init__, not constructor arguments.
+    specs: tuple[CookieSpec, ...] = field(init=False, repr=False, compare=False)
+    _domains: dict[str, str | None] = field(
+        init=False, repr=False, compare=False
+    )  # Host header → Domain attribute (bounded)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "specs", tuple(spec for spec in SPECS if spec.family in self.families))
@@ -135,7 +141,7 @@ class CookiePolicy:
             return self.domain
         if not host_header:
             return None
-        cache: dict[str, str | None] = self._domains  # type: ignore[attr-defined]
+        cache = self._domains
         if host_header in cache:
             return cache[host_header]
         found = domains.registrable_domain(domains.hostname(host_header))
@@ -143,7 +149,8 @@ class CookiePolicy:
             cache[host_header] = found
         return found
 
-    def for_request(self, cookies: Mapping[str, str], host_header: str, now: float | None = None) -> "RequestCookies":
+    def for_request(self, cookies: Mapping[str, str], host_header: str, now: float | None = None) -> RequestCookies:
+        """The cookie decisions for one request carrying ``cookies`` to ``host_header``."""
         return RequestCookies(self, cookies, host_header, time.time() if now is None else now)
 
 
@@ -174,8 +181,20 @@ class RequestCookies:
     means no cookie of that purpose on the response.
     """
 
-    __slots__ = ("policy", "jar", "host", "now", "forwarded", "server_id", "ga_id", "client_id",
-                 "analytics_denied", "ad_denied", "managed", "_domain")
+    __slots__ = (
+        "policy",
+        "jar",
+        "host",
+        "now",
+        "forwarded",
+        "server_id",
+        "ga_id",
+        "client_id",
+        "analytics_denied",
+        "ad_denied",
+        "managed",
+        "_domain",
+    )
 
     def __init__(self, policy: CookiePolicy, jar: Mapping[str, str], host: str, now: float) -> None:
         self.policy, self.jar, self.host, self.now = policy, jar, host, now
@@ -230,6 +249,7 @@ class RequestCookies:
     # -- vendor cookies --------------------------------------------------------------------
 
     def domain(self) -> str | None:
+        """The ``Domain`` attribute of this request's cookies (``None``: host-only), computed once."""
         if self._domain is None:
             self._domain = (self.policy.cookie_domain(self.host),)
         return self._domain[0]
@@ -243,6 +263,7 @@ class RequestCookies:
             current = self.jar.get(spec.name) if self.jar else None
             if current is not None and not _VALUE.fullmatch(current):
                 current = None  # not something we would write back; rebuilt or left alone
+            value: str | None
             if spec.kind == "fbp":
                 value = current if current and _valid_fbp(current) else self._new_fbp()
             elif spec.param is None:
@@ -294,7 +315,15 @@ class RequestCookies:
             if jar and fpid.COOKIE_NAME in jar:
                 headers.append(set_cookie(fpid.COOKIE_NAME, "", 0, self.domain(), http_only=True))
         elif self.client_id is not None:
-            headers.append(set_cookie(fpid.COOKIE_NAME, fpid.PREFIX + self.client_id, self.policy.client_id_days * DAY, self.domain(), http_only=True))
+            headers.append(
+                set_cookie(
+                    fpid.COOKIE_NAME,
+                    fpid.PREFIX + self.client_id,
+                    self.policy.client_id_days * DAY,
+                    self.domain(),
+                    http_only=True,
+                )
+            )
         if not self.policy.specs:
             return headers
         if self.ad_denied:
@@ -323,7 +352,7 @@ def _held_click_id(spec: CookieSpec, current: str) -> tuple[str | None, float | 
         match = _GCL.fullmatch(current)
         return (match.group(2), float(match.group(1))) if match else (None, None)
     if spec.kind == "prefixed":
-        return (current[len(spec.prefix):] if current.startswith(spec.prefix) else None), None
+        return (current[len(spec.prefix) :] if current.startswith(spec.prefix) else None), None
     return current, None
 
 
@@ -347,6 +376,16 @@ def _click_ids(url: Any) -> dict[str, str]:
 
 
 __all__ = [
-    "CLICK_ID_PARAMS", "CookiePolicy", "CookieSpec", "FAMILIES", "MAX_AGE_DAYS_LIMIT", "RequestCookies", "SPECS",
-    "VENDOR_COOKIES", "clamp_days", "client_id_from_ga", "parse_families", "set_cookie",
+    "CLICK_ID_PARAMS",
+    "CookiePolicy",
+    "CookieSpec",
+    "FAMILIES",
+    "MAX_AGE_DAYS_LIMIT",
+    "RequestCookies",
+    "SPECS",
+    "VENDOR_COOKIES",
+    "clamp_days",
+    "client_id_from_ga",
+    "parse_families",
+    "set_cookie",
 ]

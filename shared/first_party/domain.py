@@ -10,15 +10,19 @@ from __future__ import annotations
 import ipaddress
 import re
 import threading
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from publicsuffixlist import PublicSuffixList
 
 _HOST = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?")
 _MAX_CACHED = 256
 _cache: dict[str, str | None] = {}
-_psl = None
+_psl: PublicSuffixList | None = None
 _lock = threading.Lock()
 
 
-def _list():
+def _list() -> PublicSuffixList:
     global _psl
     if _psl is None:
         with _lock:
@@ -60,10 +64,7 @@ def registrable_domain(host: str) -> str | None:
     suffix (e.g. ``<service>.run.app``): a cookie for those can only be host-only."""
     if host in _cache:
         return _cache[host]
-    if not host or "." not in host or is_ip(host):
-        domain = None
-    else:
-        domain = _list().privatesuffix(host)
+    domain = None if not host or "." not in host or is_ip(host) else _list().privatesuffix(host)
     if len(_cache) < _MAX_CACHED:
         _cache[host] = domain
     return domain

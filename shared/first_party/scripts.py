@@ -31,8 +31,8 @@ import hashlib
 import json
 import re
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Mapping
 from urllib.parse import parse_qsl, urlencode
 
 import requests
@@ -78,11 +78,15 @@ class ScriptConfig:
             if not TAG_ID.fullmatch(tag_id):
                 raise ValueError(f"ALLOWED_TAG_IDS: {tag_id!r} is not a tag id like G-XXXX or GTM-XXXX")
         if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?", self.upstream_origin):
-            raise ValueError(f"TAG_UPSTREAM_ORIGIN must be an origin such as {DEFAULT_UPSTREAM}, got {self.upstream_origin!r}")
+            raise ValueError(
+                f"TAG_UPSTREAM_ORIGIN must be an origin such as {DEFAULT_UPSTREAM}, got {self.upstream_origin!r}"
+            )
         if not 0 < self.ttl_seconds <= MAX_TTL_SECONDS:
             raise ValueError(f"TAG_CACHE_SECONDS must be between 1 and {MAX_TTL_SECONDS}, got {self.ttl_seconds}")
         if not 0 <= self.stale_seconds <= DEFAULT_STALE_SECONDS:
-            raise ValueError(f"TAG_STALE_SECONDS must be between 0 and {DEFAULT_STALE_SECONDS}, got {self.stale_seconds}")
+            raise ValueError(
+                f"TAG_STALE_SECONDS must be between 0 and {DEFAULT_STALE_SECONDS}, got {self.stale_seconds}"
+            )
         for path, tag_id in self.aliases.items():
             if not ALIAS_PATH.fullmatch(path) or _ALIAS_FORBIDDEN.search(path):
                 raise ValueError(
@@ -91,10 +95,13 @@ class ScriptConfig:
             if not TAG_ID.fullmatch(tag_id):
                 raise ValueError(f"TAG_ALIASES: {path} is bound to {tag_id!r}, which is not a tag id")
         if self.server_container_url and not _SERVER_URL.fullmatch(self.server_container_url):
-            raise ValueError(f"TAG_SERVER_CONTAINER_URL must be an http(s) URL without query, got {self.server_container_url!r}")
+            raise ValueError(
+                f"TAG_SERVER_CONTAINER_URL must be an http(s) URL without query, got {self.server_container_url!r}"
+            )
 
     @classmethod
-    def from_env(cls) -> "ScriptConfig":
+    def from_env(cls) -> ScriptConfig:
+        """The configuration from the environment (``TAG_ALIASES``, ...); bad entries fail at start-up."""
         aliases: dict[str, str] = {}
         for entry in settings.env_list("TAG_ALIASES"):
             path, sep, tag_id = entry.partition("=")
@@ -145,6 +152,8 @@ class _Entry:
 
 @dataclass
 class ScriptReply:
+    """What a script route answers: status, headers and body (empty for 304 and HEAD; gzipped when ``Content-Encoding`` says so)."""
+
     status: int
     headers: dict[str, str]
     body: bytes = b""
@@ -153,7 +162,9 @@ class ScriptReply:
 class ScriptServer:
     """Answers the script routes; one instance (and cache) per collect process."""
 
-    def __init__(self, config: ScriptConfig, fetch: Fetch | None = None, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, config: ScriptConfig, fetch: Fetch | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
         self.config = config
         self._allowed = frozenset(config.allowed_tag_ids) | frozenset(config.aliases.values())
         self._fetch = fetch or self._http_fetch
@@ -183,7 +194,9 @@ class ScriptServer:
         )
         return reply
 
-    async def _answer(self, method: str, path: str, query: str, headers: Mapping[str, str]) -> tuple[ScriptReply, str | None, str]:
+    async def _answer(
+        self, method: str, path: str, query: str, headers: Mapping[str, str]
+    ) -> tuple[ScriptReply, str | None, str]:
         if method not in ("GET", "HEAD"):
             return _comment(405, "method not allowed: use GET or HEAD", {"Allow": "GET, HEAD"}), None, "none"
         try:
@@ -299,7 +312,7 @@ class ScriptServer:
         url = f"{self.config.upstream_origin}{route}?{upstream_query}"
         try:
             return await asyncio.wait_for(self._fetch(url, conditional), self.config.total_timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise UpstreamError(f"no answer within {self.config.total_timeout} s") from None
 
     async def _http_fetch(self, url: str, conditional: dict[str, str]) -> Upstream:
@@ -313,7 +326,11 @@ class ScriptServer:
         headers = {"Accept": "*/*", "Accept-Encoding": "gzip", "User-Agent": "tagging-collect", **conditional}
         try:
             response = self._session.get(
-                url, headers=headers, timeout=(self.config.connect_timeout, self.config.total_timeout), allow_redirects=False, stream=True
+                url,
+                headers=headers,
+                timeout=(self.config.connect_timeout, self.config.total_timeout),
+                allow_redirects=False,
+                stream=True,
             )
             body = response.raw.read(MAX_SCRIPT_BYTES + 1, decode_content=True)
             response.close()
@@ -326,7 +343,13 @@ class ScriptServer:
     # -- the answer -------------------------------------------------------------------------
 
     def _reply(
-        self, method: str, route: str, entry: _Entry, headers: Mapping[str, str], forwarded: Mapping[str, str], no_store: bool = False
+        self,
+        method: str,
+        route: str,
+        entry: _Entry,
+        headers: Mapping[str, str],
+        forwarded: Mapping[str, str],
+        no_store: bool = False,
     ) -> ScriptReply:
         body = self._loader(route, forwarded) + entry.body if self._wants_loader(route) else entry.body
         etag = entry.etag if body is entry.body else _etag(body)
@@ -358,7 +381,7 @@ class ScriptServer:
         return (
             "/* first-party loader: hits go to the collector */"
             f"(function(w,l){{w[l]=w[l]||[];w[l].unshift((function(){{return arguments}})('set',{{server_container_url:{url}}}))}})(window,{name});\n"
-        ).encode("utf-8")
+        ).encode()
 
 
 def _entry(route: str, upstream: Upstream, now: float) -> _Entry:
@@ -394,7 +417,9 @@ def _accepts_gzip(header: str) -> bool:
 def _comment(status: int, text: str, headers: dict[str, str] | None = None) -> ScriptReply:
     """An error answer as a JS comment: a ``<script>`` that gets it stays a no-op."""
     safe = text.replace("*/", "* /")
-    return ScriptReply(status, {"Content-Type": JS_TYPE, "Cache-Control": "no-store", **(headers or {})}, f"/* {safe} */\n".encode("utf-8"))
+    return ScriptReply(
+        status, {"Content-Type": JS_TYPE, "Cache-Control": "no-store", **(headers or {})}, f"/* {safe} */\n".encode()
+    )
 
 
 __all__ = ["ScriptConfig", "ScriptReply", "ScriptServer", "SCRIPT_PATHS", "Upstream", "UpstreamError"]

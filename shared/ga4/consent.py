@@ -9,7 +9,8 @@ purpose after a two-character prefix), ``npa`` and ``dma``; the Measurement Prot
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from shared.event import CONSENT_PURPOSES
 
@@ -19,9 +20,15 @@ GRANTED, DENIED, NOT_SET = "granted", "denied", "not_set"
 #   no default: l (no update) m (→denied) n (→granted)
 #   default denied: p q r ; default granted: t u v
 GCD_LETTERS = {
-    "l": NOT_SET, "m": DENIED, "n": GRANTED,
-    "p": DENIED, "q": DENIED, "r": GRANTED,
-    "t": GRANTED, "u": DENIED, "v": GRANTED,
+    "l": NOT_SET,
+    "m": DENIED,
+    "n": GRANTED,
+    "p": DENIED,
+    "q": DENIED,
+    "r": GRANTED,
+    "t": GRANTED,
+    "u": DENIED,
+    "v": GRANTED,
 }
 GCS_DIGITS = {"1": GRANTED, "0": DENIED}
 
@@ -38,7 +45,7 @@ def decode_gcd(gcd: str) -> dict[str, str]:
     where a separator is itself a letter; upper case is read as lower case.
     """
     states = dict(_ALL_NOT_SET)
-    for purpose, position in zip(CONSENT_PURPOSES, (2, 4, 6, 8)):
+    for purpose, position in zip(CONSENT_PURPOSES, (2, 4, 6, 8), strict=True):
         if position < len(gcd):
             states[purpose] = GCD_LETTERS.get(gcd[position].lower(), NOT_SET)
     return states

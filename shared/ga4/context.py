@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from shared import settings
 
@@ -62,7 +63,9 @@ def valid_ip(text: str) -> str | None:
         return None
 
 
-def client_ip(headers: Mapping[str, str], remote_addr: str = "", trusted_hops: int = DEFAULT_TRUSTED_HOPS) -> str | None:
+def client_ip(
+    headers: Mapping[str, str], remote_addr: str = "", trusted_hops: int = DEFAULT_TRUSTED_HOPS
+) -> str | None:
     """The visitor's IP: the entry of ``X-Forwarded-For`` just left of the ``trusted_hops``
     entries our proxies appended; the socket's peer when no proxy forwarded the request.
     ``None`` when that entry is missing (the request did not come through the configured

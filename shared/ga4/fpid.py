@@ -22,13 +22,13 @@ def id_from_cookie(value: str | None) -> str | None:
     """The client id inside an FPID cookie value, or ``None`` if it is absent or malformed."""
     if not value or not value.startswith(PREFIX):
         return None
-    client_id = value[len(PREFIX):]
+    client_id = value[len(PREFIX) :]
     return client_id if _ID.fullmatch(client_id) else None
 
 
 def valid_id(client_id: str | None) -> bool:
     """Whether ``client_id`` can be stored in the cookie as it is."""
-    return bool(client_id) and _ID.fullmatch(client_id) is not None
+    return client_id is not None and _ID.fullmatch(client_id) is not None
 
 
 def new_client_id() -> str:

@@ -8,24 +8,42 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from shared.event import stable_event_id
-from shared.ga4 import consent as consent_codec, limits
+from shared.ga4 import consent as consent_codec
+from shared.ga4 import limits
+from shared.ga4.mp_validation import NUMERIC_ITEM_PARAMS
 from shared.ga4.normalize import NUMERIC_EVENT_PARAMS, OWNED_KEYS
 from shared.ga4.numbers import set_number
-from shared.ga4.mp_validation import NUMERIC_ITEM_PARAMS
 
 # Request-body keys with a place of their own; any other top-level key is kept as x-ga-mp2-<key>.
 _HANDLED_BODY_KEYS = frozenset(
     (
-        "client_id", "app_instance_id", "user_id", "timestamp_micros", "user_properties", "consent",
-        "non_personalized_ads", "user_data", "user_location", "ip_override", "user_agent", "device",
+        "client_id",
+        "app_instance_id",
+        "user_id",
+        "timestamp_micros",
+        "user_properties",
+        "consent",
+        "non_personalized_ads",
+        "user_data",
+        "user_location",
+        "ip_override",
+        "user_agent",
+        "device",
         "events",
     )
 )
 _DEVICE_KEYS = {"language": "language", "screen_resolution": "screen_resolution"}
-_LOCATION_KEYS = {"city": "city", "region_id": "region", "country_id": "country", "subcontinent_id": "subcontinent", "continent_id": "continent"}
+_LOCATION_KEYS = {
+    "city": "city",
+    "region_id": "region",
+    "country_id": "country",
+    "subcontinent_id": "subcontinent",
+    "continent_id": "continent",
+}
 
 
 def _reject_constant(name: str) -> Any:

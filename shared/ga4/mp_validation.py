@@ -25,13 +25,41 @@ MAX_FUTURE_MICROS = 15 * 60 * 1_000_000
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*")
 
 RESERVED_EVENT_NAMES = frozenset(
-    """ad_activeview ad_click ad_exposure ad_impression ad_query ad_reward adunit_exposure
-    app_background app_clear_data app_exception app_remove app_store_refund
-    app_store_subscription_cancel app_store_subscription_convert app_store_subscription_renew
-    app_update app_upgrade dynamic_link_app_open dynamic_link_app_update dynamic_link_first_open
-    error firebase_campaign first_open first_visit in_app_purchase notification_dismiss
-    notification_foreground notification_open notification_receive os_update session_start
-    session_start_with_rollout user_engagement""".split()
+    [
+        "ad_activeview",
+        "ad_click",
+        "ad_exposure",
+        "ad_impression",
+        "ad_query",
+        "ad_reward",
+        "adunit_exposure",
+        "app_background",
+        "app_clear_data",
+        "app_exception",
+        "app_remove",
+        "app_store_refund",
+        "app_store_subscription_cancel",
+        "app_store_subscription_convert",
+        "app_store_subscription_renew",
+        "app_update",
+        "app_upgrade",
+        "dynamic_link_app_open",
+        "dynamic_link_app_update",
+        "dynamic_link_first_open",
+        "error",
+        "firebase_campaign",
+        "first_open",
+        "first_visit",
+        "in_app_purchase",
+        "notification_dismiss",
+        "notification_foreground",
+        "notification_open",
+        "notification_receive",
+        "os_update",
+        "session_start",
+        "session_start_with_rollout",
+        "user_engagement",
+    ]
 )
 RESERVED_PARAM_NAMES = frozenset(("firebase_conversion",))
 RESERVED_USER_PROPERTIES = frozenset(
@@ -40,9 +68,30 @@ RESERVED_USER_PROPERTIES = frozenset(
 RESERVED_PREFIXES = ("google_", "ga_", "firebase_")
 
 STANDARD_ITEM_PARAMS = frozenset(
-    """item_id item_name affiliation coupon discount index item_brand item_category item_category2
-    item_category3 item_category4 item_category5 item_list_id item_list_name item_variant
-    location_id price quantity promotion_id promotion_name creative_name creative_slot""".split()
+    [
+        "item_id",
+        "item_name",
+        "affiliation",
+        "coupon",
+        "discount",
+        "index",
+        "item_brand",
+        "item_category",
+        "item_category2",
+        "item_category3",
+        "item_category4",
+        "item_category5",
+        "item_list_id",
+        "item_list_name",
+        "item_variant",
+        "location_id",
+        "price",
+        "quantity",
+        "promotion_id",
+        "promotion_name",
+        "creative_name",
+        "creative_slot",
+    ]
 )
 NUMERIC_ITEM_PARAMS = ("price", "quantity", "discount", "index")
 CONSENT_VALUES = frozenset(("GRANTED", "DENIED"))
@@ -62,15 +111,21 @@ def _shown(name: Any) -> str:
     text = str(name)
     if "@" in text:
         return "(redacted: looks like an email address)"
-    return text[:MAX_NAME + 10]
+    return text[: MAX_NAME + 10]
 
 
-def _check_name(name: Any, path: str, owner: str, kind: str, max_length: int, reserved: frozenset[str]) -> Message | None:
+def _check_name(
+    name: Any, path: str, owner: str, kind: str, max_length: int, reserved: frozenset[str]
+) -> Message | None:
     """``owner`` and ``kind`` make the description: "Event at index: [0] has invalid event name [...]"."""
     if not isinstance(name, str) or not name:
         return message(path, f"{owner} is missing a {kind} name (a non-empty string).", "VALUE_REQUIRED")
     if len(name) > max_length:
-        return message(path, f"{owner} has invalid {kind} name [{_shown(name)}]. Names can be at most {max_length} characters.", "NAME_INVALID")
+        return message(
+            path,
+            f"{owner} has invalid {kind} name [{_shown(name)}]. Names can be at most {max_length} characters.",
+            "NAME_INVALID",
+        )
     if not NAME.fullmatch(name):
         return message(
             path,
@@ -109,7 +164,13 @@ def validate_request(body: Any, now_micros: int) -> list[Message]:
     if not isinstance(events, list) or not events:
         found.append(message("events", "events must be a non-empty list.", "VALUE_REQUIRED"))
     elif len(events) > MAX_EVENTS:
-        found.append(message("events", f"A request can carry at most {MAX_EVENTS} events; it has {len(events)}.", "EXCEEDED_MAX_ENTITIES"))
+        found.append(
+            message(
+                "events",
+                f"A request can carry at most {MAX_EVENTS} events; it has {len(events)}.",
+                "EXCEEDED_MAX_ENTITIES",
+            )
+        )
     if "timestamp_micros" in body:
         problem = _check_timestamp(body["timestamp_micros"], "timestamp_micros", now_micros)
         if problem:
@@ -122,9 +183,17 @@ def validate_request(body: Any, now_micros: int) -> list[Message]:
         else:
             for purpose, value in consent.items():
                 if purpose not in ("ad_user_data", "ad_personalization"):
-                    found.append(message(f"consent.{_shown(purpose)}", "Only ad_user_data and ad_personalization can be set.", "NAME_INVALID"))
+                    found.append(
+                        message(
+                            f"consent.{_shown(purpose)}",
+                            "Only ad_user_data and ad_personalization can be set.",
+                            "NAME_INVALID",
+                        )
+                    )
                 elif not isinstance(value, str) or value.upper() not in CONSENT_VALUES:
-                    found.append(message(f"consent.{purpose}", "Consent values must be GRANTED or DENIED.", "VALUE_INVALID"))
+                    found.append(
+                        message(f"consent.{purpose}", "Consent values must be GRANTED or DENIED.", "VALUE_INVALID")
+                    )
     if "non_personalized_ads" in body and not isinstance(body["non_personalized_ads"], bool):
         found.append(message("non_personalized_ads", "non_personalized_ads must be a boolean.", "VALUE_INVALID"))
     for key in ("user_data", "user_location", "device"):
@@ -132,7 +201,13 @@ def validate_request(body: Any, now_micros: int) -> list[Message]:
             found.append(message(key, f"{key} must be an object.", "VALUE_INVALID"))
     behavior = body.get("validation_behavior")
     if behavior is not None and behavior not in VALIDATION_BEHAVIORS:
-        found.append(message("validation_behavior", "validation_behavior must be RELAXED or ENFORCE_RECOMMENDATIONS.", "VALUE_INVALID"))
+        found.append(
+            message(
+                "validation_behavior",
+                "validation_behavior must be RELAXED or ENFORCE_RECOMMENDATIONS.",
+                "VALUE_INVALID",
+            )
+        )
     return found
 
 
@@ -143,10 +218,18 @@ def _validate_user_properties(properties: Any, now_micros: int) -> list[Message]
         return [message("user_properties", "user_properties must be an object.", "VALUE_INVALID")]
     found: list[Message] = []
     if len(properties) > MAX_USER_PROPERTIES:
-        found.append(message("user_properties", f"At most {MAX_USER_PROPERTIES} user properties are allowed.", "EXCEEDED_MAX_ENTITIES"))
+        found.append(
+            message(
+                "user_properties",
+                f"At most {MAX_USER_PROPERTIES} user properties are allowed.",
+                "EXCEEDED_MAX_ENTITIES",
+            )
+        )
     for name, wrapped in properties.items():
         path = f"user_properties.{_shown(name)}"
-        problem = _check_name(name, path, "The request", "user property", MAX_USER_PROPERTY_NAME, RESERVED_USER_PROPERTIES)
+        problem = _check_name(
+            name, path, "The request", "user property", MAX_USER_PROPERTY_NAME, RESERVED_USER_PROPERTIES
+        )
         if problem:
             found.append(problem)
             continue
@@ -155,9 +238,17 @@ def _validate_user_properties(properties: Any, now_micros: int) -> list[Message]
             continue
         value = wrapped["value"]
         if isinstance(value, (dict, list)):
-            found.append(message(f"{path}.value", "A user property value must be a string or a number.", "VALUE_INVALID"))
+            found.append(
+                message(f"{path}.value", "A user property value must be a string or a number.", "VALUE_INVALID")
+            )
         elif isinstance(value, str) and len(value) > MAX_USER_PROPERTY_VALUE:
-            found.append(message(f"{path}.value", f"A user property value can be at most {MAX_USER_PROPERTY_VALUE} characters.", "VALUE_OUT_OF_BOUNDS"))
+            found.append(
+                message(
+                    f"{path}.value",
+                    f"A user property value can be at most {MAX_USER_PROPERTY_VALUE} characters.",
+                    "VALUE_OUT_OF_BOUNDS",
+                )
+            )
         if "timestamp_micros" in wrapped:
             problem = _check_timestamp(wrapped["timestamp_micros"], f"{path}.timestamp_micros", now_micros)
             if problem:
@@ -187,7 +278,13 @@ def validate_event(event: Any, index: int, now_micros: int) -> list[Message]:
         return found
     counted = [key for key in params if key != "items"]
     if len(counted) > MAX_PARAMS:
-        found.append(message(f"{base}.params", f"An event can have at most {MAX_PARAMS} parameters; it has {len(counted)}.", "EXCEEDED_MAX_ENTITIES"))
+        found.append(
+            message(
+                f"{base}.params",
+                f"An event can have at most {MAX_PARAMS} parameters; it has {len(counted)}.",
+                "EXCEEDED_MAX_ENTITIES",
+            )
+        )
     for key, value in params.items():
         path = f"{base}.params.{_shown(key)}"
         if key == "items":
@@ -223,16 +320,31 @@ def _validate_items(items: Any, path: str, event_index: int) -> list[Message]:
             found.append(message(item_path, "An item needs item_id or item_name.", "VALUE_REQUIRED"))
         custom = [key for key in item if key not in STANDARD_ITEM_PARAMS]
         if len(custom) > MAX_CUSTOM_ITEM_PARAMS:
-            found.append(message(item_path, f"An item can have at most {MAX_CUSTOM_ITEM_PARAMS} custom parameters.", "EXCEEDED_MAX_ENTITIES"))
+            found.append(
+                message(
+                    item_path,
+                    f"An item can have at most {MAX_CUSTOM_ITEM_PARAMS} custom parameters.",
+                    "EXCEEDED_MAX_ENTITIES",
+                )
+            )
         for key in custom:
-            problem = _check_name(key, f"{item_path}.{_shown(key)}", f"Item at index: [{position}] of event [{event_index}]", "parameter", MAX_NAME, RESERVED_PARAM_NAMES)
+            problem = _check_name(
+                key,
+                f"{item_path}.{_shown(key)}",
+                f"Item at index: [{position}] of event [{event_index}]",
+                "parameter",
+                MAX_NAME,
+                RESERVED_PARAM_NAMES,
+            )
             if problem:
                 found.append(problem)
         for key, value in item.items():
             found.extend(_check_value(value, f"{item_path}.{_shown(key)}"))
         for key in NUMERIC_ITEM_PARAMS:
             value = item.get(key)
-            if isinstance(value, bool) or (value is not None and not isinstance(value, (int, float)) and not _numeric_text(value)):
+            if isinstance(value, bool) or (
+                value is not None and not isinstance(value, (int, float)) and not _numeric_text(value)
+            ):
                 found.append(message(f"{item_path}.{key}", f"{key} must be a number.", "VALUE_INVALID"))
     return found
 

@@ -11,11 +11,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from shared.ga4 import consent as consent_codec
+from shared.ga4 import user_provided
 from shared.ga4.client_hints import HINT_PARAMS
 from shared.ga4.items import item_index, parse_item
 from shared.ga4.limits import MAX_USER_DATA_DEPTH
 from shared.ga4.numbers import set_number, to_number
-from shared.ga4 import user_provided
 
 # Wire parameter → event key, for strings copied as they are.
 STRING_PARAMS = {
@@ -60,10 +60,22 @@ NUMBER_PARAMS = {
 }
 
 # Google's "internal parameters": kept verbatim as x-ga-<name>.
-INTERNAL_PARAMS = frozenset(("gcs", "gcd", "gcu", "gcut", "dma", "dma_cps", "npa", "ecid", "em", "lps", "gdid", "edid", "did", "ur"))
+INTERNAL_PARAMS = frozenset(
+    ("gcs", "gcd", "gcu", "gcut", "dma", "dma_cps", "npa", "ecid", "em", "lps", "gdid", "edid", "did", "ur")
+)
 
 # Lifecycle flags → x-ga-system_properties.<name> (sGTM's names).
-SYSTEM_PARAMS = {"_fv": "fv", "_ss": "ss", "_c": "c", "_dbg": "dbg", "_ee": "ee", "_eu": "eu", "_tu": "tu", "_z": "z", "_fid": "fid"}
+SYSTEM_PARAMS = {
+    "_fv": "fv",
+    "_ss": "ss",
+    "_c": "c",
+    "_dbg": "dbg",
+    "_ee": "ee",
+    "_eu": "eu",
+    "_tu": "tu",
+    "_z": "z",
+    "_fid": "fid",
+}
 
 # Event parameters that are numbers whatever prefix they came with (``ep.value=1150.00``).
 NUMERIC_EVENT_PARAMS = frozenset(("value", "tax", "shipping", "discount"))
@@ -72,8 +84,18 @@ NUMERIC_EVENT_PARAMS = frozenset(("value", "tax", "shipping", "discount"))
 # ``x-ga-mp2-ep.<name>`` instead of overwriting them.
 OWNED_KEYS = frozenset(
     (
-        "event_name", "event_id", "consent", "debug_mode", "timestamp_micros", "source", "items",
-        "user_properties", "client_hints", "event_location", "ip_override", "user_data",
+        "event_name",
+        "event_id",
+        "consent",
+        "debug_mode",
+        "timestamp_micros",
+        "source",
+        "items",
+        "user_properties",
+        "client_hints",
+        "event_location",
+        "ip_override",
+        "user_data",
         # The request's own user agent, set by collect: ep.user_agent is kept verbatim.
         "user_agent",
     )
@@ -98,7 +120,11 @@ def normalize_gtag(params: dict[str, str], item_cache: dict[str, dict[str, Any]]
     debug = False
     for key, value in params.items():
         op, arg, flag = _KINDS.get(key) or _kind(key)
-        if (op in _TEXT_KEPT or key in _TEXT_KEPT_KEYS) and value and not (value.isdigit() and (value[0] != "0" or len(value) == 1)):
+        if (
+            (op in _TEXT_KEPT or key in _TEXT_KEPT_KEYS)
+            and value
+            and not (value.isdigit() and (value[0] != "0" or len(value) == 1))
+        ):
             wire_text[key] = value  # plain digits (most numbers and flags) print back as sent
         if op == _SET:
             event[arg] = value

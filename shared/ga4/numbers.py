@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from shared.ga4.limits import MAX_NUMBER_CHARS, PARAM_VALUE_CHARS
 
@@ -35,7 +36,7 @@ def to_int(raw: str) -> int | None:
     return int(number)
 
 
-def set_number(target: dict, key: str, raw: str, integer: bool = False) -> None:
+def set_number(target: dict[str, Any], key: str, raw: str, integer: bool = False) -> None:
     """Store ``raw`` as a number under ``key``; unparseable text becomes ``None`` and the
     raw string is kept as ``x-ga-raw-<key>`` so nothing is silently lost."""
     number = to_int(raw) if integer else to_number(raw)

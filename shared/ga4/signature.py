@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 HEADER = "x-signature"
 TOLERANCE_SECONDS = 300
@@ -54,7 +55,9 @@ def _parse(header: str) -> tuple[int, list[str]]:
 class Verifier:
     """Checks ``X-Signature`` against the active secrets and refuses replays."""
 
-    def __init__(self, secrets: tuple[str, ...], tolerance: int = TOLERANCE_SECONDS, clock=time.time) -> None:
+    def __init__(
+        self, secrets: tuple[str, ...], tolerance: int = TOLERANCE_SECONDS, clock: Callable[[], float] = time.time
+    ) -> None:
         self._secrets = tuple(secret.encode("utf-8") for secret in secrets if secret)
         self._tolerance = tolerance
         self._clock = clock
@@ -62,7 +65,13 @@ class Verifier:
 
     @property
     def enabled(self) -> bool:
+        """Whether any signing secret is configured (without one, every signature is refused)."""
         return bool(self._secrets)
+
+    def rotate(self, secrets: tuple[str, ...]) -> None:
+        """Use ``secrets`` from now on, keeping the memory of used signatures (a rotation
+        read at runtime must not reopen the replay window)."""
+        self._secrets = tuple(secret.encode("utf-8") for secret in secrets if secret)
 
     def verify(self, header: str, body: bytes) -> None:
         """Return when valid; raise :class:`SignatureError` otherwise."""
@@ -71,7 +80,9 @@ class Verifier:
         timestamp, offered = _parse(header)
         now = self._clock()
         if abs(now - timestamp) > self._tolerance:
-            raise SignatureError("signature_expired", f"the signature's timestamp is more than {self._tolerance} s from now")
+            raise SignatureError(
+                "signature_expired", f"the signature's timestamp is more than {self._tolerance} s from now"
+            )
         message = str(timestamp).encode("ascii") + b"." + body
         valid = None
         for secret in self._secrets:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from urllib.parse import unquote, unquote_plus
 
-from shared.ga4.limits import USER_PROPERTY_VALUE_CHARS as SHORTEST_VALUE_LIMIT, value_limit
+from shared.ga4.limits import USER_PROPERTY_VALUE_CHARS as SHORTEST_VALUE_LIMIT
+from shared.ga4.limits import value_limit
 
 
 def _decode(text: str) -> str:

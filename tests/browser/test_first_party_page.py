@@ -74,7 +74,7 @@ class PageServer:
         self.server.daemon_threads = True
         self.url = f"http://localhost:{self.server.server_address[1]}"
 
-    def __enter__(self) -> "PageServer":
+    def __enter__(self) -> PageServer:
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self
 
@@ -138,16 +138,30 @@ def test_page_loads_the_tag_from_collect_and_gets_long_lived_server_cookies(brow
             [event] = [n["event"] for n in hit["normalized"]]
             assert event["event_name"] == "page_view" and event["x-ga-measurement_id"] == TAG
             assert event["client_id"] == "424242.1700000000"
-            assert event["cookies"]["_gcl_aw"].endswith(".TeSt-GclId_1") and event["cookies"]["_uetmsclkid"] == "_uetabc123"
+            assert (
+                event["cookies"]["_gcl_aw"].endswith(".TeSt-GclId_1")
+                and event["cookies"]["_uetmsclkid"] == "_uetabc123"
+            )
 
             # The browser stored the server's cookies, with their attributes and lifetimes.
             jar = {c["name"]: c for c in browser.get_cookies()}
             fpid = jar["FPID"]
             assert fpid["value"] == "FPID2.2.424242.1700000000"
-            assert fpid["httpOnly"] is True and fpid["secure"] is True and fpid["sameSite"] == "Lax" and fpid["path"] == "/"
-            assert fpid["expiry"] - started >= 395 * DAY - 600  # 395 days (COOKIE_MAX_AGE_DAYS default), minus test time
+            assert (
+                fpid["httpOnly"] is True
+                and fpid["secure"] is True
+                and fpid["sameSite"] == "Lax"
+                and fpid["path"] == "/"
+            )
+            assert (
+                fpid["expiry"] - started >= 395 * DAY - 600
+            )  # 395 days (COOKIE_MAX_AGE_DAYS default), minus test time
             fbp, fbc = jar["_fbp"], jar["_fbc"]
-            assert fbp["value"].startswith("fb.0.") and fbc["value"].startswith("fb.0.") and fbc["value"].endswith(".FbClick-1")
+            assert (
+                fbp["value"].startswith("fb.0.")
+                and fbc["value"].startswith("fb.0.")
+                and fbc["value"].endswith(".FbClick-1")
+            )
             assert fbp["httpOnly"] is False and fbp["secure"] is True and fbp["sameSite"] == "Lax"
             for name in ("_fbp", "_fbc", "_gcl_aw", "_uetmsclkid"):
                 assert 90 * DAY - 600 <= jar[name]["expiry"] - started <= 90 * DAY + 60, name

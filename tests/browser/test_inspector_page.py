@@ -91,7 +91,8 @@ def _settled_row(browser, names: list[str], vendors: list[str], webhook_outcome:
         return None
 
     return WebDriverWait(browser, WAIT, poll_frequency=0.25).until(
-        find, message=f"no settled row for {names} with webhook {webhook_outcome}; rows: {browser.execute_script(READ_ROWS)}"
+        find,
+        message=f"no settled row for {names} with webhook {webhook_outcome}; rows: {browser.execute_script(READ_ROWS)}",
     )
 
 
@@ -129,97 +130,100 @@ def test_a_hit_flows_through_every_vendor_on_the_page(browser, artifacts_dir, sa
         vendor_env = {name: {"LOG_REQUESTS": "1"} for name in vendors}
         vendor_env["webhook"]["WEBHOOK_URL"] = target.url + "/events"
         collect_env = {"LOG_HITS": "1", "DEBUG_TOKEN": DEBUG_TOKEN}
-        with LocalStack(config, vendors=tuple(vendors), collect_env=collect_env, vendor_env=vendor_env) as stack:
-            with Inspector.for_stack(stack) as inspector:
-                browser.get(inspector.page_url)
-                assert browser.title == "Tagging inspector"
-                WebDriverWait(browser, 30).until(
-                    lambda b: b.find_element(By.ID, "connection").get_attribute("data-state") == "live"
-                )
-                assert browser.find_element(By.ID, "empty").is_displayed()
+        with (
+            LocalStack(config, vendors=tuple(vendors), collect_env=collect_env, vendor_env=vendor_env) as stack,
+            Inspector.for_stack(stack) as inspector,
+        ):
+            browser.get(inspector.page_url)
+            assert browser.title == "Tagging inspector"
+            WebDriverWait(browser, 30).until(
+                lambda b: b.find_element(By.ID, "connection").get_attribute("data-state") == "live"
+            )
+            assert browser.find_element(By.ID, "empty").is_displayed()
 
-                # A real two-event batch: both events, every vendor's outcome, live.
-                _send(stack, batch)
-                batch_row = _settled_row(browser, ["page_view", "scroll"], vendors, "delivered")
-                for event in batch_row["events"]:
-                    for vendor in vendors:
-                        assert event["vendors"][vendor] != "pending"
-                # What the page says is what the vendors logged.
-                batch_ids = {e["event_id"] for e in batch_row["events"]}
-                assert len(batch_ids) == 2 and "" not in batch_ids
+            # A real two-event batch: both events, every vendor's outcome, live.
+            _send(stack, batch)
+            batch_row = _settled_row(browser, ["page_view", "scroll"], vendors, "delivered")
+            for event in batch_row["events"]:
                 for vendor in vendors:
-                    logged = _last_outcomes(stack.log_path(f"vendor-{vendor}"), batch_ids)
-                    shown = {e["event_id"]: e["vendors"][vendor] for e in batch_row["events"]}
-                    assert logged == shown, vendor
+                    assert event["vendors"][vendor] != "pending"
+            # What the page says is what the vendors logged.
+            batch_ids = {e["event_id"] for e in batch_row["events"]}
+            assert len(batch_ids) == 2 and "" not in batch_ids
+            for vendor in vendors:
+                logged = _last_outcomes(stack.log_path(f"vendor-{vendor}"), batch_ids)
+                shown = {e["event_id"]: e["vendors"][vendor] for e in batch_row["events"]}
+                assert logged == shown, vendor
 
-                # The details: raw hit, events, the webhook's request and the vendor's answer.
-                browser.find_element(By.CSS_SELECTOR, f'[data-hit-id="{batch_row["id"]}"]').click()
-                detail = browser.find_element(By.ID, "detail")
-                WebDriverWait(browser, 30).until(lambda _: len(detail.find_elements(By.CSS_SELECTOR, ".event-card")) == 2)
-                cards = detail.find_elements(By.CSS_SELECTOR, ".event-card")
-                assert {c.get_attribute("data-event-id") for c in cards} == batch_ids
-                assert "Raw hit" in detail.text and "G-XXXXX" in detail.text  # the query's tid
-                for card in cards:
-                    rows = card.find_elements(By.CSS_SELECTOR, "tr.vendor-row")
-                    assert sorted(r.get_attribute("data-vendor") for r in rows) == sorted(vendors)
-                    assert card.find_element(By.CSS_SELECTOR, ".client-id").text == "00000.000000"
-                summary = cards[0].find_element(By.XPATH, ".//details[summary[contains(., 'request, response')]]")
-                summary.find_element(By.TAG_NAME, "summary").click()
-                exchange = summary.find_element(By.CSS_SELECTOR, ".exchange").text
-                assert target.url + "/events" in exchange
-                assert '"status": 200' in exchange
+            # The details: raw hit, events, the webhook's request and the vendor's answer.
+            browser.find_element(By.CSS_SELECTOR, f'[data-hit-id="{batch_row["id"]}"]').click()
+            detail = browser.find_element(By.ID, "detail")
+            WebDriverWait(browser, 30).until(lambda _: len(detail.find_elements(By.CSS_SELECTOR, ".event-card")) == 2)
+            cards = detail.find_elements(By.CSS_SELECTOR, ".event-card")
+            assert {c.get_attribute("data-event-id") for c in cards} == batch_ids
+            assert "Raw hit" in detail.text and "G-XXXXX" in detail.text  # the query's tid
+            for card in cards:
+                rows = card.find_elements(By.CSS_SELECTOR, "tr.vendor-row")
+                assert sorted(r.get_attribute("data-vendor") for r in rows) == sorted(vendors)
+                assert card.find_element(By.CSS_SELECTOR, ".client-id").text == "00000.000000"
+            summary = cards[0].find_element(By.XPATH, ".//details[summary[contains(., 'request, response')]]")
+            summary.find_element(By.TAG_NAME, "summary").click()
+            exchange = summary.find_element(By.CSS_SELECTOR, ".exchange").text
+            assert target.url + "/events" in exchange
+            assert '"status": 200' in exchange
 
-                # A refused purchase, and an add_to_cart the vendor keeps failing.
-                _send(stack, purchase)
-                purchase_row = _settled_row(browser, ["purchase"], vendors, "rejected")
-                # ... sent in debug mode: the token never reaches the page.
-                debug_answer = _send(stack, cart, **{"X-Tagging-Debug": DEBUG_TOKEN}).json()
-                assert debug_answer["debug"] is True
-                assert [e["event_name"] for e in debug_answer["events"]] == ["add_to_cart"]
-                cart_row = _settled_row(browser, ["add_to_cart"], vendors, "dead_lettered")
-                cart_element = browser.find_element(By.CSS_SELECTOR, f'[data-hit-id="{cart_row["id"]}"]')
-                assert cart_element.find_element(By.CSS_SELECTOR, ".row-head .badge.debug").text == "debug"
-                everything = {batch_row["id"], purchase_row["id"], cart_row["id"]}
-                assert _visible_ids(browser) == everything
-                # Dead-lettered is confirmed by the dead-letter topic, not only the vendor's log.
-                # The row may be re-rendered (the dead letter arriving) between find and click.
-                WebDriverWait(browser, WAIT, ignored_exceptions=(StaleElementReferenceException,)).until(
-                    lambda b: b.find_element(By.CSS_SELECTOR, f'[data-hit-id="{cart_row["id"]}"]').click() or True
-                )
-                WebDriverWait(browser, WAIT).until(
-                    lambda _: "in the dead-letter topic" in detail.text, message=detail.text
-                )
-                # The inspector reads its own subscription: make replay's is left intact.
-                left_for_replay = stack.topology.pull_dead_letters(ack=False)
-                assert [json.loads(m.data)["event_name"] for m in left_for_replay] == ["add_to_cart"]
+            # A refused purchase, and an add_to_cart the vendor keeps failing.
+            _send(stack, purchase)
+            purchase_row = _settled_row(browser, ["purchase"], vendors, "rejected")
+            # ... sent in debug mode: the token never reaches the page.
+            debug_answer = _send(stack, cart, **{"X-Tagging-Debug": DEBUG_TOKEN}).json()
+            assert debug_answer["debug"] is True
+            assert [e["event_name"] for e in debug_answer["events"]] == ["add_to_cart"]
+            cart_row = _settled_row(browser, ["add_to_cart"], vendors, "dead_lettered")
+            cart_element = browser.find_element(By.CSS_SELECTOR, f'[data-hit-id="{cart_row["id"]}"]')
+            assert cart_element.find_element(By.CSS_SELECTOR, ".row-head .badge.debug").text == "debug"
+            everything = {batch_row["id"], purchase_row["id"], cart_row["id"]}
+            assert _visible_ids(browser) == everything
+            # Dead-lettered is confirmed by the dead-letter topic, not only the vendor's log.
+            # The row may be re-rendered (the dead letter arriving) between find and click.
+            WebDriverWait(browser, WAIT, ignored_exceptions=(StaleElementReferenceException,)).until(
+                lambda b: b.find_element(By.CSS_SELECTOR, f'[data-hit-id="{cart_row["id"]}"]').click() or True
+            )
+            WebDriverWait(browser, WAIT).until(lambda _: "in the dead-letter topic" in detail.text, message=detail.text)
+            # The inspector reads its own subscription: make replay's is left intact.
+            left_for_replay = stack.topology.pull_dead_letters(ack=False)
+            assert [json.loads(m.data)["event_name"] for m in left_for_replay] == ["add_to_cart"]
 
-                # Filters: outcome, vendor + outcome, event name; search by client_id and event_id.
-                outcome = Select(browser.find_element(By.ID, "filter-outcome"))
-                vendor = Select(browser.find_element(By.ID, "filter-vendor"))
-                event_name = Select(browser.find_element(By.ID, "filter-event"))
-                search = browser.find_element(By.ID, "filter-search")
-                outcome.select_by_value("rejected")
-                _wait_visible(browser, {purchase_row["id"]})
-                vendor.select_by_value("webhook")
-                outcome.select_by_value("delivered")
-                _wait_visible(browser, {batch_row["id"]})
-                browser.find_element(By.ID, "filter-clear").click()
-                _wait_visible(browser, everything)
-                event_name.select_by_value("scroll")
-                _wait_visible(browser, {batch_row["id"]})
-                browser.find_element(By.ID, "filter-clear").click()
-                search.send_keys("1220643501")  # the purchase's client_id
-                _wait_visible(browser, {purchase_row["id"]})
-                search.clear()
-                search.send_keys(sorted(batch_ids)[0])
-                _wait_visible(browser, {batch_row["id"]})
-                browser.find_element(By.ID, "filter-clear").click()
-                _wait_visible(browser, everything)
+            # Filters: outcome, vendor + outcome, event name; search by client_id and event_id.
+            outcome = Select(browser.find_element(By.ID, "filter-outcome"))
+            vendor = Select(browser.find_element(By.ID, "filter-vendor"))
+            event_name = Select(browser.find_element(By.ID, "filter-event"))
+            search = browser.find_element(By.ID, "filter-search")
+            outcome.select_by_value("rejected")
+            _wait_visible(browser, {purchase_row["id"]})
+            vendor.select_by_value("webhook")
+            outcome.select_by_value("delivered")
+            _wait_visible(browser, {batch_row["id"]})
+            browser.find_element(By.ID, "filter-clear").click()
+            _wait_visible(browser, everything)
+            event_name.select_by_value("scroll")
+            _wait_visible(browser, {batch_row["id"]})
+            browser.find_element(By.ID, "filter-clear").click()
+            search.send_keys("1220643501")  # the purchase's client_id
+            _wait_visible(browser, {purchase_row["id"]})
+            search.clear()
+            search.send_keys(sorted(batch_ids)[0])
+            _wait_visible(browser, {batch_row["id"]})
+            browser.find_element(By.ID, "filter-clear").click()
+            _wait_visible(browser, everything)
 
-                browser.find_element(By.CSS_SELECTOR, f'[data-hit-id="{batch_row["id"]}"]').click()
-                assert DEBUG_TOKEN not in browser.page_source
-                assert DEBUG_TOKEN not in requests.get(inspector.url + "api/state", params={"token": inspector.token}, timeout=10).text
-                screenshot = artifacts_dir / "inspector.png"
-                assert browser.save_screenshot(str(screenshot))
-                print(f"screenshot: {screenshot}")
+            browser.find_element(By.CSS_SELECTOR, f'[data-hit-id="{batch_row["id"]}"]').click()
+            assert DEBUG_TOKEN not in browser.page_source
+            assert (
+                DEBUG_TOKEN
+                not in requests.get(inspector.url + "api/state", params={"token": inspector.token}, timeout=10).text
+            )
+            screenshot = artifacts_dir / "inspector.png"
+            assert browser.save_screenshot(str(screenshot))
+            print(f"screenshot: {screenshot}")
     assert screenshot.stat().st_size > 10_000

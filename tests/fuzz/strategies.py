@@ -8,20 +8,93 @@ import urllib.parse
 from hypothesis import strategies as st
 
 GA4_KEYS = (
-    "v", "tid", "cid", "en", "dl", "dt", "dr", "ul", "sr", "_p", "sid", "sct", "seg", "_et",
-    "gcs", "gcd", "npa", "dma", "dma_cps", "_dbg", "uid", "cu", "_s", "_ss", "_fv", "_nsi",
-    "ep.value", "epn.value", "ep.currency", "ep.transaction_id", "ep.event_id", "ep.items",
-    "up.email", "upn.age", "pr1", "pr2", "uaa", "uab", "uam", "uamb", "uap", "uapv", "uaw",
-    "ep.user_data.email", "ep.user_data.phone_number", "_fbp", "_fbc", "ttclid", "gclid",
+    "v",
+    "tid",
+    "cid",
+    "en",
+    "dl",
+    "dt",
+    "dr",
+    "ul",
+    "sr",
+    "_p",
+    "sid",
+    "sct",
+    "seg",
+    "_et",
+    "gcs",
+    "gcd",
+    "npa",
+    "dma",
+    "dma_cps",
+    "_dbg",
+    "uid",
+    "cu",
+    "_s",
+    "_ss",
+    "_fv",
+    "_nsi",
+    "ep.value",
+    "epn.value",
+    "ep.currency",
+    "ep.transaction_id",
+    "ep.event_id",
+    "ep.items",
+    "up.email",
+    "upn.age",
+    "pr1",
+    "pr2",
+    "uaa",
+    "uab",
+    "uam",
+    "uamb",
+    "uap",
+    "uapv",
+    "uaw",
+    "ep.user_data.email",
+    "ep.user_data.phone_number",
+    "_fbp",
+    "_fbc",
+    "ttclid",
+    "gclid",
 )
 EVENT_NAMES = ("page_view", "purchase", "add_to_cart", "sign_up", "generate_lead", "view_item", "scroll")
 
 # Text that stresses parsers: unicode, control characters, separators, huge numbers.
 nasty_text = st.one_of(
     st.text(max_size=40),
-    st.sampled_from(["", " ", "0", "-1", "1e309", "NaN", "nan", "Infinity", "9" * 40, "true", "null",
-                     "%", "%zz", "&", "=", "\n", "\r\n", "\x00", "\ud800", "😀", "a" * 2000,
-                     "id1~nm2~pr3", "~~~", "G-TEST", "1.2", "G100", "G1--", "GCD=13l3l3l3l1"]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "0",
+            "-1",
+            "1e309",
+            "NaN",
+            "nan",
+            "Infinity",
+            "9" * 40,
+            "true",
+            "null",
+            "%",
+            "%zz",
+            "&",
+            "=",
+            "\n",
+            "\r\n",
+            "\x00",
+            "\ud800",
+            "😀",
+            "a" * 2000,
+            "id1~nm2~pr3",
+            "~~~",
+            "G-TEST",
+            "1.2",
+            "G100",
+            "G1--",
+            "GCD=13l3l3l3l1",
+        ]
+    ),
     st.integers(min_value=-(10**30), max_value=10**30).map(str),
     st.floats(allow_nan=True, allow_infinity=True).map(repr),
 )
@@ -39,7 +112,20 @@ number_keys = st.sampled_from(["_et", "sct", "epn.value", "ep.value", "upn.x", "
 @st.composite
 def hostile_pairs(draw) -> list[tuple[str, str]]:
     """Parameters in the shapes of the inputs that used to crash collect or amplify a request."""
-    kind = draw(st.sampled_from(["digit_value", "huge_number", "digit_item", "digit_path", "deep_path", "long_value", "long_name", "item_slot"]))
+    kind = draw(
+        st.sampled_from(
+            [
+                "digit_value",
+                "huge_number",
+                "digit_item",
+                "digit_path",
+                "deep_path",
+                "long_value",
+                "long_name",
+                "item_slot",
+            ]
+        )
+    )
     digits = draw(st.lists(UNICODE_DIGITS, min_size=1, max_size=3).map("".join))
     if kind == "digit_value":
         return [(draw(number_keys), digits)]
@@ -53,7 +139,12 @@ def hostile_pairs(draw) -> list[tuple[str, str]]:
         depth = draw(st.integers(min_value=5, max_value=3000))
         return [("ep.user_data." + "a." * depth + "b", "x")]
     if kind == "long_value":
-        return [(draw(st.sampled_from(["dl", "dt", "dr", "ep.x", "up.x", "pr1", "cid", "zz"])), "v" * draw(st.integers(100, 20_000)))]
+        return [
+            (
+                draw(st.sampled_from(["dl", "dt", "dr", "ep.x", "up.x", "pr1", "cid", "zz"])),
+                "v" * draw(st.integers(100, 20_000)),
+            )
+        ]
     if kind == "long_name":
         return [("en", "e" * draw(st.integers(41, 15_000)))]
     return [("pr1", "idA~k" + draw(huge_number) + "name~v" + draw(huge_number) + "value")]
@@ -96,36 +187,87 @@ def collect_requests(draw) -> dict:
     elif body_kind == "many_lines":
         # Hundreds of lines: only the configured number may be parsed and published.
         line = draw(st.sampled_from([b"a", b"en=view_item", b"en=x&pr1=idA~nmB", b""]))
-        body = b"\n".join([line] * draw(st.integers(26, 30_000)))[:64 * 1024]
+        body = b"\n".join([line] * draw(st.integers(26, 30_000)))[: 64 * 1024]
     else:
         body = draw(st.text(max_size=300)).encode("utf-8", "surrogatepass")
     headers = {
-        "Content-Type": draw(st.sampled_from(["text/plain;charset=UTF-8", "application/json", "", "application/x-www-form-urlencoded"])),
+        "Content-Type": draw(
+            st.sampled_from(["text/plain;charset=UTF-8", "application/json", "", "application/x-www-form-urlencoded"])
+        ),
     }
     if draw(st.booleans()):
-        headers["Origin"] = draw(st.sampled_from(["https://example.com", "null", "http://evil.example", "https://example.com:8443"]))
+        headers["Origin"] = draw(
+            st.sampled_from(["https://example.com", "null", "http://evil.example", "https://example.com:8443"])
+        )
     if draw(st.booleans()):
         headers["User-Agent"] = draw(st.sampled_from(["Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0", "", "curl/8"]))
     return {"method": method, "path": path, "query": query, "body": body, "headers": headers}
 
 
 json_scalar = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**63), max_value=2**63), st.floats(allow_nan=False, allow_infinity=False), nasty_text
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**63),
+    st.floats(allow_nan=False, allow_infinity=False),
+    nasty_text,
 )
-json_value = st.recursive(json_scalar, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)), max_leaves=12)
+json_value = st.recursive(
+    json_scalar,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)),
+    max_leaves=12,
+)
 
 EVENT_KEYS = (
-    "event_name", "event_id", "client_id", "user_id", "page_location", "page_referrer", "page_title",
-    "value", "currency", "transaction_id", "items", "consent", "debug_mode", "timestamp_micros", "source",
-    "ip_override", "user_agent", "user_data", "x-ga-measurement_id", "language", "screen_resolution",
-    "x-ga-mp2-user_properties", "engagement_time_msec", "session_id", "ga_session_id", "cookies", "_fbp", "_fbc",
-    "ttclid", "gclid", "email", "phone_number", "search_term", "method",
+    "event_name",
+    "event_id",
+    "client_id",
+    "user_id",
+    "page_location",
+    "page_referrer",
+    "page_title",
+    "value",
+    "currency",
+    "transaction_id",
+    "items",
+    "consent",
+    "debug_mode",
+    "timestamp_micros",
+    "source",
+    "ip_override",
+    "user_agent",
+    "user_data",
+    "x-ga-measurement_id",
+    "language",
+    "screen_resolution",
+    "x-ga-mp2-user_properties",
+    "engagement_time_msec",
+    "session_id",
+    "ga_session_id",
+    "cookies",
+    "_fbp",
+    "_fbc",
+    "ttclid",
+    "gclid",
+    "email",
+    "phone_number",
+    "search_term",
+    "method",
 )
 
 
 @st.composite
 def item(draw) -> dict:
-    keys = ("item_id", "item_name", "price", "quantity", "item_brand", "item_category", "item_variant", "coupon", "discount")
+    keys = (
+        "item_id",
+        "item_name",
+        "price",
+        "quantity",
+        "item_brand",
+        "item_category",
+        "item_variant",
+        "coupon",
+        "discount",
+    )
     return draw(st.dictionaries(st.sampled_from(keys), json_value, max_size=6))
 
 
@@ -140,23 +282,58 @@ def normalized_events(draw) -> dict:
         "timestamp_micros": int(time.time() * 1_000_000) - draw(st.integers(0, 3_600_000_000))
         if draw(st.integers(0, 4))
         else draw(st.one_of(st.integers(min_value=0, max_value=2**62), json_value)),
-        "consent": draw(st.one_of(
-            st.fixed_dictionaries({}, optional={p: st.sampled_from(["granted", "denied", "not_set", ""]) for p in ("ad_storage", "analytics_storage", "ad_user_data", "ad_personalization")}),
-            json_value,
-        )),
+        "consent": draw(
+            st.one_of(
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        p: st.sampled_from(["granted", "denied", "not_set", ""])
+                        for p in ("ad_storage", "analytics_storage", "ad_user_data", "ad_personalization")
+                    },
+                ),
+                json_value,
+            )
+        ),
         "items": draw(st.one_of(st.lists(item(), max_size=4), json_value)),
-        "user_data": draw(st.one_of(
-            st.fixed_dictionaries({}, optional={
-                "email": st.sampled_from(["test@example.com", " TEST@Example.com ", "not-an-email", ""]),
-                "phone_number": st.sampled_from(["+15555550100", "555-0100", "", "abc"]),
-                "address": st.one_of(st.lists(st.dictionaries(st.sampled_from(["first_name", "last_name", "city", "postal_code", "country", "region", "street"]), nasty_text, max_size=4), max_size=2), json_value),
-            }),
-            json_value,
-        )),
+        "user_data": draw(
+            st.one_of(
+                st.fixed_dictionaries(
+                    {},
+                    optional={
+                        "email": st.sampled_from(["test@example.com", " TEST@Example.com ", "not-an-email", ""]),
+                        "phone_number": st.sampled_from(["+15555550100", "555-0100", "", "abc"]),
+                        "address": st.one_of(
+                            st.lists(
+                                st.dictionaries(
+                                    st.sampled_from(
+                                        [
+                                            "first_name",
+                                            "last_name",
+                                            "city",
+                                            "postal_code",
+                                            "country",
+                                            "region",
+                                            "street",
+                                        ]
+                                    ),
+                                    nasty_text,
+                                    max_size=4,
+                                ),
+                                max_size=2,
+                            ),
+                            json_value,
+                        ),
+                    },
+                ),
+                json_value,
+            )
+        ),
     }
     # Collect sets these for every browser hit; vendors need them (Meta: URL and user agent).
     if draw(st.integers(0, 4)):
-        event["page_location"] = draw(st.sampled_from(["https://example.com/p?q=1", "https://example.com/", "not a url", ""]))
+        event["page_location"] = draw(
+            st.sampled_from(["https://example.com/p?q=1", "https://example.com/", "not a url", ""])
+        )
     if draw(st.integers(0, 4)):
         event["user_agent"] = draw(st.sampled_from(["Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0", "", "curl/8"]))
     if draw(st.booleans()):

@@ -33,7 +33,12 @@ SEEDS = [
     _seed("GET", "/g/collect", Q + "&ep.user_data." + "a." * 1200 + "=x"),
     _seed("POST", "/debug/mp/collect", "measurement_id=G-FUZZ", b"[" * 50_000),
     _seed("POST", "/mp/collect", "measurement_id=G-FUZZ&api_secret=x", b"[" * 50_000),
-    _seed("POST", "/g/collect", Q + "&" + "&".join(f"pr{i}=id{i}~nmN" for i in range(1, 201)), b"\n".join([b"en=view_item"] * 500)),
+    _seed(
+        "POST",
+        "/g/collect",
+        Q + "&" + "&".join(f"pr{i}=id{i}~nmN" for i in range(1, 201)),
+        b"\n".join([b"en=view_item"] * 500),
+    ),
     _seed("POST", "/g/collect", Q, b"\n".join([b"en=" + b"x" * 15_000] * 4)),
     _seed("POST", "/g/collect", Q, b"a\n" * 32_000),
 ]
@@ -57,8 +62,9 @@ def test_collect_never_answers_5xx_and_explains_every_refusal(collect_stack, fuz
     statuses: collections.Counter = collections.Counter()
 
     @seed(20261129)
-    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=False,
-              suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=EXAMPLES, deadline=None, database=None, derandomize=False, suppress_health_check=list(HealthCheck)
+    )
     @given(request=collect_requests())
     @_with_seeds
     def check(request: dict) -> None:
@@ -81,4 +87,4 @@ def test_collect_never_answers_5xx_and_explains_every_refusal(collect_stack, fuz
     assert sent >= EXAMPLES * 0.9
     # Nothing collect logged is a traceback.
     log = collect_stack.log_path("collect").read_text(errors="replace")
-    assert "Traceback" not in log, log[log.find("Traceback"):][:2000]
+    assert "Traceback" not in log, log[log.find("Traceback") :][:2000]

@@ -33,12 +33,19 @@ def load_vendor(name: str):
 def test_mapping_maps_or_refuses_every_generated_event(name, fuzz_record):
     vendor = load_vendor(name)
     outcomes: collections.Counter = collections.Counter()
-    fake = {"URL": "http://127.0.0.1:9/", "MEASUREMENT_ID": "G-FUZZ", "PIXEL_ID": "1234567890", "PIXEL_CODE": "FUZZCODE"}
+    fake = {
+        "URL": "http://127.0.0.1:9/",
+        "MEASUREMENT_ID": "G-FUZZ",
+        "PIXEL_ID": "1234567890",
+        "PIXEL_CODE": "FUZZCODE",
+    }
     # Settings are the operator's configuration, not input: valid fake values, each present or not.
     setting_values = st.fixed_dictionaries(
         {}, optional={key: st.just(fake.get(key, "1")) for key in vendor.setting_names}
     )
-    attributes = st.dictionaries(st.sampled_from(["event_name", "measurement_id", "debug", "consent_ad_storage"]), nasty_text, max_size=3)
+    attributes = st.dictionaries(
+        st.sampled_from(["event_name", "measurement_id", "debug", "consent_ad_storage"]), nasty_text, max_size=3
+    )
 
     @seed(20261129)
     @settings(max_examples=EXAMPLES, deadline=None, database=None, suppress_health_check=list(HealthCheck))
@@ -49,7 +56,9 @@ def test_mapping_maps_or_refuses_every_generated_event(name, fuzz_record):
             outcome = plan.attempt.outcome
             assert outcome in (Outcome.SKIPPED, Outcome.REJECTED, Outcome.DRY_RUN), outcome
             assert plan.attempt.reason, "a refusal without a reason"
-            key = outcome.value if outcome is Outcome.DRY_RUN else f"{outcome.value}:{plan.attempt.reason.split(':')[0]}"
+            key = (
+                outcome.value if outcome is Outcome.DRY_RUN else f"{outcome.value}:{plan.attempt.reason.split(':')[0]}"
+            )
             outcomes[key] += 1
         else:
             outcomes["request"] += 1

@@ -26,7 +26,7 @@ def clean(value: Any) -> Any:
 
 @dataclass
 class Module:
-    """One Terraform module: its resources, data sources, variables, outputs, module calls."""
+    """One Terraform module: its resources, data sources, variables, outputs, module calls, locals."""
 
     path: Path
     files: list[str] = field(default_factory=list)
@@ -35,6 +35,7 @@ class Module:
     variables: dict[str, dict] = field(default_factory=dict)
     outputs: dict[str, dict] = field(default_factory=dict)
     calls: dict[str, dict] = field(default_factory=dict)
+    locals: dict[str, object] = field(default_factory=dict)
     text: str = ""
 
     def of_type(self, resource_type: str) -> dict[str, dict]:
@@ -59,6 +60,8 @@ def load(path: Path) -> Module:
             module.outputs.update(entry)
         for entry in doc.get("module", []):
             module.calls.update(entry)
+        for entry in doc.get("locals", []):
+            module.locals.update(entry)
     return module
 
 

@@ -71,8 +71,8 @@ def test_the_load_balancer_adds_geo_headers_and_the_edge_secret(modules):
 
 
 def test_collect_reads_the_visitor_ip_past_the_right_number_of_proxy_hops(modules):
-    service = block(modules["ingest_function"].of_type("google_cloudfunctions2_function")["this"], "service_config")
-    assert service["environment_variables"]["TRUSTED_PROXY_HOPS"] == "${var.trusted_proxy_hops}"
+    # collect's environment is local.settings (+ the secret references).
+    assert modules["ingest_function"].locals["settings"]["TRUSTED_PROXY_HOPS"] == "${var.trusted_proxy_hops}"
     assert modules["root"].calls["collect"]["trusted_proxy_hops"] == "${local.trusted_proxy_hops}"
     assert 'local.behind_load_balancer ? "1" : "none"' in modules["root"].text
 

@@ -49,11 +49,15 @@ def _purchases(stack: LocalStack, orders: list[str]) -> None:
     # One /g/collect request carrying many events (GA4's batched hits): one publish per event.
     lines = []
     for order in orders:
-        lines.append(urllib.parse.urlencode({"en": "purchase", "ep.transaction_id": order, "epn.value": "10", "cu": "EUR"}))
-    query = urllib.parse.urlencode({"v": "2", "tid": "G-BATCH", "cid": "111.222", "sid": "1730000000",
-                                    "dl": "https://shop.example/thanks"})
-    response = requests.post(f"{stack.collect_url}/g/collect?{query}", data="\n".join(lines),
-                             headers={"User-Agent": USER_AGENT}, timeout=10)
+        lines.append(
+            urllib.parse.urlencode({"en": "purchase", "ep.transaction_id": order, "epn.value": "10", "cu": "EUR"})
+        )
+    query = urllib.parse.urlencode(
+        {"v": "2", "tid": "G-BATCH", "cid": "111.222", "sid": "1730000000", "dl": "https://shop.example/thanks"}
+    )
+    response = requests.post(
+        f"{stack.collect_url}/g/collect?{query}", data="\n".join(lines), headers={"User-Agent": USER_AGENT}, timeout=10
+    )
     assert response.status_code in (200, 204), response.text
 
 
@@ -63,6 +67,7 @@ def _drain_until(stack: LocalStack, done, timeout: float = 60) -> list[dict]:
     def step():
         summaries.append(stack.drain("meta"))
         return done()
+
     wait_until(step, timeout=timeout, interval=0.2)
     return summaries
 
@@ -80,8 +85,8 @@ def test_pulled_events_go_to_meta_in_one_batch_request_each_acked(meta):
     assert len(meta.received) < len(orders)  # batched: fewer requests than events
     assert meta.received[0].path == "/v24.0/1234567890/events"
     assert meta.received[0].json()["access_token"] == "test-batch-meta-token"
-    assert {l["outcome"] for l in lines} == {"delivered"} and len(lines) == 12
-    assert all(l["batch_size"] >= 1 for l in lines)
+    assert {ln["outcome"] for ln in lines} == {"delivered"} and len(lines) == 12
+    assert all(ln["batch_size"] >= 1 for ln in lines)
     assert sum(s.get("outcomes", {}).get("delivered", 0) for s in summaries) == 12
     assert after["messages"] == 0 and after["stopped"] == "empty"
 
@@ -93,26 +98,32 @@ def test_a_bad_event_is_rejected_alone_and_the_others_delivered(meta):
         log = stack.log_path("vendor-meta")
         _drain_until(stack, lambda: len(delivery_lines(log)) >= 5)
         lines = delivery_lines(log)
-    outcomes = sorted((l["outcome"], l["reason"]) for l in lines)
+    outcomes = sorted((ln["outcome"], ln["reason"]) for ln in lines)
     assert outcomes == [("delivered", "")] * 4 + [("rejected", "meta_error:100.2804003")]
-    accepted = [e["custom_data"]["order_id"] for r in meta.received if r.json() and "T-BAD" not in json.dumps(r.json())
-                for e in r.json()["data"]]
+    accepted = [
+        e["custom_data"]["order_id"]
+        for r in meta.received
+        if r.json() and "T-BAD" not in json.dumps(r.json())
+        for e in r.json()["data"]
+    ]
     assert sorted(accepted) == ["T-1", "T-2", "T-3", "T-4"]
 
 
 def test_an_outage_nacks_and_the_next_drains_deliver(meta):
-    meta.responder = lambda r: Reply(503, body={"error": {"code": 2, "message": "Service unavailable", "is_transient": True}})
+    meta.responder = lambda r: Reply(
+        503, body={"error": {"code": 2, "message": "Service unavailable", "is_transient": True}}
+    )
     with _stack(meta, retry=FAST_RETRY) as stack:
         _purchases(stack, ["T-1", "T-2", "T-3"])
         log = stack.log_path("vendor-meta")
         _drain_until(stack, lambda: len(delivery_lines(log)) >= 3)
-        assert {l["outcome"] for l in delivery_lines(log)} == {"retrying"}
+        assert {ln["outcome"] for ln in delivery_lines(log)} == {"retrying"}
         meta.responder = meta_answer  # the vendor is back
-        _drain_until(stack, lambda: sum(1 for l in delivery_lines(log) if l["outcome"] == "delivered") >= 3)
+        _drain_until(stack, lambda: sum(1 for ln in delivery_lines(log) if ln["outcome"] == "delivered") >= 3)
         lines = delivery_lines(log)
-    delivered = {l["event_id"] for l in lines if l["outcome"] == "delivered"}
+    delivered = {ln["event_id"] for ln in lines if ln["outcome"] == "delivered"}
     assert len(delivered) == 3
-    assert {l["event_id"] for l in lines} == delivered  # the retried messages are the same events
+    assert {ln["event_id"] for ln in lines} == delivered  # the retried messages are the same events
 
 
 def test_dead_lettering_is_per_message_not_per_batch(meta):
@@ -131,6 +142,7 @@ def test_dead_lettering_is_per_message_not_per_batch(meta):
         def done():
             dead.extend(stack.topology.pull_dead_letters(max_messages=10))
             return dead
+
         _drain_until(stack, done, timeout=120)
         lines = delivery_lines(log)
     assert [json.loads(m.data)["transaction_id"] for m in dead] == ["T-BAD"]

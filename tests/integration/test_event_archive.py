@@ -29,11 +29,14 @@ def test_each_hit_event_lands_in_the_archive_with_every_key(tmp_path):
                 f"{stack.collect_url}/g/collect?v=2&tid=G-TEST&cid=11.22&uid=user-9&en=purchase"
                 "&dl=https%3A%2F%2Fshop.example%2Fthanks%3Futm_source%3Dnews&dt=Thanks&cu=EUR&epn.value=12.5"
                 "&ep.transaction_id=T-1&pr1=idSKU1~nmShirt~pr12.5~qt1&up.plan=pro&ep.custom_thing=x&gcs=G111",
-                timeout=10)
+                timeout=10,
+            )
             batch = requests.post(
                 f"{stack.collect_url}/g/collect?v=2&tid=G-TEST&cid=33.44&dl=https%3A%2F%2Fshop.example%2F",
                 data="en=page_view\nen=scroll&epn.percent_scrolled=90\nen=sign_up&ep.method=email",
-                headers={"Content-Type": "text/plain"}, timeout=10)
+                headers={"Content-Type": "text/plain"},
+                timeout=10,
+            )
             assert (single.status_code, batch.status_code) == (204, 204)
             rows = wait_until(lambda: len(_rows(archive_file)) >= 4 and _rows(archive_file), timeout=20)
             assert archive.written == 4

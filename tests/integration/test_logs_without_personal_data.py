@@ -29,30 +29,65 @@ DEBUG_TOKEN = "debug-token-e2e-0123456789"
 # Every vendor, enabled or not: each may run dry in someone's deployment.
 VENDORS = ("ga4", "meta", "tiktok", "webhook", "mixpanel", "amplitude", "segment")
 # What may not appear in any log line, in the spellings a log could hold it.
-FORBIDDEN = [EMAIL, urllib.parse.quote(EMAIL), urllib.parse.quote_plus(EMAIL), "ada.lovelace%40", PHONE, PHONE[1:], "15112345678",
-             FIRST, LAST, "Analytical Engine", MP_SECRET, DEBUG_TOKEN]
+FORBIDDEN = [
+    EMAIL,
+    urllib.parse.quote(EMAIL),
+    urllib.parse.quote_plus(EMAIL),
+    "ada.lovelace%40",
+    PHONE,
+    PHONE[1:],
+    "15112345678",
+    FIRST,
+    LAST,
+    "Analytical Engine",
+    MP_SECRET,
+    DEBUG_TOKEN,
+]
 
 
 def _gtag_hits(stack: LocalStack) -> None:
-    query = urllib.parse.urlencode({
-        "v": "2", "tid": "G-PII", "cid": "111.222", "en": "purchase", "cu": "EUR", "epn.value": "12.5",
-        "ep.transaction_id": "T-PII", "uid": EMAIL, "dl": f"https://shop.example/thanks?email={EMAIL}&phone={PHONE}",
-        "dr": f"https://shop.example/cart?name={FIRST}", "ep.user_data.email": EMAIL, "ep.user_data.phone_number": PHONE,
-        "ep.user_data.address.0.first_name": FIRST, "ep.user_data.address.0.last_name": LAST,
-        "ep.user_data.address.0.street": STREET, "ep.user_data.address.0.city": "London", "pr1": "idSKU~nmBook~pr12.5~qt1",
-    })
+    query = urllib.parse.urlencode(
+        {
+            "v": "2",
+            "tid": "G-PII",
+            "cid": "111.222",
+            "en": "purchase",
+            "cu": "EUR",
+            "epn.value": "12.5",
+            "ep.transaction_id": "T-PII",
+            "uid": EMAIL,
+            "dl": f"https://shop.example/thanks?email={EMAIL}&phone={PHONE}",
+            "dr": f"https://shop.example/cart?name={FIRST}",
+            "ep.user_data.email": EMAIL,
+            "ep.user_data.phone_number": PHONE,
+            "ep.user_data.address.0.first_name": FIRST,
+            "ep.user_data.address.0.last_name": LAST,
+            "ep.user_data.address.0.street": STREET,
+            "ep.user_data.address.0.city": "London",
+            "pr1": "idSKU~nmBook~pr12.5~qt1",
+        }
+    )
     body = f"en=generate_lead&ep.lead_email={urllib.parse.quote(EMAIL)}\r\nen=page_view".encode()
-    response = requests.post(f"{stack.collect_url}/g/collect?{query}", data=body, headers={"User-Agent": "E2E"}, timeout=10)
+    response = requests.post(
+        f"{stack.collect_url}/g/collect?{query}", data=body, headers={"User-Agent": "E2E"}, timeout=10
+    )
     assert response.status_code == 204, response.text
 
 
 def _mp_hit(stack: LocalStack) -> None:
     body = {
-        "client_id": "333.444", "user_id": EMAIL,
-        "user_data": {"email_address": EMAIL, "phone_number": PHONE, "address": {"first_name": FIRST, "last_name": LAST}},
+        "client_id": "333.444",
+        "user_id": EMAIL,
+        "user_data": {
+            "email_address": EMAIL,
+            "phone_number": PHONE,
+            "address": {"first_name": FIRST, "last_name": LAST},
+        },
         "events": [{"name": "sign_up", "params": {"method": "email"}}],
     }
-    response = requests.post(f"{stack.collect_url}/mp/collect?measurement_id=G-PII&api_secret={MP_SECRET}", data=json.dumps(body), timeout=10)
+    response = requests.post(
+        f"{stack.collect_url}/mp/collect?measurement_id=G-PII&api_secret={MP_SECRET}", data=json.dumps(body), timeout=10
+    )
     assert response.status_code == 204, response.text
 
 
@@ -66,10 +101,17 @@ def test_no_personal_data_or_secret_in_any_log_line_of_a_run():
         # (no credentials) or is skipped with a reason: all logged.
         for vendor in VENDORS:
             path = stack.log_path(f"vendor-{vendor}")
-            lines = wait_until(lambda: len(delivery_lines(path)) >= 3 and delivery_lines(path), timeout=60)
+            lines = wait_until(lambda path=path: len(delivery_lines(path)) >= 3 and delivery_lines(path), timeout=60)
             assert len(lines) >= 3, (vendor, lines)
-        dry = [line for vendor in VENDORS for line in delivery_lines(stack.log_path(f"vendor-{vendor}")) if line["outcome"] == "dry_run"]
-        assert {line["vendor"] for line in dry} >= {"meta", "tiktok", "webhook", "mixpanel", "amplitude", "segment"}, dry
+        dry = [
+            line
+            for vendor in VENDORS
+            for line in delivery_lines(stack.log_path(f"vendor-{vendor}"))
+            if line["outcome"] == "dry_run"
+        ]
+        assert {line["vendor"] for line in dry} >= {"meta", "tiktok", "webhook", "mixpanel", "amplitude", "segment"}, (
+            dry
+        )
         assert all("request" in line for line in dry)
         log_files = sorted(path for path in stack.log_dir.rglob("*") if path.is_file())
         stack.stop()

@@ -60,17 +60,28 @@ def make_run(tmp_path, receiver, monkeypatch):
     env = {**os.environ, "WEBHOOK_URL": receiver.url + "/hook", "PYTHONUNBUFFERED": "1"}
     process = ManagedProcess(
         "make-run",
-        [sys.executable, "-m", "devstack", "run", f"--config={config_path}", f"--log-dir={log_dir}",
-         f"--collect-port={ports['collect']}", f"--emulator-port={ports['emulator']}",
-         f"--vendor-base-port={ports['vendor']}", f"--inspector-port={ports['inspector']}",
-         f"--archive-file={tmp_path / 'archive.jsonl'}"],
+        [
+            sys.executable,
+            "-m",
+            "devstack",
+            "run",
+            f"--config={config_path}",
+            f"--log-dir={log_dir}",
+            f"--collect-port={ports['collect']}",
+            f"--emulator-port={ports['emulator']}",
+            f"--vendor-base-port={ports['vendor']}",
+            f"--inspector-port={ports['inspector']}",
+            f"--archive-file={tmp_path / 'archive.jsonl'}",
+        ],
         tmp_path / "make-run.out",
         env=env,
         cwd=REPO_ROOT,
     )
     try:
         process.start()
-        wait_until(lambda: "Local stack is up" in process.tail(200) or process.poll() is not None, timeout=120, interval=0.5)
+        wait_until(
+            lambda: "Local stack is up" in process.tail(200) or process.poll() is not None, timeout=120, interval=0.5
+        )
         assert process.poll() is None and "Local stack is up" in process.tail(200), process.tail()
         wait_for_port(ports["collect"], 10, process)
         monkeypatch.setenv("PUBSUB_EMULATOR_HOST", f"127.0.0.1:{ports['emulator']}")
@@ -127,23 +138,27 @@ def test_make_run_delivers_a_20s_outage_and_dead_letters_a_longer_one(make_run, 
     result, lines = _accounts(make_run)
     received = _received_2xx(receiver, status_of)
     failed_pushes = sum(1 for r in receiver.received if status_of(r) == 503)
-    print(f"\n20 s outage: {result.as_dict()}; receiver: {failed_pushes} answered 503, "
-          f"all {HITS} accepted {delivered_after:.1f} s after it recovered")
+    print(
+        f"\n20 s outage: {result.as_dict()}; receiver: {failed_pushes} answered 503, "
+        f"all {HITS} accepted {delivered_after:.1f} s after it recovered"
+    )
     assert result.published == HITS and result.delivered == HITS and result.holds, result.as_dict()
     assert result.dead_lettered == 0 and result.duplicates == 0
     assert all(received[e] == 1 for e in first), "an event reached the receiver twice"
     assert result.retries.get("http_503", 0) >= HITS and failed_pushes >= HITS, "the outage was not retried"
     # The backoff is applied: no event was attempted more than the window allows.
-    attempts = Counter(l["event_id"] for l in lines if l.get("message") == "delivery")
+    attempts = Counter(entry["event_id"] for entry in lines if entry.get("message") == "delivery")
     assert max(attempts.values()) <= ATTEMPTS
     # ... and spaced by the configured backoff (5 s, then 10 s), not the emulator's ~1 s.
     times: dict[str, list[float]] = {}
     for line in lines:
         if line.get("message") == "delivery" and line.get("event_id") in first:
             times.setdefault(line["event_id"], []).append(float(line["time"]))
-    gaps = [b - a for t in times.values() for a, b in zip(sorted(t), sorted(t)[1:])]
+    gaps = [b - a for t in times.values() for a, b in zip(sorted(t), sorted(t)[1:], strict=False)]
     assert gaps and min(gaps) >= 4.5, sorted(gaps)[:5]
-    assert not [l for l in lines if l.get("message") == "delivery" and l.get("outcome") == "dead_lettered"]
+    assert not [
+        entry for entry in lines if entry.get("message") == "delivery" and entry.get("outcome") == "dead_lettered"
+    ]
 
     # 2. An outage longer than the window: every event is dead-lettered, visibly, from the
     # webhook's own subscription; `make replay VENDOR=webhook` then delivers each once.
@@ -151,8 +166,11 @@ def test_make_run_delivers_a_20s_outage_and_dead_letters_a_longer_one(make_run, 
     second = _send(collect, "long", 10, spread=1)
     project = "tagging-local"
     dead = wait_until(
-        lambda: (found := replay(project, "webhook", dry_run=True, max_seconds=10, pull_timeout=2).would_move)
-        and {d["event_id"] for d in found} >= set(second) and found,
+        lambda: (
+            (found := replay(project, "webhook", dry_run=True, max_seconds=10, pull_timeout=2).would_move)
+            and {d["event_id"] for d in found} >= set(second)
+            and found
+        ),
         timeout=150,
         interval=2,
     )
@@ -162,14 +180,29 @@ def test_make_run_delivers_a_20s_outage_and_dead_letters_a_longer_one(make_run, 
     assert result.published == HITS + 10 and result.dead_lettered == 10 and result.delivered == HITS
     assert result.holds and not result.unaccounted
     # The inspector shows them: the runtime logged the last attempt as dead_lettered.
-    last = {l["event_id"] for l in lines if l.get("message") == "delivery" and l.get("outcome") == "dead_lettered"}
+    last = {
+        entry["event_id"]
+        for entry in lines
+        if entry.get("message") == "delivery" and entry.get("outcome") == "dead_lettered"
+    }
     assert last == set(second)
 
     receiver.default = Reply(200)
     replayed = ManagedProcess(
         "make-replay",
-        [sys.executable, "-m", "reliability", "replay", "--vendor", "webhook",
-         "--emulator", f"127.0.0.1:{make_run['ports']['emulator']}", "--max-seconds", "30", "--verbose"],
+        [
+            sys.executable,
+            "-m",
+            "reliability",
+            "replay",
+            "--vendor",
+            "webhook",
+            "--emulator",
+            f"127.0.0.1:{make_run['ports']['emulator']}",
+            "--max-seconds",
+            "30",
+            "--verbose",
+        ],
         make_run["log_dir"].parent / "replay.out",
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
         cwd=REPO_ROOT,

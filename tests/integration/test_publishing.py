@@ -72,9 +72,9 @@ def test_concurrent_callers_each_get_their_own_acknowledged_ids(topic_and_subscr
 
     async def main():
         # 60 concurrent hits of 1-3 events: with one RPC in flight they must share RPCs.
-        return await asyncio.gather(*[
-            publisher.publish_events([_event(10 * i + k) for k in range(1 + i % 3)]) for i in range(60)
-        ])
+        return await asyncio.gather(
+            *[publisher.publish_events([_event(10 * i + k) for k in range(1 + i % 3)]) for i in range(60)]
+        )
 
     results = asyncio.run(main())
     assert [len(ids) for ids in results] == [1 + i % 3 for i in range(60)]

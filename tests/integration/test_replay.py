@@ -49,6 +49,7 @@ def _send(stack: LocalStack, cid: str, name: str) -> str:
 
 def _dead_lettered(stack: LocalStack, vendor: str, count: int) -> list[dict[str, str]]:
     """Wait until a dry run sees ``count`` of the vendor's dead letters; return them."""
+
     def enough() -> list[dict[str, str]] | None:
         found = replay(stack.project, vendor, dry_run=True, max_seconds=15, pull_timeout=2).would_move
         return found if len(found) >= count else None
@@ -62,7 +63,9 @@ def _probe_replay_topic(stack: LocalStack) -> str:
     """An extra pull subscription on the replay topic, to see exactly what replay published."""
     topology = stack.topology
     path = topology.subscription_path("test-replay-probe")
-    topology.subscriber.create_subscription(request={"name": path, "topic": topology.topic_path(replay_topic("webhook"))})
+    topology.subscriber.create_subscription(
+        request={"name": path, "topic": topology.topic_path(replay_topic("webhook"))}
+    )
     return path
 
 
@@ -97,7 +100,14 @@ def test_replay_moves_the_vendors_dead_letters_back_unchanged(stack, vendor):
     # The webhook function receives them through its replay subscription and delivers them.
     vendor.wait_for(received_before + 2, timeout=60)
     delivered = wait_until(
-        lambda: {l["event_id"] for l in delivery_lines(stack.log_path("vendor-webhook")) if l["outcome"] == "delivered"} >= ids,
+        lambda: (
+            {
+                entry["event_id"]
+                for entry in delivery_lines(stack.log_path("vendor-webhook"))
+                if entry["outcome"] == "delivered"
+            }
+            >= ids
+        ),
         timeout=30,
     )
     assert delivered
@@ -132,7 +142,10 @@ def test_a_replay_that_fails_again_returns_to_the_dead_letter_topic(stack, vendo
         request={"subscription": stack.topology.subscription_path("tagging-dead-letter-inspect"), "max_messages": 10},
         timeout=10,
     ).received_messages
-    sources = {json.loads(m.message.data)["event_id"]: m.message.attributes["CloudPubSubDeadLetterSourceSubscription"] for m in pulled}
+    sources = {
+        json.loads(m.message.data)["event_id"]: m.message.attributes["CloudPubSubDeadLetterSourceSubscription"]
+        for m in pulled
+    }
     stack.topology.subscriber.modify_ack_deadline(
         request={
             "subscription": stack.topology.subscription_path("tagging-dead-letter-inspect"),
@@ -141,15 +154,21 @@ def test_a_replay_that_fails_again_returns_to_the_dead_letter_topic(stack, vendo
         }
     )
     assert sources[moved_id].endswith(replay_subscription("webhook"))
-    attempts = [l for l in delivery_lines(stack.log_path("vendor-webhook")) if l["event_id"] == moved_id]
-    assert [l["outcome"] for l in attempts].count("dead_lettered") >= 1
+    attempts = [entry for entry in delivery_lines(stack.log_path("vendor-webhook")) if entry["event_id"] == moved_id]
+    assert [entry["outcome"] for entry in attempts].count("dead_lettered") >= 1
 
     # Once the vendor is back, a second replay delivers both, with their original event_ids.
     vendor.default = Reply(200)
     second = replay(stack.project, "webhook", max_seconds=30, pull_timeout=2)
     assert sorted(m["event_id"] for m in second.moved) == sorted({event_id, "replay-4.4"})
     assert wait_until(
-        lambda: {l["event_id"] for l in delivery_lines(stack.log_path("vendor-webhook")) if l["outcome"] == "delivered"}
-        >= {event_id, "replay-4.4"},
+        lambda: (
+            {
+                entry["event_id"]
+                for entry in delivery_lines(stack.log_path("vendor-webhook"))
+                if entry["outcome"] == "delivered"
+            }
+            >= {event_id, "replay-4.4"}
+        ),
         timeout=60,
     )

@@ -44,17 +44,26 @@ def vendor_servers():
 
 
 def _stack(servers: dict[str, MockVendor]) -> LocalStack:
-    env = {
-        name: {**CREDENTIALS[name], "VENDOR_API_BASE": servers[name].url, "LOG_REQUESTS": "1"}
-        for name in servers
-    }
+    env = {name: {**CREDENTIALS[name], "VENDOR_API_BASE": servers[name].url, "LOG_REQUESTS": "1"} for name in servers}
     return LocalStack(stack_config.load(), vendors=tuple(servers), vendor_env=env)
 
 
 PURCHASE_PARAMS = {
-    "v": "2", "cid": "111.222", "sid": "1730000000", "sct": "2", "_et": "50", "dl": LANDING,
-    "dr": "https://news.example/", "dt": "Thanks", "cu": "EUR", "ep.transaction_id": "T-E2E",
-    "epn.value": "10.50", "pr1": "idSKU1~nmShirt~pr10.50~qt1~k0size~v0M", "gcs": "G111", "_fv": "1", "_ss": "1",
+    "v": "2",
+    "cid": "111.222",
+    "sid": "1730000000",
+    "sct": "2",
+    "_et": "50",
+    "dl": LANDING,
+    "dr": "https://news.example/",
+    "dt": "Thanks",
+    "cu": "EUR",
+    "ep.transaction_id": "T-E2E",
+    "epn.value": "10.50",
+    "pr1": "idSKU1~nmShirt~pr10.50~qt1~k0size~v0M",
+    "gcs": "G111",
+    "_fv": "1",
+    "_ss": "1",
 }
 
 
@@ -75,8 +84,10 @@ def test_a_purchase_reaches_ga4_meta_and_tiktok_as_their_apis_expect(vendor_serv
     with _stack(vendor_servers) as stack:
         _purchase_hit(stack)
         got = {name: server.wait_for(1, timeout=60) for name, server in vendor_servers.items()}
-        lines = {name: wait_until(lambda n=name: delivery_lines(stack.log_path(f"vendor-{n}")), timeout=20)
-                 for name in vendor_servers}
+        lines = {
+            name: wait_until(lambda n=name: delivery_lines(stack.log_path(f"vendor-{n}")), timeout=20)
+            for name in vendor_servers
+        }
 
     ga4, meta, tiktok = got["ga4"][0], got["meta"][0], got["tiktok"][0]
     # GA4 /g/collect: the browser's hit as its tag would have sent it, plus the visitor's IP
@@ -95,10 +106,17 @@ def test_a_purchase_reaches_ga4_meta_and_tiktok_as_their_apis_expect(vendor_serv
     assert server_event["event_name"] == "Purchase" and server_event["action_source"] == "website"
     assert server_event["event_source_url"] == LANDING
     assert server_event["user_data"]["client_user_agent"] == USER_AGENT
-    assert server_event["user_data"]["fbc"].startswith("fb.1.") and server_event["user_data"]["fbc"].endswith(".AbC123xyz")
+    assert server_event["user_data"]["fbc"].startswith("fb.1.") and server_event["user_data"]["fbc"].endswith(
+        ".AbC123xyz"
+    )
     assert server_event["custom_data"] == {
-        "value": 10.5, "currency": "EUR", "order_id": "T-E2E", "content_type": "product",
-        "content_ids": ["SKU1"], "contents": [{"id": "SKU1", "quantity": 1, "item_price": 10.5}], "num_items": 1,
+        "value": 10.5,
+        "currency": "EUR",
+        "order_id": "T-E2E",
+        "content_type": "product",
+        "content_ids": ["SKU1"],
+        "contents": [{"id": "SKU1", "quantity": 1, "item_price": 10.5}],
+        "num_items": 1,
         "content_name": "Shirt",
     }
     assert "test_event_code" not in meta.json()
@@ -115,7 +133,7 @@ def test_a_purchase_reaches_ga4_meta_and_tiktok_as_their_apis_expect(vendor_serv
     # One event, one id across vendors (browser/server dedup), and a delivered line each.
     assert server_event["event_id"] == data["event_id"] != ""
     for name, vendor_lines in lines.items():
-        assert [l["outcome"] for l in vendor_lines] == ["delivered"], name
+        assert [entry["outcome"] for entry in vendor_lines] == ["delivered"], name
         line = vendor_lines[0]
         assert line["event_id"] == data["event_id"] and line["http_status"] in (200, 204)
         # LOG_REQUESTS=1: the request is in the line, with the credentials redacted.
@@ -133,7 +151,7 @@ def test_another_streams_event_and_an_unmapped_event_leave_a_reason(vendor_serve
         wait_until(lambda: all(len(lines_of(n)) >= 2 for n in vendor_servers), timeout=60)
         # Acked: give a redelivery the chance to show up before counting.
         wait_until(lambda: any(len(lines_of(n)) > 2 for n in vendor_servers), timeout=3)
-        outcomes = {n: sorted((l["outcome"], l["reason"]) for l in lines_of(n)) for n in vendor_servers}
+        outcomes = {n: sorted((entry["outcome"], entry["reason"]) for entry in lines_of(n)) for n in vendor_servers}
     # GA4 forwards any event name, but only its own stream's events.
     assert outcomes["ga4"] == [("delivered", ""), ("skipped", "measurement_id_not_configured:G-OTHER")]
     assert [_gcollect_params(r)["en"] for r in vendor_servers["ga4"].received] == ["scroll"]
@@ -147,10 +165,20 @@ def test_a_debug_hit_goes_to_each_vendors_test_mechanism_or_is_skipped(vendor_se
     stack = _stack(vendor_servers)
     stack.vendor_env["meta"]["META_TEST_EVENT_CODE"] = "TEST12345"  # TikTok has none configured
     with stack:
-        query = urllib.parse.urlencode({"v": "2", "tid": "G-E2ETEST", "cid": "333.444", "sid": "1730000001",
-                                        "en": "page_view", "dl": "https://shop.example/", "_dbg": "1"})
-        response = requests.post(f"{stack.collect_url}/g/collect?{query}", headers={"User-Agent": USER_AGENT},
-                                 timeout=10)
+        query = urllib.parse.urlencode(
+            {
+                "v": "2",
+                "tid": "G-E2ETEST",
+                "cid": "333.444",
+                "sid": "1730000001",
+                "en": "page_view",
+                "dl": "https://shop.example/",
+                "_dbg": "1",
+            }
+        )
+        response = requests.post(
+            f"{stack.collect_url}/g/collect?{query}", headers={"User-Agent": USER_AGENT}, timeout=10
+        )
         assert response.status_code in (200, 204), response.text
         vendor_servers["ga4"].wait_for(1, timeout=60)
         vendor_servers["meta"].wait_for(1, timeout=60)
@@ -161,16 +189,28 @@ def test_a_debug_hit_goes_to_each_vendors_test_mechanism_or_is_skipped(vendor_se
     assert meta_lines[0]["debug"] is True and meta_lines[0]["outcome"] == "delivered"
     assert vendor_servers["tiktok"].received == []
     assert (tiktok_lines[0]["outcome"], tiktok_lines[0]["reason"], tiktok_lines[0]["debug"]) == (
-        "skipped", "debug_without_test_event_code", True)
+        "skipped",
+        "debug_without_test_event_code",
+        True,
+    )
 
 
 def test_a_wrong_meta_token_is_vendor_misconfigured_and_the_event_waits_until_it_is_fixed(vendor_servers):
     """Graph's real answer to an expired token: retried as vendor_misconfigured at ERROR (the
     alert's reason), never acked as a rejection; once the token works, the same event goes."""
     meta = vendor_servers["meta"]
-    meta.default = Reply(400, body={"error": {
-        "message": "Error validating access token: Session has expired on Sunday, 29-Nov-26 10:00:00 PST.",
-        "type": "OAuthException", "code": 190, "error_subcode": 463, "fbtrace_id": "e2e"}})
+    meta.default = Reply(
+        400,
+        body={
+            "error": {
+                "message": "Error validating access token: Session has expired on Sunday, 29-Nov-26 10:00:00 PST.",
+                "type": "OAuthException",
+                "code": 190,
+                "error_subcode": 463,
+                "fbtrace_id": "e2e",
+            }
+        },
+    )
     with _stack({"meta": meta}) as stack:
         _purchase_hit(stack)
 
@@ -179,16 +219,16 @@ def test_a_wrong_meta_token_is_vendor_misconfigured_and_the_event_waits_until_it
 
         wait_until(lambda: len(lines()) >= 2, timeout=90)  # Pub/Sub redelivered it: not acked
         meta.default = REPLIES["meta"]  # the operator fixes the token
-        wait_until(lambda: any(l["outcome"] == "delivered" for l in lines()), timeout=90)
+        wait_until(lambda: any(entry["outcome"] == "delivered" for entry in lines()), timeout=90)
         seen = lines()
-    failed = [l for l in seen if l["outcome"] != "delivered"]
+    failed = [entry for entry in seen if entry["outcome"] != "delivered"]
     assert len(failed) >= 2
     for line in failed:
         assert (line["outcome"], line["reason"], line["severity"]) == ("retrying", "vendor_misconfigured", "ERROR")
         assert "meta_error:190.463" in line["detail"]
-    assert "rejected" not in {l["outcome"] for l in seen}
-    assert len({l["event_id"] for l in seen}) == 1
-    assert [l["outcome"] for l in seen][-1] == "delivered"
+    assert "rejected" not in {entry["outcome"] for entry in seen}
+    assert len({entry["event_id"] for entry in seen}) == 1
+    assert [entry["outcome"] for entry in seen][-1] == "delivered"
 
 
 def test_a_measurement_protocol_event_reaches_ga4_on_mp_collect_within_its_limits(vendor_servers):
@@ -200,14 +240,29 @@ def test_a_measurement_protocol_event_reaches_ga4_on_mp_collect_within_its_limit
     stack = _stack(servers)
     stack.collect_env["MP_API_SECRETS"] = "test-e2e-collect-secret"
     body = {
-        "client_id": "555.666", "user_id": "u-e2e",
+        "client_id": "555.666",
+        "user_id": "u-e2e",
         "user_data": {"sha256_email_address": ["62a14e44f765419d10fea99367361a727c12365e2520f32218d505ed9aa0f62f"]},
-        "events": [{"name": "purchase", "params": {"transaction_id": "T-MP", "value": 5, "currency": "EUR",
-                                                   "session_id": "1730000002", "engagement_time_msec": 10}}],
+        "events": [
+            {
+                "name": "purchase",
+                "params": {
+                    "transaction_id": "T-MP",
+                    "value": 5,
+                    "currency": "EUR",
+                    "session_id": "1730000002",
+                    "engagement_time_msec": 10,
+                },
+            }
+        ],
     }
     with stack:
-        response = requests.post(f"{stack.collect_url}/mp/collect?measurement_id=G-E2ETEST&api_secret=test-e2e-collect-secret",
-                                 json=body, headers={"User-Agent": "backend/1.0"}, timeout=10)
+        response = requests.post(
+            f"{stack.collect_url}/mp/collect?measurement_id=G-E2ETEST&api_secret=test-e2e-collect-secret",
+            json=body,
+            headers={"User-Agent": "backend/1.0"},
+            timeout=10,
+        )
         assert response.status_code in (200, 204), response.text
         [received] = servers["ga4"].wait_for(1, timeout=60)
     assert received.path == "/mp/collect?measurement_id=G-E2ETEST&api_secret=test-e2e-ga4-secret"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import json
 import urllib.parse
 
@@ -22,10 +21,10 @@ pytestmark = pytest.mark.integration
 def _events_in(hit: dict) -> list[dict[str, str]]:
     """The events a sample hit describes: one per body line, else one from the URL."""
     query = dict(urllib.parse.parse_qsl(hit["query"], keep_blank_values=True))
-    lines = [l for l in hit["body"].splitlines() if l.strip()]
+    lines = [text for text in hit["body"].splitlines() if text.strip()]
     if not lines:
         return [query]
-    return [{**query, **dict(urllib.parse.parse_qsl(l, keep_blank_values=True))} for l in lines]
+    return [{**query, **dict(urllib.parse.parse_qsl(text, keep_blank_values=True))} for text in lines]
 
 
 @pytest.fixture
@@ -66,13 +65,11 @@ def test_every_sample_event_reaches_the_target_once(target, sample_hits):
         # Let any duplicate arrive before counting.
         wait_until(lambda: len(target.received) > len(expected), timeout=2)
         bodies = target.requests_json()
-    skipped = [l for l in lines if l["outcome"] == "skipped"]
-    assert [l["reason"] for l in skipped] == ["consent_denied:analytics_storage"] * len(denied)
-    assert all(l["consent"]["analytics_storage"] == "denied" for l in skipped)
+    skipped = [entry for entry in lines if entry["outcome"] == "skipped"]
+    assert [entry["reason"] for entry in skipped] == ["consent_denied:analytics_storage"] * len(denied)
+    assert all(entry["consent"]["analytics_storage"] == "denied" for entry in skipped)
     assert len(bodies) == len(expected)
-    assert sorted((b["event_name"], b["client_id"]) for b in bodies) == sorted(
-        (e["en"], e["cid"]) for e in expected
-    )
+    assert sorted((b["event_name"], b["client_id"]) for b in bodies) == sorted((e["en"], e["cid"]) for e in expected)
     assert len({b["event_id"] for b in bodies}) == len(bodies)
     assert all(r.path == "/events" for r in received)
 
@@ -90,14 +87,16 @@ def test_target_failing_three_times_still_gets_the_event(target):
         lines = wait_until(lambda: len(delivery_lines(log)) >= 4 and delivery_lines(log), timeout=10)
     assert len(received) == 4
     assert {r.json()["event_id"] for r in received} == {received[0].json()["event_id"]}
-    assert [l["outcome"] for l in lines] == ["retrying", "retrying", "retrying", "delivered"]
-    assert [l["attempt"] for l in lines] == [1, 2, 3, 4]
+    assert [entry["outcome"] for entry in lines] == ["retrying", "retrying", "retrying", "delivered"]
+    assert [entry["attempt"] for entry in lines] == [1, 2, 3, 4]
 
 
 def test_target_always_failing_sends_the_event_to_the_dead_letter_topic(target):
     target.default = Reply(503)
     # The configured local policy retries for minutes (see config/vendors.yaml): a fast one here.
-    with _stack(target, retry=RetryPolicy(max_delivery_attempts=5, minimum_backoff_seconds=1, maximum_backoff_seconds=2)) as stack:
+    with _stack(
+        target, retry=RetryPolicy(max_delivery_attempts=5, minimum_backoff_seconds=1, maximum_backoff_seconds=2)
+    ) as stack:
         response = requests.post(
             f"{stack.collect_url}/g/collect?v=2&tid=G-TEST&cid=9.9&en=sign_up",
             timeout=10,

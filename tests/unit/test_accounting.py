@@ -15,14 +15,24 @@ from reliability.accounting import (
 
 
 def delivery(vendor: str, event_id: str, outcome: str, reason: str = "", attempt: int = 1) -> dict:
-    return {"message": "delivery", "vendor": vendor, "event_id": event_id, "outcome": outcome, "reason": reason, "attempt": attempt}
+    return {
+        "message": "delivery",
+        "vendor": vendor,
+        "event_id": event_id,
+        "outcome": outcome,
+        "reason": reason,
+        "attempt": attempt,
+    }
 
 
 def hit(status: int, *event_ids: str) -> dict:
     return {
         "message": "hit",
         "status": status,
-        "events": [{"event_id": e, "event_name": "purchase" if e.startswith("p") else "page_view", "measurement_id": "G-1"} for e in event_ids],
+        "events": [
+            {"event_id": e, "event_name": "purchase" if e.startswith("p") else "page_view", "measurement_id": "G-1"}
+            for e in event_ids
+        ],
     }
 
 
@@ -61,15 +71,24 @@ def test_an_event_without_a_final_outcome_breaks_the_invariant():
 
 def test_dead_letters_count_only_for_the_vendor_whose_subscription_gave_up():
     lines = [delivery("meta", "e1", "retrying"), delivery("tiktok", "e1", "delivered")]
-    dead = [DeadLetter.from_message(json.dumps({"event_id": "e1"}).encode(), {"CloudPubSubDeadLetterSourceSubscription": "projects/p/subscriptions/meta-push"})]
+    dead = [
+        DeadLetter.from_message(
+            json.dumps({"event_id": "e1"}).encode(),
+            {"CloudPubSubDeadLetterSourceSubscription": "projects/p/subscriptions/meta-push"},
+        )
+    ]
     result = account(["e1"], lines, dead, ["meta", "tiktok"])
     assert result["meta"].dead_lettered == 1 and result["meta"].holds
     assert result["tiktok"].delivered == 1 and result["tiktok"].dead_lettered == 0
 
 
 def test_duplicates_at_the_vendor_are_counted_per_event_id():
-    lines = [delivery("webhook", "e1", "delivered"), delivery("webhook", "e1", "delivered"), delivery("webhook", "e2", "delivered"),
-             delivery("webhook", "e2", "skipped", "already_delivered")]
+    lines = [
+        delivery("webhook", "e1", "delivered"),
+        delivery("webhook", "e1", "delivered"),
+        delivery("webhook", "e2", "delivered"),
+        delivery("webhook", "e2", "skipped", "already_delivered"),
+    ]
     result = account(["e1", "e2"], lines, [], ["webhook"])["webhook"]
     assert result.delivered == 2 and result.duplicates == 1 and result.holds
 
@@ -93,7 +112,9 @@ def test_poison_messages_are_counted_without_an_event_id():
 
 def test_log_files_are_read_like_cloud_logging_exports(tmp_path):
     path = tmp_path / "vendor.log"
-    path.write_text('banner line\n{"message":"delivery","vendor":"w","event_id":"e","outcome":"delivered"}\n{broken\n[1]\n')
+    path.write_text(
+        'banner line\n{"message":"delivery","vendor":"w","event_id":"e","outcome":"delivered"}\n{broken\n[1]\n'
+    )
     assert read_json_lines([path, tmp_path / "missing.log"]) == [
         {"message": "delivery", "vendor": "w", "event_id": "e", "outcome": "delivered"}
     ]

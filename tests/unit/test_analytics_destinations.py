@@ -14,7 +14,9 @@ from shared.delivery import Outcome, analytics
 from shared.delivery.http import Response
 from shared.delivery.rows import RowFailure, row_outcomes
 
-EVENTS = json.loads((Path(__file__).resolve().parent.parent / "golden" / "vendors" / "events.json").read_text())["events"]
+EVENTS = json.loads((Path(__file__).resolve().parent.parent / "golden" / "vendors" / "events.json").read_text())[
+    "events"
+]
 SETTINGS = {"SERVICE_ACCOUNT": "u:s", "API_KEY": "k", "WRITE_KEY": "w", "MIN_ID_LENGTH": "1"}
 
 
@@ -23,12 +25,16 @@ def _ids(event):
     mp = mixpanel.VENDOR.plan(event, SETTINGS, now=1730000100).request.json[0]["properties"]
     amp = amplitude.VENDOR.plan(event, SETTINGS, now=1730000100).request.json["events"][0]
     seg = segment.VENDOR.plan(event, SETTINGS, now=1730000100).request.json
-    return ((mp["distinct_id"], mp.get("$device_id"), mp.get("$user_id")),
-            (amp.get("user_id"), amp.get("device_id")), (seg.get("userId"), seg.get("anonymousId")))
+    return (
+        (mp["distinct_id"], mp.get("$device_id"), mp.get("$user_id")),
+        (amp.get("user_id"), amp.get("device_id")),
+        (seg.get("userId"), seg.get("anonymousId")),
+    )
 
 
-@pytest.mark.parametrize("user_id, client_id", [("u_42", "1712345678.1699999999"), ("", "1712345678.1699999999"),
-                                                ("u_42", "")])
+@pytest.mark.parametrize(
+    "user_id, client_id", [("u_42", "1712345678.1699999999"), ("", "1712345678.1699999999"), ("u_42", "")]
+)
 def test_every_analytics_destination_applies_the_same_identity_rule(user_id, client_id):
     event = dict(EVENTS["purchase"], user_id=user_id, client_id=client_id)
     mp, amp, seg = _ids(event)
@@ -48,7 +54,7 @@ def test_personal_data_never_becomes_a_property():
     event = EVENTS["purchase"]
     for vendor in (mixpanel.VENDOR, amplitude.VENDOR, segment.VENDOR):
         body = json.dumps(vendor.plan(event, SETTINGS, now=1730000100).request.json)
-        for secret in ("John_Smith", "650", "Hacker Way", "fb.1.1729990000000", "IwAR2AbCdEf\""):
+        for secret in ("John_Smith", "650", "Hacker Way", "fb.1.1729990000000", 'IwAR2AbCdEf"'):
             assert secret not in body, (vendor.name, secret)
 
 
@@ -67,10 +73,17 @@ def test_row_outcomes_serve_a_batch():
 
 
 def test_vendor_row_parsers_read_every_listed_index():
-    assert set(mixpanel.failed_rows({"failed_records": [{"index": 0, "field": "f"}, {"index": 4, "field": "g"},
-                                                        {"index": "x"}, "junk"]})) == {0, 4}
-    body = {"events_with_invalid_fields": {"time": [0, 2]}, "events_with_missing_fields": {"event_type": [5]},
-            "silenced_events": [7, True], "events_with_invalid_id_lengths": {"user_id": "nope"}}
+    assert set(
+        mixpanel.failed_rows(
+            {"failed_records": [{"index": 0, "field": "f"}, {"index": 4, "field": "g"}, {"index": "x"}, "junk"]}
+        )
+    ) == {0, 4}
+    body = {
+        "events_with_invalid_fields": {"time": [0, 2]},
+        "events_with_missing_fields": {"event_type": [5]},
+        "silenced_events": [7, True],
+        "events_with_invalid_id_lengths": {"user_id": "nope"},
+    }
     assert sorted(amplitude.failed_rows(body)) == [0, 2, 5, 7]
     assert amplitude.failed_rows("not json") == {} and mixpanel.failed_rows(None) == {}
 
@@ -82,23 +95,32 @@ def test_an_unparseable_400_falls_back_to_the_generic_rules():
 
 # -- any event shape: a plan, never an exception (as tests/unit/test_vendor_robustness.py) ------
 
-from hypothesis import HealthCheck, example, given, settings, strategies as st  # noqa: E402
+from hypothesis import HealthCheck, example, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20),
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
     max_leaves=10,
 )
-KEYS = sorted({key for event in EVENTS.values() for key in event}
-              | {"client_hints", "user_properties", "campaign_source", "campaign_name", "ga_session_id", "note"})
+KEYS = sorted(
+    {key for event in EVENTS.values() for key in event}
+    | {"client_hints", "user_properties", "campaign_source", "campaign_name", "ga_session_id", "note"}
+)
 VENDORS = {"mixpanel": mixpanel.VENDOR, "amplitude": amplitude.VENDOR, "segment": segment.VENDOR}
 
 
 @pytest.mark.parametrize("vendor", sorted(VENDORS))
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(base=st.sampled_from(sorted(EVENTS)), changes=st.dictionaries(st.sampled_from(KEYS), json_values, max_size=6))
-@example(base="purchase", changes={"value": float("nan"), "items": [{"price": float("inf"), "index": "x"}],
-                                   "client_hints": {"full_version_list": [{"brand": 1}, "x"], "platform": 3}})
+@example(
+    base="purchase",
+    changes={
+        "value": float("nan"),
+        "items": [{"price": float("inf"), "index": "x"}],
+        "client_hints": {"full_version_list": [{"brand": 1}, "x"], "platform": 3},
+    },
+)
 @example(base="page_view", changes={"ga_session_id": float("inf"), "screen_resolution": "x", "note": float("nan")})
 @example(base="purchase", changes={"timestamp_micros": -5, "user_properties": [1], "event_id": {"a": 1}})
 def test_any_event_shape_gives_a_plan_not_an_exception(vendor, base, changes):

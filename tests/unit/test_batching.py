@@ -26,9 +26,16 @@ _ids = itertools.count(1)
 
 def event(**changes) -> dict:
     base = {
-        "event_name": "purchase", "event_id": f"b-{next(_ids)}", "client_id": "1.2", "x-ga-measurement_id": "G-TEST",
-        "timestamp_micros": int(time.time() * 1_000_000), "page_location": "https://shop.example/thanks",
-        "user_agent": "Mozilla/5.0 Test", "ip_override": "203.0.113.7", "currency": "EUR", "value": 10.0,
+        "event_name": "purchase",
+        "event_id": f"b-{next(_ids)}",
+        "client_id": "1.2",
+        "x-ga-measurement_id": "G-TEST",
+        "timestamp_micros": int(time.time() * 1_000_000),
+        "page_location": "https://shop.example/thanks",
+        "user_agent": "Mozilla/5.0 Test",
+        "ip_override": "203.0.113.7",
+        "currency": "EUR",
+        "value": 10.0,
         "consent": {"ad_storage": "granted", "analytics_storage": "granted"},
     }
     base.update(changes)
@@ -43,11 +50,12 @@ def deliver(vendor, events: list[dict]) -> tuple[list, Batch]:
     async def go():
         batch = Batch(vendor)
         return await batch.run([message(e) for e in events]), batch
+
     return run_sync(go())
 
 
 def log_lines(capsys) -> list[dict]:
-    return [json.loads(l) for l in capsys.readouterr().out.splitlines() if l.startswith("{")]
+    return [json.loads(ln) for ln in capsys.readouterr().out.splitlines() if ln.startswith("{")]
 
 
 @pytest.fixture
@@ -72,10 +80,10 @@ def test_five_events_go_in_one_meta_request_and_each_message_is_delivered(meta, 
     body = meta.received[0].json()
     assert [e["event_id"] for e in body["data"]] == [e["event_id"] for e in events]
     assert meta.received[0].path == "/v24.0/123/events" and body["access_token"] == "secret-meta-token"
-    lines = [l for l in log_lines(capsys) if l["message"] == "delivery"]
+    lines = [ln for ln in log_lines(capsys) if ln["message"] == "delivery"]
     # One log line per message, each with the message's own ids, as in push mode.
-    assert sorted(l["event_id"] for l in lines) == sorted(e["event_id"] for e in events)
-    assert {(l["outcome"], l["batch_size"]) for l in lines} == {("delivered", 5)}
+    assert sorted(ln["event_id"] for ln in lines) == sorted(e["event_id"] for e in events)
+    assert {(ln["outcome"], ln["batch_size"]) for ln in lines} == {("delivered", 5)}
 
 
 def test_a_bad_event_is_isolated_and_the_rest_of_the_batch_delivered(meta, capsys):
@@ -90,13 +98,17 @@ def test_a_bad_event_is_isolated_and_the_rest_of_the_batch_delivered(meta, capsy
 
     meta.responder = answer
     results, batch = deliver(META, events)
-    outcomes = {e["event_id"]: r.outcome for e, r in zip(events, results)}
+    outcomes = {e["event_id"]: r.outcome for e, r in zip(events, results, strict=True)}
     assert outcomes.pop(bad) is Outcome.REJECTED
     assert set(outcomes.values()) == {Outcome.DELIVERED}
     # 8 → 4+4 → 2+2 → 1+1: the bad event stands alone after log2(8) splits.
     assert batch.requests_sent == 7
-    delivered = [e["event_id"] for r in meta.received if r.json() and len(r.json()["data"]) and
-                 bad not in [x["event_id"] for x in r.json()["data"]] for e in r.json()["data"]]
+    delivered = [
+        e["event_id"]
+        for r in meta.received
+        if r.json() and len(r.json()["data"]) and bad not in [x["event_id"] for x in r.json()["data"]]
+        for e in r.json()["data"]
+    ]
     assert sorted(delivered) == sorted(outcomes)  # each good event accepted exactly once
 
 
@@ -109,8 +121,9 @@ def test_credential_errors_are_not_split(meta, capsys):
 
 
 def test_a_429_retries_every_message_and_stops_the_drain(meta, capsys):
-    meta.responder = lambda r: Reply(429, body={"error": {"code": 17, "message": "User request limit reached"}},
-                                     headers={"Retry-After": "30"})
+    meta.responder = lambda r: Reply(
+        429, body={"error": {"code": 17, "message": "User request limit reached"}}, headers={"Retry-After": "30"}
+    )
     results, batch = deliver(META, [event() for _ in range(4)])
     assert {r.outcome for r in results} == {Outcome.RETRYING}
     assert batch.throttled and batch.requests_sent == 1
@@ -119,11 +132,21 @@ def test_a_429_retries_every_message_and_stops_the_drain(meta, capsys):
 
 def test_gated_events_are_not_sent_and_test_events_travel_apart(meta, monkeypatch, capsys):
     monkeypatch.setenv("META_TEST_EVENT_CODE", "TEST123")
-    events = [event(), event(consent={"ad_storage": "denied"}), event(event_name="scroll"),
-              event(debug_mode=True), event()]
+    events = [
+        event(),
+        event(consent={"ad_storage": "denied"}),
+        event(event_name="scroll"),
+        event(debug_mode=True),
+        event(),
+    ]
     results, _ = deliver(META, events)
-    assert [r.outcome for r in results] == [Outcome.DELIVERED, Outcome.SKIPPED, Outcome.SKIPPED,
-                                            Outcome.DELIVERED, Outcome.DELIVERED]
+    assert [r.outcome for r in results] == [
+        Outcome.DELIVERED,
+        Outcome.SKIPPED,
+        Outcome.SKIPPED,
+        Outcome.DELIVERED,
+        Outcome.DELIVERED,
+    ]
     bodies = sorted((r.json() for r in meta.received), key=lambda b: len(b["data"]))
     # Test events go with test_event_code, live ones without: never one request for both.
     assert [(len(b["data"]), b.get("test_event_code")) for b in bodies] == [(1, "TEST123"), (2, None)]
@@ -158,10 +181,13 @@ def test_a_vendor_without_batch_api_sends_one_request_per_event(monkeypatch, cap
 
 def test_retried_messages_travel_apart_and_last_attempts_alone(meta, monkeypatch, capsys):
     monkeypatch.setenv("MAX_DELIVERY_ATTEMPTS", "5")
-    messages = [PushMessage(event=event(), message_id=f"m-{next(_ids)}", delivery_attempt=n) for n in (1, 1, 2, 3, 5, 5)]
+    messages = [
+        PushMessage(event=event(), message_id=f"m-{next(_ids)}", delivery_attempt=n) for n in (1, 1, 2, 3, 5, 5)
+    ]
 
     async def go():
         return await Batch(META).run(messages)
+
     results = run_sync(go())
     assert {r.outcome for r in results} == {Outcome.DELIVERED}
     # first attempts together, retries together, each last attempt on its own
@@ -183,8 +209,11 @@ def test_a_vendor_that_answers_per_event_gives_each_message_its_own_outcome(monk
         return row_outcomes(count, failures, status=400, others_ingested=True)
 
     with MockVendor() as server:
-        vendor = Vendor(name="rows", batch_api=array_batch(2000, split),
-                        build_request=lambda e, s: VendorRequest("POST", server.url + "/import", {}, [{"id": e["event_id"]}]))
+        vendor = Vendor(
+            name="rows",
+            batch_api=array_batch(2000, split),
+            build_request=lambda e, s: VendorRequest("POST", server.url + "/import", {}, [{"id": e["event_id"]}]),
+        )
 
         def answer(request):
             ids = [row["id"] for row in request.json()]

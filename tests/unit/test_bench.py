@@ -12,8 +12,14 @@ from bench.procstat import group_cpu_seconds
 
 
 def _sat(hits: float, cpu: float, p99: float = 10.0) -> dict:
-    return {"offered_rps": None, "hits_per_second": hits, "p50_ms": 1.0, "p99_ms": p99, "cpu_ms_per_hit": cpu,
-            "emulator_cpu_ms_per_hit": None}
+    return {
+        "offered_rps": None,
+        "hits_per_second": hits,
+        "p50_ms": 1.0,
+        "p99_ms": p99,
+        "cpu_ms_per_hit": cpu,
+        "emulator_cpu_ms_per_hit": None,
+    }
 
 
 def _fixed(rate: float, p99: float, cpu: float) -> dict:
@@ -31,8 +37,13 @@ def _results() -> dict:
 
     return {
         "date": "2026-11-29 10:00 UTC",
-        "machine": {"nproc": 2, "cpu_model": "test CPU", "loadavg": [0.1, 0.2, 0.3], "loadavg_after": [1, 1, 1],
-                    "python": "3.11"},
+        "machine": {
+            "nproc": 2,
+            "cpu_model": "test CPU",
+            "loadavg": [0.1, 0.2, 0.3],
+            "loadavg_after": [1, 1, 1],
+            "python": "3.11",
+        },
         "load_generator": "wrk",
         "ingest": {
             "1-event": {"events_per_hit": 1, "half_load_rps": 500, "runs": runs(0.4)},
@@ -40,17 +51,25 @@ def _results() -> dict:
         },
         "delivery": {
             "e2e": {"offered_hits_per_second": 20, "p50_ms": 30.0, "p95_ms": 90.0},
-            "throughput": {"events_per_second": 40.0, "vendor_cpu_ms_per_event": 3.0, "emulator_cpu_ms_per_event": 2.0,
-                           "vendor_events_per_second_per_vcpu": 333},
+            "throughput": {
+                "events_per_second": 40.0,
+                "vendor_cpu_ms_per_event": 3.0,
+                "emulator_cpu_ms_per_event": 2.0,
+                "vendor_events_per_second_per_vcpu": 333,
+            },
         },
-        "cold_start": {"collect": {"median_ms": 450, "runs_ms": [450]}, "vendor-webhook": {"median_ms": 230, "runs_ms": [230]}},
+        "cold_start": {
+            "collect": {"median_ms": 450, "runs_ms": [450]},
+            "vendor-webhook": {"median_ms": 230, "runs_ms": [230]},
+        },
         "message_bytes": 1000,
     }
 
 
 def test_per_million_hits_adds_compute_requests_and_pubsub_throughput():
-    row = cost_model.per_million_hits(collect_cpu_ms=0.6, vendor_cpu_ms=3.0, vendors=1, events_per_hit=1,
-                                      message_bytes=1000)
+    row = cost_model.per_million_hits(
+        collect_cpu_ms=0.6, vendor_cpu_ms=3.0, vendors=1, events_per_hit=1, message_bytes=1000
+    )
     # collect: 1e6 × 0.6 ms / 0.6 utilization = 1000 vCPU-s × ($0.000024 + 0.5 GiB × $0.0000025) + $0.40
     assert row["collect"] == pytest.approx(1000 * 0.00002525 + 0.40, abs=1e-3)
     assert row["vendor_functions"] == pytest.approx(5000 * 0.00002525 + 0.40, abs=1e-3)
@@ -95,7 +114,9 @@ def test_update_readme_rewrites_only_the_marked_block(tmp_path):
     results["goals"] = report.goals(results)
     results["cost"] = cost_model.model(results)
     readme = tmp_path / "README.md"
-    readme.write_text(f"# Title\n\n## Benchmarks\nintro\n{report.README_START}\nold table\n{report.README_END}\nafter\n")
+    readme.write_text(
+        f"# Title\n\n## Benchmarks\nintro\n{report.README_START}\nold table\n{report.README_END}\nafter\n"
+    )
     report.update_readme(results, readme)
     report.update_readme(copy.deepcopy(results), readme)  # idempotent
     text = readme.read_text()
@@ -115,15 +136,23 @@ def test_group_cpu_seconds_counts_this_process_group():
 
 
 def _modes(push_cpu: float = 1.0, batch_cpu: float = 0.1) -> dict:
-    return {"collect_cpu_ms_per_hit": 0.3, "message_bytes": 1000,
-            "runs": {"push-meta": {"vendor_cpu_ms_per_event": push_cpu}, "batch-meta": {"vendor_cpu_ms_per_event": batch_cpu}}}
+    return {
+        "collect_cpu_ms_per_hit": 0.3,
+        "message_bytes": 1000,
+        "runs": {
+            "push-meta": {"vendor_cpu_ms_per_event": push_cpu},
+            "batch-meta": {"vendor_cpu_ms_per_event": batch_cpu},
+        },
+    }
 
 
 def test_instance_billing_crossover_is_where_the_request_fee_exceeds_one_instance():
     # request-based: 1e6 × 0.3 ms / 0.6 = 500 vCPU-s × $0.00002525 + $0.40 per million hits
     per_million = 500 * 0.00002525 + 0.40
     one_instance = cost_model.SECONDS_PER_MONTH * (0.000018 + 0.5 * 0.000002)
-    crossover = cost_model.modes_model(_modes())["crossover_million_hits_per_month"]["collect_instance_billing_wins_above"]
+    crossover = cost_model.modes_model(_modes())["crossover_million_hits_per_month"][
+        "collect_instance_billing_wins_above"
+    ]
     assert crossover == pytest.approx(one_instance / per_million, rel=0.03)
 
 
@@ -133,8 +162,9 @@ def test_batch_vendor_pays_per_tick_not_per_event():
     assert idle == pytest.approx(0.10 + 43_800 * 0.2 * 0.00002525 + 43_800 * 0.4 / 1e6, abs=0.01)
     # 100 M events a month (~2,300 a tick): 3 pulled batches a tick, not 100 M requests ...
     busy = cost_model.batch_vendor_monthly(100, 0.1)
-    assert busy == pytest.approx(idle + (43_800 * 3 * 0.5 - 43_800 * 0.2 + 1e8 * 0.0001) * 0.00002525 + 43_800 * 0.2
-                                 * 0.00002525, abs=0.01)
+    assert busy == pytest.approx(
+        idle + (43_800 * 3 * 0.5 - 43_800 * 0.2 + 1e8 * 0.0001) * 0.00002525 + 43_800 * 0.2 * 0.00002525, abs=0.01
+    )
     assert busy < cost_model.push_vendor_monthly(100, 0.1) / 4
     # ... while at 1 M events (23 a tick) every tick still pays a round trip: push is cheaper there
     assert cost_model.batch_vendor_monthly(1, 0.1) > cost_model.push_vendor_monthly(1, 0.1)
@@ -152,8 +182,9 @@ def test_mode_goals_compare_with_the_cheaper_sgtm_and_half_of_it_at_1000m():
     goals = cost_model.modes_goals(cost)
     at_1000 = cost["monthly_usd_1_event_hits_evenly_spread"]["1000M_hits"]
     assert goals["cost_batch_3v_1000M_hits_vs_sgtm"]["goal"].startswith(f"<= {min(at_1000['sgtm'].values()) / 2}")
-    assert goals["cost_batch_3v_1000M_hits_vs_sgtm"]["met"] == (at_1000["batch_3v_best_collect"]["total"]
-                                                                <= min(at_1000["sgtm"].values()) / 2)
+    assert goals["cost_batch_3v_1000M_hits_vs_sgtm"]["met"] == (
+        at_1000["batch_3v_best_collect"]["total"] <= min(at_1000["sgtm"].values()) / 2
+    )
     # a far heavier batch CPU must flip a goal: they are computed, not constant
     heavy = cost_model.modes_goals(cost_model.modes_model(_modes(batch_cpu=50.0)))
     assert not heavy["cost_batch_3v_100M_hits_vs_sgtm"]["met"]
@@ -162,19 +193,41 @@ def test_mode_goals_compare_with_the_cheaper_sgtm_and_half_of_it_at_1000m():
 def test_delivery_goals_are_ratios_to_collect_of_the_same_run():
     from bench import delivery_modes
 
-    modes = {"collect_cpu_ms_per_hit": 0.4, "runs": {
-        "push-webhook": {"vendor_cpu_ms_per_event": 0.4}, "push-meta": {"vendor_cpu_ms_per_event": 0.8},
-        "batch-meta": {"vendor_cpu_ms_per_event": 0.1,
-                       "e2e": {"p50_ms": 3000.0, "p95_ms": 14000.0, "drain_interval_s": 5}}}}
+    modes = {
+        "collect_cpu_ms_per_hit": 0.4,
+        "runs": {
+            "push-webhook": {"vendor_cpu_ms_per_event": 0.4},
+            "push-meta": {"vendor_cpu_ms_per_event": 0.8},
+            "batch-meta": {
+                "vendor_cpu_ms_per_event": 0.1,
+                "e2e": {"p50_ms": 3000.0, "p95_ms": 14000.0, "drain_interval_s": 5},
+            },
+        },
+    }
     goals = delivery_modes.goals(modes)
     assert goals["push-webhook_cpu_per_event_vs_collect_hit"]["met"]
     assert not goals["push-meta_cpu_per_event_vs_collect_hit"]["met"]
     assert goals["batch-meta_cpu_per_event_vs_collect_hit"] == {"value": 0.25, "goal": "<= 0.25", "met": True}
     assert goals["batch_e2e_p95_ms"]["met"]
-    text = report.modes_terminal({"date": "d", "machine": {"nproc": 2, "loadavg": [1, 1, 1]},
-                                  "delivery_modes": {**modes, "runs": {k: {**v, "events_per_second_per_vcpu": 1,
-                                                     "vendor_requests": 1, "events": 1,
-                                                     "e2e": v.get("e2e", {"p50_ms": 1, "p95_ms": 2})}
-                                                     for k, v in modes["runs"].items()}},
-                                  "cost": cost_model.modes_model(_modes()), "goals": goals})
+    text = report.modes_terminal(
+        {
+            "date": "d",
+            "machine": {"nproc": 2, "loadavg": [1, 1, 1]},
+            "delivery_modes": {
+                **modes,
+                "runs": {
+                    k: {
+                        **v,
+                        "events_per_second_per_vcpu": 1,
+                        "vendor_requests": 1,
+                        "events": 1,
+                        "e2e": v.get("e2e", {"p50_ms": 1, "p95_ms": 2}),
+                    }
+                    for k, v in modes["runs"].items()
+                },
+            },
+            "cost": cost_model.modes_model(_modes()),
+            "goals": goals,
+        }
+    )
     assert "NOT met" in text and "instance-based billing is cheaper above" in text

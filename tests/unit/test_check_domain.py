@@ -88,15 +88,30 @@ def test_the_same_origin_path_setup_passes(capsys):
 
 
 def test_an_unresolvable_host_is_exit_2(capsys):
-    assert check_domain.main(["--site", "www.example.com", "--collect", "nx.example.com"], table({"www.example.com": SITE})) == 2
+    assert (
+        check_domain.main(
+            ["--site", "www.example.com", "--collect", "nx.example.com"], table({"www.example.com": SITE})
+        )
+        == 2
+    )
 
 
 def test_the_system_resolver_and_the_command_line_work_offline():
     # localhost resolves without a network: same addresses, but an IP is another site.
     assert check_domain.resolve("localhost").ipv4 == ["127.0.0.1"]
     result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "tools" / "check_domain.py"), "--site", "localhost", "--collect", "127.0.0.1", "--strict"],
-        capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            str(REPO_ROOT / "tools" / "check_domain.py"),
+            "--site",
+            "localhost",
+            "--collect",
+            "127.0.0.1",
+            "--strict",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert "ok: 127.0.0.1 shares the address prefix with localhost" in result.stdout

@@ -30,19 +30,30 @@ def recorder(monkeypatch):
     return recorder
 
 
-def call(method: str, path: str, query: bytes = b"", body: bytes = b"", headers: dict[str, str] | None = None, chunk: int = 0):
+def call(
+    method: str, path: str, query: bytes = b"", body: bytes = b"", headers: dict[str, str] | None = None, chunk: int = 0
+):
     """Run main.collect on a real Starlette request; ``chunk`` streams the body in pieces."""
     headers = {"origin": ORIGIN, **(headers or {})}
     pieces = [body[i : i + chunk] for i in range(0, len(body), chunk)] if chunk else [body]
-    messages = [{"type": "http.request", "body": piece, "more_body": i < len(pieces) - 1} for i, piece in enumerate(pieces)]
+    messages = [
+        {"type": "http.request", "body": piece, "more_body": i < len(pieces) - 1} for i, piece in enumerate(pieces)
+    ]
 
     async def receive():
         return messages.pop(0) if messages else {"type": "http.disconnect"}
 
     scope = {
-        "type": "http", "method": method, "path": path, "query_string": query, "root_path": "",
+        "type": "http",
+        "method": method,
+        "path": path,
+        "query_string": query,
+        "root_path": "",
         "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-        "client": ("192.0.2.9", 5555), "server": ("127.0.0.1", 8080), "scheme": "http", "http_version": "1.1",
+        "client": ("192.0.2.9", 5555),
+        "server": ("127.0.0.1", 8080),
+        "scheme": "http",
+        "http_version": "1.1",
     }
     return asyncio.run(main.collect(Request(scope, receive)))
 

@@ -33,9 +33,16 @@ def hit_lines(capsys) -> list[dict]:
 
 def test_ip_user_agent_and_geo_come_from_the_request():
     # Behind the load balancer: "<client>, <lb>" appended; geo trusted with the edge secret.
-    headers = {"x-forwarded-for": "203.0.113.7, 10.0.0.1", "user-agent": UA, "x-client-geo-country": "DE", "x-client-geo-region": "DE-BY",
-               "x-edge-auth": "edge-secret"}
-    _, publisher = handle(HttpRequest("POST", "/g/collect", Q, headers), CollectConfig(edge_auth_secrets=("edge-secret",)))
+    headers = {
+        "x-forwarded-for": "203.0.113.7, 10.0.0.1",
+        "user-agent": UA,
+        "x-client-geo-country": "DE",
+        "x-client-geo-region": "DE-BY",
+        "x-edge-auth": "edge-secret",
+    }
+    _, publisher = handle(
+        HttpRequest("POST", "/g/collect", Q, headers), CollectConfig(edge_auth_secrets=("edge-secret",))
+    )
     [event] = publisher.events
     assert event["ip_override"] == "203.0.113.7" and event["user_agent"] == UA
     assert event["event_location"] == {"country": "DE", "region": "DE-BY"}
@@ -55,7 +62,9 @@ def test_without_vendor_cookies_the_event_has_no_cookies_key():
 
 def test_uip_on_a_browser_hit_does_not_override_the_forwarded_ip():
     headers = {"x-forwarded-for": "203.0.113.7, 10.0.0.1"}
-    _, publisher = handle(HttpRequest("POST", "/g/collect", Q + "&_uip=198.51.100.4&ep.user_agent=Spoof", {**headers, "user-agent": UA}))
+    _, publisher = handle(
+        HttpRequest("POST", "/g/collect", Q + "&_uip=198.51.100.4&ep.user_agent=Spoof", {**headers, "user-agent": UA})
+    )
     [event] = publisher.events
     assert event["ip_override"] == "203.0.113.7" and event["user_agent"] == UA
     assert event["x-ga-mp2-_uip"] == "198.51.100.4" and event["x-ga-mp2-ep.user_agent"] == "Spoof"
@@ -63,9 +72,15 @@ def test_uip_on_a_browser_hit_does_not_override_the_forwarded_ip():
 
 def test_client_hints_from_the_hit_and_a_line_with_its_own_hints():
     body = b"en=a\r\nen=b&uap=Linux"
-    _, publisher = handle(HttpRequest("POST", "/g/collect", Q + "&uap=macOS&uamb=0", {"sec-ch-ua": '"Chromium";v="1"'}, body))
+    _, publisher = handle(
+        HttpRequest("POST", "/g/collect", Q + "&uap=macOS&uamb=0", {"sec-ch-ua": '"Chromium";v="1"'}, body)
+    )
     first, second = publisher.events
-    assert first["client_hints"] == {"platform": "macOS", "mobile": False, "brands": [{"brand": "Chromium", "version": "1"}]}
+    assert first["client_hints"] == {
+        "platform": "macOS",
+        "mobile": False,
+        "brands": [{"brand": "Chromium", "version": "1"}],
+    }
     assert second["client_hints"]["platform"] == "Linux"
 
 
@@ -97,7 +112,9 @@ def test_first_hit_sets_an_fpid_cookie_holding_the_pages_client_id():
 
 
 def test_cookie_domain_and_lifetime_are_configurable_up_to_400_days():
-    response, _ = handle(HttpRequest("POST", "/g/collect", Q), CollectConfig(cookie_domain="example.com", cookie_max_age_days=400))
+    response, _ = handle(
+        HttpRequest("POST", "/g/collect", Q), CollectConfig(cookie_domain="example.com", cookie_max_age_days=400)
+    )
     assert "Domain=example.com" in response.cookies[0] and f"Max-Age={400 * 86400}" in response.cookies[0]
     # Browsers reduce larger values to 400 days (RFC 6265bis): clamped with a warning, not an error.
     assert CollectConfig(cookie_max_age_days=401).cookie_max_age_days == 400
@@ -173,7 +190,10 @@ def test_dbg_alone_sets_debug_mode_but_returns_no_events(capsys):
 
 
 def test_the_debug_token_never_reaches_the_log(capsys):
-    handle(HttpRequest("POST", "/g/collect", Q, {"x-tagging-debug": TOKEN}), CollectConfig(debug_token=TOKEN, log_hits=True))
+    handle(
+        HttpRequest("POST", "/g/collect", Q, {"x-tagging-debug": TOKEN}),
+        CollectConfig(debug_token=TOKEN, log_hits=True),
+    )
     output = capsys.readouterr().out
     assert TOKEN not in output and '"debug":true' in output
 
@@ -181,17 +201,31 @@ def test_the_debug_token_never_reaches_the_log(capsys):
 # -- Measurement Protocol ----------------------------------------------------------------------
 
 
-def mp_request(body=None, query=f"measurement_id=G-TEST&api_secret={SECRET}", path="/mp/collect", headers=None) -> HttpRequest:
-    body = body if body is not None else {"client_id": "5.6", "events": [{"name": "sign_up", "params": {"method": "email"}}]}
+def mp_request(
+    body=None, query=f"measurement_id=G-TEST&api_secret={SECRET}", path="/mp/collect", headers=None
+) -> HttpRequest:
+    body = (
+        body
+        if body is not None
+        else {"client_id": "5.6", "events": [{"name": "sign_up", "params": {"method": "email"}}]}
+    )
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     return HttpRequest("POST", path, query, headers or {"content-type": "application/json"}, raw)
 
 
 def test_mp_with_a_configured_secret_publishes_normalized_events():
-    response, publisher = handle(mp_request(headers={"user-agent": "server/1", "x-forwarded-for": "192.0.2.5, 10.0.0.1"}), CollectConfig(mp_api_secrets=("other", SECRET)))
+    response, publisher = handle(
+        mp_request(headers={"user-agent": "server/1", "x-forwarded-for": "192.0.2.5, 10.0.0.1"}),
+        CollectConfig(mp_api_secrets=("other", SECRET)),
+    )
     assert response.status == 204
     [event] = publisher.events
-    assert (event["event_name"], event["client_id"], event["method"], event["source"]) == ("sign_up", "5.6", "email", "mp")
+    assert (event["event_name"], event["client_id"], event["method"], event["source"]) == (
+        "sign_up",
+        "5.6",
+        "email",
+        "mp",
+    )
     # The MP sender's server is not the visitor: its IP and user agent never reach vendors.
     assert event["x-ga-measurement_id"] == "G-TEST" and "ip_override" not in event and "user_agent" not in event
 
@@ -203,7 +237,12 @@ def test_mp_with_a_configured_secret_publishes_normalized_events():
         (CollectConfig(mp_api_secrets=(SECRET,)), "measurement_id=G-TEST&api_secret=nope", 403, "api_secret_invalid"),
         (CollectConfig(mp_api_secrets=(SECRET,)), "measurement_id=G-TEST", 403, "api_secret_invalid"),
         (CollectConfig(mp_api_secrets=(SECRET,)), f"api_secret={SECRET}", 400, "missing_measurement_id"),
-        (CollectConfig(mp_api_secrets=(SECRET,), allowed_measurement_ids=("G-OTHER",)), f"measurement_id=G-TEST&api_secret={SECRET}", 403, "measurement_id_not_allowed"),
+        (
+            CollectConfig(mp_api_secrets=(SECRET,), allowed_measurement_ids=("G-OTHER",)),
+            f"measurement_id=G-TEST&api_secret={SECRET}",
+            403,
+            "measurement_id_not_allowed",
+        ),
     ],
 )
 def test_mp_refusals(config, query, status, reason):
@@ -227,19 +266,29 @@ def test_mp_bad_events_are_reported_and_good_ones_published():
     response, publisher = handle(mp_request(body=body), CollectConfig(mp_api_secrets=(SECRET,)))
     assert response.status == 200
     payload = response.json()
-    assert payload["accepted"] == 2 and payload["rejected"][0]["line"] == 1 and payload["rejected"][0]["reason"] == "name_reserved"
+    assert (
+        payload["accepted"] == 2
+        and payload["rejected"][0]["line"] == 1
+        and payload["rejected"][0]["reason"] == "name_reserved"
+    )
     assert [e["event_name"] for e in publisher.events] == ["ok_one", "ok_two"]
 
 
 def test_mp_debug_endpoint_validates_like_google_and_publishes_nothing():
     body = {"client_id": "5.6", "events": [{"name": "_badEventName"}]}
-    response, publisher = handle(mp_request(body=body, path="/debug/mp/collect"), CollectConfig(mp_api_secrets=(SECRET,)))
+    response, publisher = handle(
+        mp_request(body=body, path="/debug/mp/collect"), CollectConfig(mp_api_secrets=(SECRET,))
+    )
     assert response.status == 200 and publisher.events == []
-    assert response.json() == {"validationMessages": [{
-        "fieldPath": "events[0].name",
-        "description": "Event at index: [0] has invalid event name [_badEventName]. Names must start with an alphabetic character and contain only alphanumeric characters and underscores.",
-        "validationCode": "NAME_INVALID",
-    }]}
+    assert response.json() == {
+        "validationMessages": [
+            {
+                "fieldPath": "events[0].name",
+                "description": "Event at index: [0] has invalid event name [_badEventName]. Names must start with an alphabetic character and contain only alphanumeric characters and underscores.",
+                "validationCode": "NAME_INVALID",
+            }
+        ]
+    }
     valid, _ = handle(mp_request(path="/debug/mp/collect"), CollectConfig(mp_api_secrets=(SECRET,)))
     assert valid.json() == {"validationMessages": []}
 
@@ -250,13 +299,18 @@ def test_mp_debug_endpoint_says_when_the_secret_or_body_would_be_refused():
 
 
 def test_mp_with_a_debug_token_returns_its_events_marked_debug():
-    response, publisher = handle(mp_request(headers={"x-tagging-debug": TOKEN}), CollectConfig(mp_api_secrets=(SECRET,), debug_token=TOKEN))
+    response, publisher = handle(
+        mp_request(headers={"x-tagging-debug": TOKEN}), CollectConfig(mp_api_secrets=(SECRET,), debug_token=TOKEN)
+    )
     assert response.status == 200 and response.json()["debug"] is True
     assert response.json()["events"][0]["source"] == "mp" and publisher.events[0]["debug_mode"] is True
 
 
 def test_mp_is_post_only():
-    response, _ = handle(HttpRequest("GET", "/mp/collect", f"measurement_id=G-TEST&api_secret={SECRET}"), CollectConfig(mp_api_secrets=(SECRET,)))
+    response, _ = handle(
+        HttpRequest("GET", "/mp/collect", f"measurement_id=G-TEST&api_secret={SECRET}"),
+        CollectConfig(mp_api_secrets=(SECRET,)),
+    )
     assert response.status == 405 and response.headers["Allow"] == "POST, OPTIONS"
 
 
@@ -267,8 +321,12 @@ def test_one_bad_line_among_good_ones_publishes_the_good_ones_and_reports_the_ba
     body = b"en=add_to_cart\r\ntid=&en=broken\r\nen=purchase&epn.value=5"
     response, publisher = handle(HttpRequest("POST", "/g/collect", Q, body=body))
     assert response.status == 200
-    assert response.json() == {"accepted": 2, "rejected": [{"line": 1, "reason": "missing_measurement_id", "detail": "tid (measurement ID) is required"}],
-                               "rejected_count": 1, "rejected_reasons": {"missing_measurement_id": 1}}
+    assert response.json() == {
+        "accepted": 2,
+        "rejected": [{"line": 1, "reason": "missing_measurement_id", "detail": "tid (measurement ID) is required"}],
+        "rejected_count": 1,
+        "rejected_reasons": {"missing_measurement_id": 1},
+    }
     assert [e["event_name"] for e in publisher.events] == ["add_to_cart", "purchase"]
     [line] = hit_lines(capsys)
     assert line["accepted"] == 2 and line["rejected"][0]["line"] == 1 and line["severity"] == "WARNING"
@@ -281,11 +339,19 @@ def test_a_batch_past_the_event_cap_reports_the_extra_lines():
     response, publisher = handle(HttpRequest("POST", "/g/collect", Q, body=body))
     assert response.status == 200 and len(publisher.events) == MAX_GTAG_EVENTS == 25
     assert response.json()["rejected"] == [
-        {"line": MAX_GTAG_EVENTS, "reason": "too_many_events", "detail": "a request can carry at most 25 events", "count": 2}]
+        {
+            "line": MAX_GTAG_EVENTS,
+            "reason": "too_many_events",
+            "detail": "a request can carry at most 25 events",
+            "count": 2,
+        }
+    ]
     assert response.json()["rejected_count"] == 2
 
 
-@pytest.mark.parametrize("request_", [HttpRequest("GET", "/g/collect", Q), HttpRequest("GET", "/nope"), HttpRequest("OPTIONS", "/g/collect")])
+@pytest.mark.parametrize(
+    "request_", [HttpRequest("GET", "/g/collect", Q), HttpRequest("GET", "/nope"), HttpRequest("OPTIONS", "/g/collect")]
+)
 def test_answers_are_never_cacheable(request_):
     response, _ = handle(request_)
     assert response.headers["Cache-Control"] == "no-store"
@@ -315,7 +381,9 @@ def test_cors_never_answers_a_wildcard_and_without_an_allow_list_never_credentia
 
 
 def test_all_lines_with_a_foreign_measurement_id_is_403():
-    response, _ = handle(HttpRequest("POST", "/g/collect", Q, body=b"en=a\nen=b"), CollectConfig(allowed_measurement_ids=("G-OTHER",)))
+    response, _ = handle(
+        HttpRequest("POST", "/g/collect", Q, body=b"en=a\nen=b"), CollectConfig(allowed_measurement_ids=("G-OTHER",))
+    )
     assert response.status == 403 and response.json()["accepted"] == 0 and len(response.json()["rejected"]) == 2
 
 
@@ -331,8 +399,27 @@ def test_hit_line_fields_without_raw_data_by_default(capsys):
     headers = {"x-forwarded-for": "203.0.113.77", "user-agent": UA}
     handle(HttpRequest("POST", "/g/collect", Q + "&ep.user_data.email=test%40example.com", headers, b"en=a\nen=b"))
     [line] = hit_lines(capsys)
-    assert set(line) == {"severity", "message", "time", "request_id", "path", "method", "status", "accepted", "rejected", "events", "debug"}
-    assert (line["path"], line["method"], line["status"], line["accepted"], line["rejected"], line["debug"]) == ("/g/collect", "POST", 204, 2, [], False)
+    assert set(line) == {
+        "severity",
+        "message",
+        "time",
+        "request_id",
+        "path",
+        "method",
+        "status",
+        "accepted",
+        "rejected",
+        "events",
+        "debug",
+    }
+    assert (line["path"], line["method"], line["status"], line["accepted"], line["rejected"], line["debug"]) == (
+        "/g/collect",
+        "POST",
+        204,
+        2,
+        [],
+        False,
+    )
     assert [set(e) for e in line["events"]] == [{"event_id", "event_name", "measurement_id"}] * 2
     assert line["events"][0]["measurement_id"] == "G-TEST"
     text = json.dumps(line)
@@ -383,4 +470,6 @@ def test_config_from_env(monkeypatch):
     monkeypatch.setenv("COOKIE_DOMAIN", "example.com")
     monkeypatch.setenv("COOKIE_MAX_AGE_DAYS", "30")
     monkeypatch.setenv("LOG_HITS", "1")
-    assert CollectConfig.from_env() == CollectConfig(("G-A", "G-B"), ("https://a.example",), ("s1", "s2"), "t", "example.com", 30, True)
+    assert CollectConfig.from_env() == CollectConfig(
+        ("G-A", "G-B"), ("https://a.example",), ("s1", "s2"), "t", "example.com", 30, True
+    )

@@ -68,7 +68,9 @@ def test_the_crashing_values_are_kept_as_raw_text_not_lost():
 
 
 def test_a_deep_user_data_path_is_kept_verbatim_not_nested():
-    _, publisher = handle(HttpRequest("GET", "/g/collect", Q + "&ep.user_data." + "a." * 1200 + "b=x&ep.user_data.address.%C2%B2=y", LB))
+    _, publisher = handle(
+        HttpRequest("GET", "/g/collect", Q + "&ep.user_data." + "a." * 1200 + "b=x&ep.user_data.address.%C2%B2=y", LB)
+    )
     [event] = publisher.events
     assert event["user_data"] == {"address": {"²": "y"}}
     assert [key for key in event if key.startswith("x-ga-mp2-ep.user_data.a.a.")]
@@ -77,7 +79,9 @@ def test_a_deep_user_data_path_is_kept_verbatim_not_nested():
 @pytest.mark.parametrize("path", ["/debug/mp/collect", "/mp/collect"])
 def test_deeply_nested_mp_json_is_a_400_or_a_validation_message(path):
     config = CollectConfig(mp_api_secrets=("s",))
-    response, publisher = handle(HttpRequest("POST", path, "measurement_id=G-T&api_secret=s", {}, b"[" * 50_000), config)
+    response, publisher = handle(
+        HttpRequest("POST", path, "measurement_id=G-T&api_secret=s", {}, b"[" * 50_000), config
+    )
     assert response.status in (200, 400) and publisher.events == []
     if path == "/mp/collect":
         assert response.json()["error"] == "body_not_json"
@@ -147,12 +151,24 @@ def test_a_15000_character_event_name_on_500_lines_is_refused_and_logs_stay_smal
 
 
 def test_values_are_truncated_as_ga4_truncates():
-    query = Q.replace("en=page_view", "en=" + "e" * 40) + "&dl=https://a.example/" + "p" * 2000 + "&dt=" + "t" * 400 + "&dr=" + "r" * 500
-    query += "&ep.note=" + "n" * 300 + "&up.tier=" + "u" * 50 + "&pr1=id" + "i" * 300 + "~nmShort&x_unknown=" + "z" * 3000
+    query = (
+        Q.replace("en=page_view", "en=" + "e" * 40)
+        + "&dl=https://a.example/"
+        + "p" * 2000
+        + "&dt="
+        + "t" * 400
+        + "&dr="
+        + "r" * 500
+    )
+    query += (
+        "&ep.note=" + "n" * 300 + "&up.tier=" + "u" * 50 + "&pr1=id" + "i" * 300 + "~nmShort&x_unknown=" + "z" * 3000
+    )
     _, publisher = handle(HttpRequest("GET", "/g/collect", query, LB))
     [event] = publisher.events
     assert len(event["event_name"]) == 40
-    assert len(event["page_location"]) == 1000 and len(event["page_title"]) == 300 and len(event["page_referrer"]) == 420
+    assert (
+        len(event["page_location"]) == 1000 and len(event["page_title"]) == 300 and len(event["page_referrer"]) == 420
+    )
     assert len(event["note"]) == 100 and len(event["user_properties"]["tier"]) == 36
     assert len(event["items"][0]["item_id"]) == 100 and event["items"][0]["item_name"] == "Short"
     assert len(event["x-ga-mp2-x_unknown"]) == 1000
@@ -175,7 +191,10 @@ def test_mp_validation_messages_are_summarized():
     body = json.dumps({"client_id": "1", "events": events}).encode()
     response, _ = handle(HttpRequest("POST", "/debug/mp/collect", "measurement_id=G-T", {}, body))
     answer = response.json()
-    assert len(answer["validationMessages"]) == limits.SHOWN_VALIDATION_MESSAGES and answer["validationMessages_count"] >= 500
+    assert (
+        len(answer["validationMessages"]) == limits.SHOWN_VALIDATION_MESSAGES
+        and answer["validationMessages_count"] >= 500
+    )
     assert len(response.body) < 8192
 
 
@@ -187,7 +206,10 @@ def test_a_client_chosen_forwarded_for_does_not_reach_vendors():
     headers = {"x-forwarded-for": "8.8.8.8, 203.0.113.7, 10.0.0.1"}
     _, publisher = handle(HttpRequest("GET", "/g/collect", Q, headers))
     assert publisher.events[0]["ip_override"] == "203.0.113.7"
-    _, publisher = handle(HttpRequest("GET", "/g/collect", Q, {"x-forwarded-for": "8.8.8.8, 203.0.113.7"}), CollectConfig(trusted_proxy_hops=0))
+    _, publisher = handle(
+        HttpRequest("GET", "/g/collect", Q, {"x-forwarded-for": "8.8.8.8, 203.0.113.7"}),
+        CollectConfig(trusted_proxy_hops=0),
+    )
     assert publisher.events[0]["ip_override"] == "203.0.113.7"
 
 
@@ -210,7 +232,9 @@ def mp_body(**extra) -> bytes:
 def test_mp_events_carry_only_the_ip_and_user_agent_the_sender_supplied():
     config = CollectConfig(mp_api_secrets=("s",))
     headers = {**LB, "user-agent": "python-requests/2"}
-    _, publisher = handle(HttpRequest("POST", "/mp/collect", "measurement_id=G-T&api_secret=s", headers, mp_body()), config)
+    _, publisher = handle(
+        HttpRequest("POST", "/mp/collect", "measurement_id=G-T&api_secret=s", headers, mp_body()), config
+    )
     assert "ip_override" not in publisher.events[0] and "user_agent" not in publisher.events[0]
     body = mp_body(ip_override="198.51.100.9", user_agent="Visitor UA")
     _, publisher = handle(HttpRequest("POST", "/mp/collect", "measurement_id=G-T&api_secret=s", headers, body), config)
@@ -233,7 +257,9 @@ def test_a_signed_mp_request_needs_no_api_secret_and_cannot_be_replayed():
     assert first.status == 204
     again = asyncio.run(collector.handle(HttpRequest("POST", "/mp/collect", "measurement_id=G-T", headers, body)))
     assert again.status == 401 and again.json()["error"] == "signature_replayed"
-    rotated = asyncio.run(collector.handle(HttpRequest("POST", "/mp/collect", "measurement_id=G-T", signed(body, OLD_SIGNING), body)))
+    rotated = asyncio.run(
+        collector.handle(HttpRequest("POST", "/mp/collect", "measurement_id=G-T", signed(body, OLD_SIGNING), body))
+    )
     assert rotated.status == 204
 
 
@@ -249,7 +275,10 @@ def test_a_signed_mp_request_needs_no_api_secret_and_cannot_be_replayed():
 )
 def test_bad_signatures_are_401(headers, reason):
     body = mp_body()
-    response, publisher = handle(HttpRequest("POST", "/mp/collect", "measurement_id=G-T", headers(body), body), CollectConfig(mp_signing_secrets=(SIGNING,)))
+    response, publisher = handle(
+        HttpRequest("POST", "/mp/collect", "measurement_id=G-T", headers(body), body),
+        CollectConfig(mp_signing_secrets=(SIGNING,)),
+    )
     assert response.status == 401 and response.json()["error"] == reason and publisher.events == []
 
 
@@ -268,9 +297,14 @@ def test_the_debug_cookie_counts_only_from_an_allowed_origin():
     cookie = {"cookie": "tagging_debug=tok"}
     evil, _ = handle(HttpRequest("POST", "/g/collect", Q, {**LB, **cookie, "origin": "https://evil.example"}), config)
     assert evil.status == 204
-    shop, _ = handle(HttpRequest("POST", "/g/collect", Q, {**LB, **cookie, "origin": "https://shop.example.com"}), config)
+    shop, _ = handle(
+        HttpRequest("POST", "/g/collect", Q, {**LB, **cookie, "origin": "https://shop.example.com"}), config
+    )
     assert shop.status == 200 and shop.json()["debug"] is True
-    unlisted, _ = handle(HttpRequest("POST", "/g/collect", Q, {**LB, **cookie, "origin": "https://shop.example.com"}), CollectConfig(debug_token="tok"))
+    unlisted, _ = handle(
+        HttpRequest("POST", "/g/collect", Q, {**LB, **cookie, "origin": "https://shop.example.com"}),
+        CollectConfig(debug_token="tok"),
+    )
     assert unlisted.status == 204
 
 
@@ -286,8 +320,16 @@ def call_adapter(pieces: list[bytes], delay: float) -> tuple[int, dict]:
             return {"type": "http.request", "body": piece, "more_body": bool(queue)}
 
         scope = {
-            "type": "http", "method": "POST", "path": "/g/collect", "query_string": Q.encode(), "root_path": "",
-            "headers": [], "client": ("192.0.2.9", 5555), "server": ("127.0.0.1", 8080), "scheme": "http", "http_version": "1.1",
+            "type": "http",
+            "method": "POST",
+            "path": "/g/collect",
+            "query_string": Q.encode(),
+            "root_path": "",
+            "headers": [],
+            "client": ("192.0.2.9", 5555),
+            "server": ("127.0.0.1", 8080),
+            "scheme": "http",
+            "http_version": "1.1",
         }
         response = await main.collect(Request(scope, receive))
         return response.status_code, json.loads(response.body or b"{}")

@@ -71,7 +71,9 @@ def test_refusals_are_4xx_with_a_json_reason(request_, status, reason):
 
 
 def test_measurement_id_not_on_the_allow_list_is_forbidden():
-    response, _ = handle(HttpRequest("POST", "/g/collect", Q), config=CollectConfig(allowed_measurement_ids=("G-OTHER",)))
+    response, _ = handle(
+        HttpRequest("POST", "/g/collect", Q), config=CollectConfig(allowed_measurement_ids=("G-OTHER",))
+    )
     assert response.status == 403
 
 

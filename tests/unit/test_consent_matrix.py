@@ -68,8 +68,13 @@ def _forms(value: str) -> set[str]:
 
 def personal_markers(event: dict[str, Any]) -> set[str]:
     user_data = event["user_data"]
-    values = [user_data["email"], user_data["phone_number"], user_data["date_of_birth"], event["user_id"],
-              *[v for k, v in user_data["address"].items() if k != "country"]]
+    values = [
+        user_data["email"],
+        user_data["phone_number"],
+        user_data["date_of_birth"],
+        event["user_id"],
+        *[v for k, v in user_data["address"].items() if k != "country"],
+    ]
     markers: set[str] = set()
     for value in values:
         markers |= _forms(value)
@@ -160,15 +165,22 @@ def test_configuration_overrides_the_declared_policy():
     plan = vendor.plan(event, {**settings_for("webhook"), "CONSENT_PERSONAL_DATA": "ad_user_data"}, {}, now=NOW)
     assert "user_data" not in plan.request.json and "user_id" not in plan.request.json
     # "-" removes a declared requirement: Meta without the personal-data purpose.
-    plan = load("meta").plan(event | {"consent": {"ad_user_data": "denied"}},
-                             {**settings_for("meta"), "CONSENT_PERSONAL_DATA": "-"}, {}, now=NOW)
+    plan = load("meta").plan(
+        event | {"consent": {"ad_user_data": "denied"}},
+        {**settings_for("meta"), "CONSENT_PERSONAL_DATA": "-"},
+        {},
+        now=NOW,
+    )
     assert "em" in plan.request.json["data"][0]["user_data"]
 
 
 def test_an_unknown_purpose_in_the_configuration_is_vendor_misconfigured():
     plan = load("meta").plan(personal_event(), {**settings_for("meta"), "CONSENT_SEND": "ad_storrage"}, {}, now=NOW)
     assert (plan.attempt.outcome, plan.attempt.reason, plan.attempt.alert) == (
-        Outcome.RETRYING, "vendor_misconfigured", True)
+        Outcome.RETRYING,
+        "vendor_misconfigured",
+        True,
+    )
 
 
 def test_the_delivery_log_line_records_the_consent_state(monkeypatch, capsys):
@@ -179,8 +191,12 @@ def test_the_delivery_log_line_records_the_consent_state(monkeypatch, capsys):
     event["consent"] = {"ad_storage": "granted", "ad_user_data": "denied"}
     message = {"data": base64.b64encode(encode_event(event)).decode(), "attributes": {}, "messageId": "consent-1"}
     load("meta").handle_push(json.dumps({"message": message}).encode())
-    line = [json.loads(l) for l in capsys.readouterr().out.splitlines() if l.startswith("{")][-1]
+    line = [json.loads(text) for text in capsys.readouterr().out.splitlines() if text.startswith("{")][-1]
     assert line["outcome"] == "dry_run"
-    assert line["consent"] == {"ad_storage": "granted", "analytics_storage": "not_set", "ad_user_data": "denied",
-                               "ad_personalization": "not_set"}
+    assert line["consent"] == {
+        "ad_storage": "granted",
+        "analytics_storage": "not_set",
+        "ad_user_data": "denied",
+        "ad_personalization": "not_set",
+    }
     assert "em" not in line["request"]["json"]["data"][0]["user_data"]

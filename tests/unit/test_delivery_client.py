@@ -13,9 +13,13 @@ from shared.delivery.envelope import PushMessage
 
 
 def _vendor(url: str, timeout: float = 5.0) -> Vendor:
-    return Vendor(name="probe", timeout=timeout,
-                  build_request=lambda event, settings: VendorRequest("POST", url, {"Content-Type": "application/json"},
-                                                                      {"e": event.get("event_id")}))
+    return Vendor(
+        name="probe",
+        timeout=timeout,
+        build_request=lambda event, settings: VendorRequest(
+            "POST", url, {"Content-Type": "application/json"}, {"e": event.get("event_id")}
+        ),
+    )
 
 
 def _deliver(vendor: Vendor, event_id: str) -> object:

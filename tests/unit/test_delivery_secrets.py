@@ -27,13 +27,16 @@ class FakeSecretManager:
         self._lock = threading.Lock()
         self.port = free_port()
         self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-        handler = grpc.method_handlers_generic_handler(SERVICE, {
-            "AccessSecretVersion": grpc.unary_unary_rpc_method_handler(
-                self._access,
-                request_deserializer=secretmanager_v1.AccessSecretVersionRequest.deserialize,
-                response_serializer=secretmanager_v1.AccessSecretVersionResponse.serialize,
-            )
-        })
+        handler = grpc.method_handlers_generic_handler(
+            SERVICE,
+            {
+                "AccessSecretVersion": grpc.unary_unary_rpc_method_handler(
+                    self._access,
+                    request_deserializer=secretmanager_v1.AccessSecretVersionRequest.deserialize,
+                    response_serializer=secretmanager_v1.AccessSecretVersionResponse.serialize,
+                )
+            },
+        )
         self.server.add_generic_rpc_handlers((handler,))
         self.server.add_insecure_port(f"127.0.0.1:{self.port}")
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from devstack.archive import SCHEMA_FILE, archive_row, load_schema, schema_problems
 from shared.event import encode_event, message_attributes
 
-EVENTS = json.loads((Path(__file__).resolve().parent.parent / "golden" / "vendors" / "events.json").read_text())["events"]
-WHEN = datetime(2026, 11, 29, 22, 0, 1, 234567, tzinfo=timezone.utc)
+EVENTS = json.loads((Path(__file__).resolve().parent.parent / "golden" / "vendors" / "events.json").read_text())[
+    "events"
+]
+WHEN = datetime(2026, 11, 29, 22, 0, 1, 234567, tzinfo=UTC)
 
 
 def test_schema_file_is_the_columns_a_bigquery_subscription_without_schema_fills():
@@ -18,8 +20,13 @@ def test_schema_file_is_the_columns_a_bigquery_subscription_without_schema_fills
     assert [c["name"] for c in schema] == ["subscription_name", "message_id", "publish_time", "data", "attributes"]
     types = {c["name"]: c["type"] for c in schema}
     # write_metadata columns, and data/attributes as JSON so every key of the event is kept.
-    assert types == {"subscription_name": "STRING", "message_id": "STRING", "publish_time": "TIMESTAMP",
-                     "data": "JSON", "attributes": "JSON"}
+    assert types == {
+        "subscription_name": "STRING",
+        "message_id": "STRING",
+        "publish_time": "TIMESTAMP",
+        "data": "JSON",
+        "attributes": "JSON",
+    }
     assert all(c["description"] and c["mode"] == "NULLABLE" for c in schema)
     assert SCHEMA_FILE.parent.name == "event_bus"
 

@@ -95,7 +95,10 @@ def test_switching_on_fpid_keeps_existing_users_client_id():
 def test_fpid_attributes_domain_and_a_fresh_max_age_every_hit():
     response, _ = handle(query(), {"cookie": "FPID=FPID2.2.999.888"})
     header = set_cookies(response)["FPID"]
-    assert header == f"FPID=FPID2.2.999.888; Max-Age={395 * 86400}; Path=/; Domain=example.co.uk; Secure; HttpOnly; SameSite=Lax"
+    assert (
+        header
+        == f"FPID=FPID2.2.999.888; Max-Age={395 * 86400}; Path=/; Domain=example.co.uk; Secure; HttpOnly; SameSite=Lax"
+    )
 
 
 @pytest.mark.parametrize("days, expected", [(1, 1), (400, 400), (401, 400), (730, 400)])
@@ -143,7 +146,9 @@ def test_every_vendor_click_id_becomes_its_cookie_and_reaches_the_event():
     # Pixel-only cookies are never invented (only re-issued when the browser has them).
     assert not {"_ttp", "_scid", "_rdt_uuid", "_uetvid", "_gcl_au"} & set(got)
     # The event carries what the response sets, so vendors match on the same values.
-    assert {name: event["cookies"][name] for name in got if name != "FPID"} == {k: v for k, v in got.items() if k != "FPID"}
+    assert {name: event["cookies"][name] for name in got if name != "FPID"} == {
+        k: v for k, v in got.items() if k != "FPID"
+    }
 
 
 def test_vendor_cookie_attributes_and_lifetimes():
@@ -175,11 +180,22 @@ def test_existing_cookies_are_reissued_unchanged_with_a_fresh_max_age():
 def test_fbc_is_rebuilt_only_for_a_new_fbclid_and_falls_back_to_the_referrer():
     old = "fb.1.1600000000000.OldClick"
     com = {"host": "track.example.com"}
-    same = handle(query(dl="https://shop.example.com/?fbclid=OldClick"), {"cookie": f"_fbc={old}", **com}, server_cookies=("meta",))[0]
+    same = handle(
+        query(dl="https://shop.example.com/?fbclid=OldClick"),
+        {"cookie": f"_fbc={old}", **com},
+        server_cookies=("meta",),
+    )[0]
     assert value(set_cookies(same)["_fbc"]) == old
-    new = handle(query(dl="https://shop.example.com/?fbclid=NewClick"), {"cookie": f"_fbc={old}", **com}, server_cookies=("meta",))[0]
+    new = handle(
+        query(dl="https://shop.example.com/?fbclid=NewClick"),
+        {"cookie": f"_fbc={old}", **com},
+        server_cookies=("meta",),
+    )[0]
     assert re.fullmatch(r"fb\.1\.\d{13}\.NewClick", value(set_cookies(new)["_fbc"]))
-    ref = handle(query(dl="https://shop.example.com/") + "&dr=" + quote("https://shop.example.com/?fbclid=FromRef", safe=""), server_cookies=("meta",))[0]
+    ref = handle(
+        query(dl="https://shop.example.com/") + "&dr=" + quote("https://shop.example.com/?fbclid=FromRef", safe=""),
+        server_cookies=("meta",),
+    )[0]
     assert value(set_cookies(ref)["_fbc"]).endswith(".FromRef")
 
 
@@ -187,13 +203,17 @@ def test_a_different_click_cookie_the_page_set_today_is_never_overwritten():
     today = f"fb.1.{int(time.time() * 1000) - 3_600_000}.PageSetIt"
     gcl_today = f"GCL.{int(time.time()) - 600}.PageGclid"
     response, _ = handle(
-        query(dl="https://shop.example.com/?fbclid=Other&gclid=OtherG"), {"cookie": f"_fbc={today}; _gcl_aw={gcl_today}"}, server_cookies=("meta", "google_ads")
+        query(dl="https://shop.example.com/?fbclid=Other&gclid=OtherG"),
+        {"cookie": f"_fbc={today}; _gcl_aw={gcl_today}"},
+        server_cookies=("meta", "google_ads"),
     )
     got = set_cookies(response)
     assert value(got["_fbc"]) == today and value(got["_gcl_aw"]) == gcl_today
 
 
-@pytest.mark.parametrize("bad", ["fb.1.123.456", "fb.1.1700000000000.12.TOOLONGAPPENDIX", "garbage", "fb.x.1700000000000.1"])
+@pytest.mark.parametrize(
+    "bad", ["fb.1.123.456", "fb.1.1700000000000.12.TOOLONGAPPENDIX", "garbage", "fb.x.1700000000000.1"]
+)
 def test_malformed_fbp_is_regenerated(bad):
     response, _ = handle(query(), {"cookie": f"_fbp={bad}"}, server_cookies=("meta",))
     fbp = value(set_cookies(response)["_fbp"])
@@ -202,7 +222,9 @@ def test_malformed_fbp_is_regenerated(bad):
 
 def test_hostile_cookie_and_click_id_values_are_not_written_back():
     response, _ = handle(
-        query(dl="https://shop.example.com/?gclid=a%3Bb%20c&ttclid=ok1"), {"cookie": '_ttp="x;y"; _scid=a b'}, server_cookies=("all",)
+        query(dl="https://shop.example.com/?gclid=a%3Bb%20c&ttclid=ok1"),
+        {"cookie": '_ttp="x;y"; _scid=a b'},
+        server_cookies=("all",),
     )
     got = set_cookies(response)
     assert "_gcl_aw" not in got and value(got["ttclid"]) == "ok1" and "_ttp" not in got and "_scid" not in got
@@ -234,12 +256,20 @@ def test_consent_matrix(gcs, fpid_set, ad_set):
         # Not read (the page's cid stays), and the browser's cookie is cleared.
         assert value(fpid) == "" and max_age(fpid) == 0 and event["client_id"] == "111.222"
         assert event["consent"]["analytics_storage"] == "denied"
-    ad = {name: headers[name] for name in ("_fbp", "_fbc", "_gcl_aw", "_ttp", "_gcl_gb", "ttclid")  if name in headers}
+    ad = {name: headers[name] for name in ("_fbp", "_fbc", "_gcl_aw", "_ttp", "_gcl_gb", "ttclid") if name in headers}
     if ad_set:
-        assert all(max_age(h) > 0 and value(h) for h in ad.values()) and {"_fbp", "_fbc", "_gcl_aw", "_ttp", "ttclid"} <= set(ad)
+        assert all(max_age(h) > 0 and value(h) for h in ad.values()) and {
+            "_fbp",
+            "_fbc",
+            "_gcl_aw",
+            "_ttp",
+            "ttclid",
+        } <= set(ad)
     else:
         # Nothing set or restored; the managed cookies the browser sent are cleared.
-        assert set(ad) == {"_fbp", "_fbc", "_gcl_aw", "_ttp"} and all(max_age(h) == 0 and value(h) == "" for h in ad.values())
+        assert set(ad) == {"_fbp", "_fbc", "_gcl_aw", "_ttp"} and all(
+            max_age(h) == 0 and value(h) == "" for h in ad.values()
+        )
         assert "_gcl_gb" not in event.get("cookies", {})  # no cookie was built from the URL
 
 
@@ -254,8 +284,13 @@ def test_without_server_cookies_the_browsers_vendor_cookies_are_still_copied_and
     jar = "_fbp=fb.1.1700000000000.1; _scclid=s; _epik=e; li_fat_id=l; _uetmsclkid=_uetm; _rdt_cid=r; _gcl_gb=GCL.1.g; other=x"
     response, [event] = handle(query(), {"cookie": jar})
     assert event["cookies"] == {
-        "_fbp": "fb.1.1700000000000.1", "_gcl_gb": "GCL.1.g", "_scclid": "s", "_epik": "e",
-        "_rdt_cid": "r", "li_fat_id": "l", "_uetmsclkid": "_uetm",
+        "_fbp": "fb.1.1700000000000.1",
+        "_gcl_gb": "GCL.1.g",
+        "_scclid": "s",
+        "_epik": "e",
+        "_rdt_cid": "r",
+        "li_fat_id": "l",
+        "_uetmsclkid": "_uetm",
     }
     assert set(set_cookies(response)) == {"FPID"}
 
@@ -267,8 +302,21 @@ def test_unknown_server_cookie_family_fails_at_start_up():
 
 def test_every_documented_key_has_a_family_and_a_lifetime_within_the_ceiling():
     assert set(fpc.VENDOR_COOKIES) == {
-        "_fbp", "_fbc", "_ttp", "ttclid", "_gcl_aw", "_gcl_gb", "_gcl_au", "_scid", "_scclid",
-        "_epik", "_rdt_cid", "_rdt_uuid", "li_fat_id", "_uetmsclkid", "_uetvid",
+        "_fbp",
+        "_fbc",
+        "_ttp",
+        "ttclid",
+        "_gcl_aw",
+        "_gcl_gb",
+        "_gcl_au",
+        "_scid",
+        "_scclid",
+        "_epik",
+        "_rdt_cid",
+        "_rdt_uuid",
+        "li_fat_id",
+        "_uetmsclkid",
+        "_uetvid",
     }
     assert all(1 <= spec.days <= 400 for spec in fpc.SPECS)
 

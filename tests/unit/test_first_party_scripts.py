@@ -152,7 +152,9 @@ def test_concurrent_misses_make_one_upstream_request():
         c = collector(up)
 
         async def burst():
-            return await asyncio.gather(*(c.handle(HttpRequest("GET", "/gtag/js", f"id={GTAG}", {})) for _ in range(20)))
+            return await asyncio.gather(
+                *(c.handle(HttpRequest("GET", "/gtag/js", f"id={GTAG}", {})) for _ in range(20))
+            )
 
         responses = asyncio.run(burst())
         assert {r.status for r in responses} == {200} and up.calls == 1
@@ -183,7 +185,11 @@ def test_stale_copy_when_upstream_fails_then_502_after_24_hours():
         assert stale.status == 200 and stale.body == fresh.body and up.calls == 2
         clock.now += 24 * 3600  # the copy is now older than 24 h
         gone = get(c, "/gtag/js", f"id={GTAG}")
-        assert gone.status == 502 and gone.body.startswith(b"/*") and gone.headers["Content-Type"] == "text/javascript; charset=utf-8"
+        assert (
+            gone.status == 502
+            and gone.body.startswith(b"/*")
+            and gone.headers["Content-Type"] == "text/javascript; charset=utf-8"
+        )
 
 
 def test_no_copy_and_upstream_down_or_too_slow_is_502():
@@ -193,7 +199,14 @@ def test_no_copy_and_upstream_down_or_too_slow_is_502():
         response = get(collector(up, total_timeout=0.5), "/gtag/js", f"id={GTAG}")
         assert response.status == 502 and response.body.startswith(b"/*")
     # Nothing listening at all.
-    response = get(Collector(RecordingPublisher(), CollectConfig(scripts=ScriptConfig(allowed_tag_ids=ALLOWED, upstream_origin="http://127.0.0.1:9"))), "/gtag/js", f"id={GTAG}")
+    response = get(
+        Collector(
+            RecordingPublisher(),
+            CollectConfig(scripts=ScriptConfig(allowed_tag_ids=ALLOWED, upstream_origin="http://127.0.0.1:9")),
+        ),
+        "/gtag/js",
+        f"id={GTAG}",
+    )
     assert response.status == 502
 
 
@@ -219,7 +232,16 @@ def test_preview_parameters_bypass_the_cache_with_no_store():
 
 # -- response headers, gzip ------------------------------------------------------------------------
 
-FORBIDDEN = ("set-cookie", "strict-transport-security", "alt-svc", "access-control-allow-origin", "access-control-allow-credentials", "connection", "transfer-encoding", "keep-alive")
+FORBIDDEN = (
+    "set-cookie",
+    "strict-transport-security",
+    "alt-svc",
+    "access-control-allow-origin",
+    "access-control-allow-credentials",
+    "connection",
+    "transfer-encoding",
+    "keep-alive",
+)
 
 
 @pytest.mark.parametrize("query", [f"id={GTAG}", f"id={GTAG}&gtm_debug=x"])
@@ -251,7 +273,10 @@ def test_an_alias_serves_its_bound_id_whatever_the_query_says():
         assert [(s.path, s.query["id"]) for s in up.seen] == [("/gtm.js", GTM), ("/gtag/js", GTAG)]
 
 
-@pytest.mark.parametrize("path", ["/gtm123", "/mygtag1", "/GoogleX1", "/analytics", "/collect1", "/abc", "/abcdefghijk", "/ab-cd12", "/a/bcdef"])
+@pytest.mark.parametrize(
+    "path",
+    ["/gtm123", "/mygtag1", "/GoogleX1", "/analytics", "/collect1", "/abc", "/abcdefghijk", "/ab-cd12", "/a/bcdef"],
+)
 def test_alias_paths_are_validated(path):
     with pytest.raises(ValueError, match="TAG_ALIASES"):
         ScriptConfig(aliases={path: GTAG})
@@ -263,7 +288,9 @@ def test_the_loader_points_gtag_hits_at_collect_without_touching_googles_code():
         body = get(c, "/gtag/js", f"id={GTAG}&l=myLayer").body.decode()
         loader, rest = body.split("\n", 1)
         assert rest == FIXTURE_GTAG
-        assert "'set',{server_container_url:\"https://metrics.example.com\"}" in loader and '(window,"myLayer")' in loader
+        assert (
+            "'set',{server_container_url:\"https://metrics.example.com\"}" in loader and '(window,"myLayer")' in loader
+        )
         # gtm.js is not prefixed: GTM's Google tag takes server_container_url from the container.
         assert get(c, "/gtm.js", f"id={GTM}").body == FIXTURE_GTM.encode()
 
@@ -271,7 +298,9 @@ def test_the_loader_points_gtag_hits_at_collect_without_touching_googles_code():
 def test_script_requests_publish_nothing_and_hits_still_work():
     with UpstreamTag() as up:
         publisher = RecordingPublisher()
-        c = Collector(publisher, CollectConfig(scripts=ScriptConfig(allowed_tag_ids=ALLOWED, upstream_origin=up.origin)))
+        c = Collector(
+            publisher, CollectConfig(scripts=ScriptConfig(allowed_tag_ids=ALLOWED, upstream_origin=up.origin))
+        )
         get(c, "/gtag/js", f"id={GTAG}")
         assert publisher.events == []
         hit = asyncio.run(c.handle(HttpRequest("POST", "/g/collect", f"v=2&tid={GTAG}&cid=1.2&en=page_view")))

@@ -14,8 +14,18 @@ def states(consent):
 
 @pytest.mark.parametrize(
     "letter, state",
-    [("l", "not_set"), ("m", "denied"), ("n", "granted"), ("p", "denied"), ("q", "denied"),
-     ("r", "granted"), ("t", "granted"), ("u", "denied"), ("v", "granted"), ("x", "not_set")],
+    [
+        ("l", "not_set"),
+        ("m", "denied"),
+        ("n", "granted"),
+        ("p", "denied"),
+        ("q", "denied"),
+        ("r", "granted"),
+        ("t", "granted"),
+        ("u", "denied"),
+        ("v", "granted"),
+        ("x", "not_set"),
+    ],
 )
 def test_every_gcd_letter(letter, state):
     assert states(decode_gcd(f"13{letter}3{letter}3{letter}2{letter}5l1")) == (state,) * 4
@@ -37,8 +47,14 @@ def test_old_and_truncated_gcd():
 
 @pytest.mark.parametrize(
     "gcs, ad, analytics",
-    [("G100", "denied", "denied"), ("G110", "granted", "denied"), ("G101", "denied", "granted"),
-     ("G111", "granted", "granted"), ("G1--", "not_set", "not_set"), ("junk", "not_set", "not_set")],
+    [
+        ("G100", "denied", "denied"),
+        ("G110", "granted", "denied"),
+        ("G101", "denied", "granted"),
+        ("G111", "granted", "granted"),
+        ("G1--", "not_set", "not_set"),
+        ("junk", "not_set", "not_set"),
+    ],
 )
 def test_gcs_sets_the_two_storages(gcs, ad, analytics):
     consent = from_gtag({"gcs": gcs})

@@ -32,14 +32,44 @@ GOLDEN = Path(__file__).parents[1] / "golden" / "vendors" / "ga4" / "requests.js
 
 # Values whose parsed form does not print back the same, flags without "=", duplicates,
 # empty values, unknown keys, custom and unknown item fields, double-encoded client hints.
-EDGE_QUERY = "&".join([
-    "v=2", "tid=G-EDGE", "cid=1.2", "sid=1730000000", "sct=02", "en=purchase", "ep.value=1150.00",
-    "epn.tax=08", "_et=NaN", "epn.shipping=-330", "epn.percent=1.600000023841858", "cu=EUR",
-    "pr1=idA~nmTee%20~pr10.50~qt01~k0color~v0red~zzodd", "pr3=", "pr2=idB~pr5", "up.tier=gold", "upn.ltv=12.0",
-    "sst.tft=1", "uafvl=Google%2520Chrome%3B119%7CNot%253FA_Brand%3B24", "uamb=0", "uaw=1", "uap=macOS",
-    "ck=term1", "ep.empty=", "unknown_flag", "_ee=1", "dup=1", "dup=2", "gcs=G111", "gcd=13r3r3r2r5l1",
-    "_p=1712887260750", "tfd=0042", "dl=https%3A%2F%2Fshop.example%2Fa%3Fb%3Dc%2Bd", "richsstsse",
-])
+EDGE_QUERY = "&".join(
+    [
+        "v=2",
+        "tid=G-EDGE",
+        "cid=1.2",
+        "sid=1730000000",
+        "sct=02",
+        "en=purchase",
+        "ep.value=1150.00",
+        "epn.tax=08",
+        "_et=NaN",
+        "epn.shipping=-330",
+        "epn.percent=1.600000023841858",
+        "cu=EUR",
+        "pr1=idA~nmTee%20~pr10.50~qt01~k0color~v0red~zzodd",
+        "pr3=",
+        "pr2=idB~pr5",
+        "up.tier=gold",
+        "upn.ltv=12.0",
+        "sst.tft=1",
+        "uafvl=Google%2520Chrome%3B119%7CNot%253FA_Brand%3B24",
+        "uamb=0",
+        "uaw=1",
+        "uap=macOS",
+        "ck=term1",
+        "ep.empty=",
+        "unknown_flag",
+        "_ee=1",
+        "dup=1",
+        "dup=2",
+        "gcs=G111",
+        "gcd=13r3r3r2r5l1",
+        "_p=1712887260750",
+        "tfd=0042",
+        "dl=https%3A%2F%2Fshop.example%2Fa%3Fb%3Dc%2Bd",
+        "richsstsse",
+    ]
+)
 
 
 def edge_hit(query: str = EDGE_QUERY, body: str = "") -> dict:
@@ -72,7 +102,13 @@ def test_awkward_values_reach_google_with_the_browsers_text(monkeypatch):
     expected = {k: v for k, v in browser.items() if k != "richsstsse"}
     assert sent == {**expected, "_uip": VISITOR_IP}
     # The same text, not a reprint of the parsed number.
-    assert (sent["ep.value"], sent["epn.tax"], sent["_et"], sent["_p"], sent["sct"]) == ("1150.00", "08", "NaN", "1712887260750", "02")
+    assert (sent["ep.value"], sent["epn.tax"], sent["_et"], sent["_p"], sent["sct"]) == (
+        "1150.00",
+        "08",
+        "NaN",
+        "1712887260750",
+        "02",
+    )
     assert sent["pr1"] == "idA~nmTee ~pr10.50~qt01~k0color~v0red~zzodd" and sent["pr3"] == ""
 
 
@@ -102,7 +138,9 @@ def test_analytics_storage_denied_is_forwarded_as_the_cookieless_ping_it_is(monk
     result = plan(event, MEASUREMENT_ID=event["x-ga-measurement_id"], COOKIELESS_PINGS="false")
     assert (result.attempt.outcome.value, result.attempt.reason) == ("skipped", "consent_denied:analytics_storage")
     # A ping without any client id stays without one: collect invents none for denied hits.
-    event = one_event(edge_hit("v=2&tid=G-EDGE&en=page_view&gcs=G100&gcd=13p3p3p2p5l1&dl=https%3A%2F%2Fshop.example%2F"), monkeypatch)
+    event = one_event(
+        edge_hit("v=2&tid=G-EDGE&en=page_view&gcs=G100&gcd=13p3p3p2p5l1&dl=https%3A%2F%2Fshop.example%2F"), monkeypatch
+    )
     sent = sent_params(request_for(event))
     assert "cid" not in sent and sent["gcs"] == "G100" and sent["en"] == "page_view"
 
@@ -149,7 +187,13 @@ def test_an_event_collect_did_not_build_from_a_hit_is_encoded_from_its_keys():
     event = {**golden_event("purchase")}
     sent = sent_params(request_for(event))
     assert (sent["en"], sent["tid"], sent["cid"], sent["sid"], sent["sct"], sent["_et"]) == (
-        "purchase", "G-TEST123", "1712345678.1699999999", "1730000000", "3", "1200")
+        "purchase",
+        "G-TEST123",
+        "1712345678.1699999999",
+        "1730000000",
+        "3",
+        "1200",
+    )
     assert (sent["epn.value"], sent["ep.transaction_id"], sent["cu"], sent["uid"]) == ("143.5", "T-1024", "EUR", "u_42")
     assert sent["pr1"] == "idSKU1~nmShirt~brAcme~caApparel~pr69~qt2" and sent["gcs"] == "G111"
     assert not any(k.startswith("ep.user_data") for k in sent) and sent["em"].startswith("tv.1~em.")
@@ -157,8 +201,11 @@ def test_an_event_collect_did_not_build_from_a_hit_is_encoded_from_its_keys():
 
 def _mp_golden_requests() -> list:
     spec = json.loads(GOLDEN.read_text())
-    return [pytest.param(c["expected"]["request"]["json"], id=c["name"]) for c in spec["cases"]
-            if "/mp/collect" in c["expected"].get("request", {}).get("url", "")]
+    return [
+        pytest.param(c["expected"]["request"]["json"], id=c["name"])
+        for c in spec["cases"]
+        if "/mp/collect" in c["expected"].get("request", {}).get("url", "")
+    ]
 
 
 @pytest.mark.parametrize("body", _mp_golden_requests())
@@ -172,8 +219,12 @@ def test_every_golden_mp_request_passes_googles_validation_rules(body):
 
 
 def test_mp_limits_hold_for_a_sender_that_pushes_them(monkeypatch):
-    event = {**golden_event("page_view"), "source": "mp", "user_properties": {f"p{i}": "v" * 50 for i in range(30)},
-             **{f"param_{i}": "x" * 150 for i in range(40)}}
+    event = {
+        **golden_event("page_view"),
+        "source": "mp",
+        "user_properties": {f"p{i}": "v" * 50 for i in range(30)},
+        **{f"param_{i}": "x" * 150 for i in range(40)},
+    }
     result = VENDOR.plan(event, {"MEASUREMENT_ID": "G-TEST123", "API_SECRET": "s3cret-value"})
     body = result.request.json
     now = body["timestamp_micros"] + 1_000_000
@@ -200,12 +251,17 @@ def test_the_debug_answer_shows_the_exact_outgoing_url_with_secrets_redacted(mon
         fresh = {**event, "debug_mode": True}
         status, payload = VENDOR.handle_push(_push(fresh, "dbg-1"))
         assert (status, payload["outcome"]) == (200, "delivered")
-        assert payload["request"]["url"].startswith(f"{google.url}/g/collect?") and "_dbg=1" in payload["request"]["url"]
-        assert google.received[0].path == payload["request"]["url"][len(google.url):].replace("[REDACTED]", "203.0.113.7")
+        assert (
+            payload["request"]["url"].startswith(f"{google.url}/g/collect?") and "_dbg=1" in payload["request"]["url"]
+        )
+        assert google.received[0].path == payload["request"]["url"][len(google.url) :].replace(
+            "[REDACTED]", "203.0.113.7"
+        )
         status, payload = VENDOR.handle_push(_push({**fresh, "source": "mp"}, "dbg-2"))
         assert payload["outcome"] == "delivered"
         assert payload["request"]["url"] == f"{google.url}/mp/collect?" + urlencode(
-            {"measurement_id": "G-TEST123", "api_secret": "[REDACTED]"}, safe="[]")
+            {"measurement_id": "G-TEST123", "api_secret": "[REDACTED]"}, safe="[]"
+        )
         assert "test-debug-secret" not in json.dumps(payload)
         # Not a debug event: the answer carries no request.
         status, payload = VENDOR.handle_push(_push({**fresh, "debug_mode": False}, "dbg-3"))
@@ -227,5 +283,6 @@ def test_in_the_cloud_the_debug_answer_keeps_the_endpoint_not_the_hit(monkeypatc
         assert (status, payload["request"]["url"]) == (200, f"{google.url}/g/collect?[REDACTED]")
         status, payload = VENDOR.handle_push(_push({**fresh, "source": "mp"}, "dbg-c2"))
         assert payload["request"]["url"] == f"{google.url}/mp/collect?" + urlencode(
-            {"measurement_id": "G-TEST123", "api_secret": "[REDACTED]"}, safe="[]")
+            {"measurement_id": "G-TEST123", "api_secret": "[REDACTED]"}, safe="[]"
+        )
         assert "test-debug-secret" not in json.dumps(payload)

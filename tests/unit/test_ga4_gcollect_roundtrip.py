@@ -23,8 +23,14 @@ from functions.collect import main as collect_main
 from functions.vendors.ga4.main import VENDOR
 from shared.collect_app import CollectConfig, Collector
 
-HITS = [json.loads(line) for line in (Path(__file__).parents[1] / "fixtures" / "ga4-real-hits.jsonl").read_text().splitlines() if line.strip()]
-USER_AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/136.0.0.0 Safari/537.36"
+HITS = [
+    json.loads(line)
+    for line in (Path(__file__).parents[1] / "fixtures" / "ga4-real-hits.jsonl").read_text().splitlines()
+    if line.strip()
+]
+USER_AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/136.0.0.0 Safari/537.36"
+)
 VISITOR_IP = "198.51.100.23"
 
 
@@ -47,11 +53,22 @@ def collect(hit: dict, monkeypatch) -> list[dict]:
     async def receive():
         return messages.pop(0) if messages else {"type": "http.disconnect"}
 
-    headers = {"user-agent": USER_AGENT, "x-forwarded-for": f"{VISITOR_IP}, 10.0.0.1", "content-type": "text/plain;charset=UTF-8"}
+    headers = {
+        "user-agent": USER_AGENT,
+        "x-forwarded-for": f"{VISITOR_IP}, 10.0.0.1",
+        "content-type": "text/plain;charset=UTF-8",
+    }
     scope = {
-        "type": "http", "method": hit["method"], "path": hit["path"], "query_string": hit["query"].encode(),
-        "root_path": "", "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
-        "client": ("10.0.0.1", 5555), "server": ("127.0.0.1", 8080), "scheme": "http", "http_version": "1.1",
+        "type": "http",
+        "method": hit["method"],
+        "path": hit["path"],
+        "query_string": hit["query"].encode(),
+        "root_path": "",
+        "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+        "client": ("10.0.0.1", 5555),
+        "server": ("127.0.0.1", 8080),
+        "scheme": "http",
+        "http_version": "1.1",
     }
     response = asyncio.run(collect_main.collect(Request(scope, receive)))
     assert response.status_code in (200, 204), response.body
@@ -89,7 +106,7 @@ def test_every_parameter_of_the_browsers_event_reaches_google_unchanged(index, m
     events = collect(hit, monkeypatch)
     expected_events = browser_events(hit)
     assert len(events) == len(expected_events)
-    for event, browser in zip(events, expected_events):
+    for event, browser in zip(events, expected_events, strict=True):
         result = plan(event, MEASUREMENT_ID=event["x-ga-measurement_id"])
         assert result.attempt is None, result.attempt
         request = result.request

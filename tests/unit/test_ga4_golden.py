@@ -37,5 +37,9 @@ def test_sample_hit_yields_exactly_the_golden_events(path):
 def test_golden_input_is_the_sample_hit(path):
     # The golden's request must stay the real hit it claims to be.
     golden = json.loads(path.read_text())
-    [hit] = [h for h in load_sample_hits() if h["query"] == golden["request"]["query"] and h["body"] == golden["request"]["body"]]
+    [hit] = [
+        h
+        for h in load_sample_hits()
+        if h["query"] == golden["request"]["query"] and h["body"] == golden["request"]["body"]
+    ]
     assert hit["method"] == golden["request"]["method"] and hit["source"] == golden["source"]

@@ -12,13 +12,28 @@ FULL = (
 
 def test_every_item_key_is_mapped():
     assert parse_item(FULL) == {
-        "item_id": "SKU_12345", "item_name": "Stan and Friends Tee", "affiliation": "Google Store",
-        "coupon": "SUMMER_FUN", "discount": 2.22, "index": 5, "item_brand": "Google",
-        "item_category": "Apparel", "item_category2": "Adult", "item_category3": "Shirts",
-        "item_category4": "Crew", "item_category5": "Short sleeve", "item_list_id": "related_products",
-        "item_list_name": "Related products", "item_variant": "green",
-        "location_id": "ChIJIQBpAG2ahYAR_6128GcTUEo", "price": 10.01, "quantity": 3,
-        "promotion_id": "P1", "promotion_name": "Summer", "creative_name": "Banner", "creative_slot": "slot1",
+        "item_id": "SKU_12345",
+        "item_name": "Stan and Friends Tee",
+        "affiliation": "Google Store",
+        "coupon": "SUMMER_FUN",
+        "discount": 2.22,
+        "index": 5,
+        "item_brand": "Google",
+        "item_category": "Apparel",
+        "item_category2": "Adult",
+        "item_category3": "Shirts",
+        "item_category4": "Crew",
+        "item_category5": "Short sleeve",
+        "item_list_id": "related_products",
+        "item_list_name": "Related products",
+        "item_variant": "green",
+        "location_id": "ChIJIQBpAG2ahYAR_6128GcTUEo",
+        "price": 10.01,
+        "quantity": 3,
+        "promotion_id": "P1",
+        "promotion_name": "Summer",
+        "creative_name": "Banner",
+        "creative_slot": "slot1",
     }
 
 
@@ -47,7 +62,15 @@ def test_item_values_keep_newlines_commas_and_quotes():
 
 
 def test_item_parameter_range_is_pr1_to_pr200():
-    assert [item_index(k) for k in ("pr1", "pr200", "pr201", "pr0", "pr01", "prx", "pr")] == [1, 200, None, None, None, None, None]
+    assert [item_index(k) for k in ("pr1", "pr200", "pr201", "pr0", "pr01", "prx", "pr")] == [
+        1,
+        200,
+        None,
+        None,
+        None,
+        None,
+        None,
+    ]
 
 
 def test_items_are_ordered_by_n_which_need_not_be_contiguous():

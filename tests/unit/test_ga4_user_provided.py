@@ -36,10 +36,21 @@ def test_ph_spelling_repeated_emails_and_address_names():
     }
 
 
-@pytest.mark.parametrize("value", [
-    "", "tv.2~em." + b64url(EMAIL), "em." + b64url(EMAIL), "tv.1~em.not-base64!!", "tv.1~em." + b64url(b"short"),
-    "tv.1~em", "tv.1~zz." + b64url(EMAIL), "tv.1~em." + "A" * 5000, None, 42,
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "tv.2~em." + b64url(EMAIL),
+        "em." + b64url(EMAIL),
+        "tv.1~em.not-base64!!",
+        "tv.1~em." + b64url(b"short"),
+        "tv.1~em",
+        "tv.1~zz." + b64url(EMAIL),
+        "tv.1~em." + "A" * 5000,
+        None,
+        42,
+    ],
+)
 def test_anything_that_is_not_a_digest_is_ignored(value):
     assert user_provided.decode(value) == {}
 
@@ -55,8 +66,15 @@ def test_collect_decodes_em_keeps_the_wire_value_and_explicit_values_win():
 
 
 def test_meta_and_tiktok_send_the_decoded_digests_as_already_hashed():
-    event = normalize_gtag({"en": "purchase", "em": f"tv.1~em.{b64url(EMAIL)}~pn.{b64url(PHONE)}",
-                            "dl": "https://shop.example/thanks", "cu": "EUR", "epn.value": "10"})
+    event = normalize_gtag(
+        {
+            "en": "purchase",
+            "em": f"tv.1~em.{b64url(EMAIL)}~pn.{b64url(PHONE)}",
+            "dl": "https://shop.example/thanks",
+            "cu": "EUR",
+            "epn.value": "10",
+        }
+    )
     event.update({"event_id": "e1", "timestamp_micros": 1730000000000000, "user_agent": "UA", "source": "gtag"})
     meta = META.plan(event, {"PIXEL_ID": "1", "ACCESS_TOKEN": "t"}, {}, now=1730000001).request.json
     assert meta["data"][0]["user_data"]["em"] == [EMAIL.hex()]

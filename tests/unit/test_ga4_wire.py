@@ -4,7 +4,12 @@ from shared.ga4.wire import parse_cookies, parse_pairs, split_lines
 
 
 def test_flags_without_equals_and_empty_values_survive_as_empty_strings():
-    assert parse_pairs("richsstsse&uam=&ep.link_domain=&en=x") == {"richsstsse": "", "uam": "", "ep.link_domain": "", "en": "x"}
+    assert parse_pairs("richsstsse&uam=&ep.link_domain=&en=x") == {
+        "richsstsse": "",
+        "uam": "",
+        "ep.link_domain": "",
+        "en": "x",
+    }
 
 
 def test_duplicate_keys_last_wins_and_empty_pieces_are_ignored():

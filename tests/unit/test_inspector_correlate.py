@@ -150,8 +150,18 @@ def test_a_poison_message_and_an_invalid_envelope_are_shown_not_dropped():
 
 def test_a_refused_request_is_a_hit_without_events():
     timeline = Timeline()
-    timeline.ingest({"message": "hit", "request_id": "r9", "path": "/nope", "method": "GET", "status": 404,
-                     "accepted": 0, "error": "unknown_path", "time": 1.0})
+    timeline.ingest(
+        {
+            "message": "hit",
+            "request_id": "r9",
+            "path": "/nope",
+            "method": "GET",
+            "status": 404,
+            "accepted": 0,
+            "error": "unknown_path",
+            "time": 1.0,
+        }
+    )
     hit = only_hit(timeline)
     assert hit["status"] == 404 and hit["error"] == "unknown_path" and hit["events"] == []
 
@@ -179,18 +189,32 @@ def test_secrets_are_redacted_again_in_requests_raw_hits_and_events():
     timeline = Timeline(secrets=("debug-token-value",))
     event = {**EVENT_A, "note": "has debug-token-value inside"}
     timeline.ingest(hit_line(event, raw={"query": "v=2&access_token=abc123&cid=1", "body": "en=x&api_secret=s3cr3t"}))
-    timeline.ingest(delivery_line("meta", EVENT_A, "dry_run", request={
-        "method": "POST",
-        "url": "https://graph.facebook.com/v21.0/123/events?access_token=EAAB-real",
-        "headers": {"Authorization": "Bearer abc", "Content-Type": "application/json"},
-        "json": {"data": [], "test_event_code": "TEST123"},
-    }))
-    timeline.ingest(delivery_line("ga4", EVENT_A, "dry_run", request={
-        "method": "POST",
-        "url": "https://www.google-analytics.com/mp/collect?measurement_id=G-1&api_secret=xyz",
-        "headers": {"Access-Token": "tt-secret", "x-tagging-debug": "debug-token-value"},
-        "json": {},
-    }))
+    timeline.ingest(
+        delivery_line(
+            "meta",
+            EVENT_A,
+            "dry_run",
+            request={
+                "method": "POST",
+                "url": "https://graph.facebook.com/v21.0/123/events?access_token=EAAB-real",
+                "headers": {"Authorization": "Bearer abc", "Content-Type": "application/json"},
+                "json": {"data": [], "test_event_code": "TEST123"},
+            },
+        )
+    )
+    timeline.ingest(
+        delivery_line(
+            "ga4",
+            EVENT_A,
+            "dry_run",
+            request={
+                "method": "POST",
+                "url": "https://www.google-analytics.com/mp/collect?measurement_id=G-1&api_secret=xyz",
+                "headers": {"Access-Token": "tt-secret", "x-tagging-debug": "debug-token-value"},
+                "json": {},
+            },
+        )
+    )
     text = json.dumps(timeline.snapshot())
     for secret in ("abc123", "s3cr3t", "EAAB-real", "Bearer abc", "xyz", "tt-secret", "debug-token-value"):
         assert secret not in text, secret
@@ -228,7 +252,9 @@ def test_parse_line_keeps_json_objects_only():
 def test_a_measurement_protocol_body_is_kept_as_json_and_redacted():
     timeline = Timeline()
     body = json.dumps({"client_id": "1.2", "events": [{"name": "purchase"}], "user_data": {"access_token": "t0ken"}})
-    timeline.ingest(hit_line(EVENT_B, path="/mp/collect", raw={"query": "measurement_id=G-1&api_secret=xyz", "body": body}))
+    timeline.ingest(
+        hit_line(EVENT_B, path="/mp/collect", raw={"query": "measurement_id=G-1&api_secret=xyz", "body": body})
+    )
     raw = only_hit(timeline)["raw"]
     assert raw["json"]["events"] == [{"name": "purchase"}]
     assert raw["json"]["user_data"]["access_token"] == REDACTED

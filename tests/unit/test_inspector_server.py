@@ -77,11 +77,22 @@ def test_page_and_static_files_are_served_and_nothing_else(inspector):
 
 
 def test_the_stream_starts_with_the_state_and_pushes_each_change(inspector):
-    append(inspector.logs["collect"], {"message": "hit", "request_id": "r1", "status": 204, "time": 1.0,
-                                       "events": [{"event_id": "e1", "event_name": "page_view"}]})
+    append(
+        inspector.logs["collect"],
+        {
+            "message": "hit",
+            "request_id": "r1",
+            "status": 204,
+            "time": 1.0,
+            "events": [{"event_id": "e1", "event_name": "page_view"}],
+        },
+    )
     deadline = time.monotonic() + 20
     token = {"token": inspector.token}
-    while not requests.get(inspector.url + "api/state", params=token, timeout=5).json()["hits"] and time.monotonic() < deadline:
+    while (
+        not requests.get(inspector.url + "api/state", params=token, timeout=5).json()["hits"]
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.05)
     with requests.get(inspector.url + "api/stream", params=token, stream=True, timeout=30) as stream:
         assert stream.headers["Content-Type"] == "text/event-stream"
@@ -89,8 +100,17 @@ def test_the_stream_starts_with_the_state_and_pushes_each_change(inspector):
         assert kind == "snapshot"
         assert snapshot["vendors"] == ["webhook"] and snapshot["collect_url"] == "http://127.0.0.1:1"
         assert [h["id"] for h in snapshot["hits"]] == ["req-r1"]
-        append(inspector.logs["vendor-webhook"], {"message": "delivery", "vendor": "webhook", "event_id": "e1",
-                                                  "event_name": "page_view", "outcome": "delivered", "attempt": 1})
+        append(
+            inspector.logs["vendor-webhook"],
+            {
+                "message": "delivery",
+                "vendor": "webhook",
+                "event_id": "e1",
+                "event_name": "page_view",
+                "outcome": "delivered",
+                "attempt": 1,
+            },
+        )
         ((kind, hit),) = read_frames(stream, 1)
     assert kind == "hit" and hit["id"] == "req-r1"
     assert hit["events"][0]["vendors"]["webhook"]["outcome"] == "delivered"
@@ -99,13 +119,18 @@ def test_the_stream_starts_with_the_state_and_pushes_each_change(inspector):
 def test_the_page_and_its_api_need_the_runs_token_and_a_loopback_host(inspector):
     # DNS rebinding: a page of evil.example re-pointed at 127.0.0.1 sends its own Host.
     for path in ("", "api/state", "api/stream", "static/app.js"):
-        rebound = requests.get(inspector.url + path, params={"token": inspector.token}, headers={"Host": "evil.example:8090"}, timeout=5)
+        rebound = requests.get(
+            inspector.url + path, params={"token": inspector.token}, headers={"Host": "evil.example:8090"}, timeout=5
+        )
         assert rebound.status_code == 403 and rebound.json()["error"] == "host_not_loopback"
     for path in ("", "api/state", "api/stream"):
         for params in ({}, {"token": "guess"}, {"token": inspector.token[:-1]}):
             response = requests.get(inspector.url + path, params=params, timeout=5)
             assert response.status_code == 403 and response.json()["error"] == "token_required"
-    assert requests.get(inspector.url + "api/state", headers={"X-Inspector-Token": inspector.token}, timeout=5).status_code == 200
+    assert (
+        requests.get(inspector.url + "api/state", headers={"X-Inspector-Token": inspector.token}, timeout=5).status_code
+        == 200
+    )
     for host in ("localhost", "127.0.0.1:1", "[::1]:8090"):
         assert requests.get(inspector.page_url, headers={"Host": host}, timeout=5).status_code == 200
     assert inspector.page_url == f"{inspector.url}?token={inspector.token}" and len(inspector.token) >= 32
@@ -129,11 +154,22 @@ def test_secret_values_come_from_every_secret_looking_variable_of_the_stack(monk
     monkeypatch.setenv("META_ACCESS_TOKEN", "meta-token-value")
     monkeypatch.setenv("GA4_CUSTOM_KEY", "declared-secret-value")
     stack = SimpleNamespace(
-        collect_env={"DEBUG_TOKEN": "debug-token-value", "MP_API_SECRETS": "first-secret,second-secret", "LOG_HITS": "1"},
+        collect_env={
+            "DEBUG_TOKEN": "debug-token-value",
+            "MP_API_SECRETS": "first-secret,second-secret",
+            "LOG_HITS": "1",
+        },
         vendor_env={"ga4": {"GA4_API_SECRET": "ga4-secret-value", "GA4_MEASUREMENT_ID": "G-123456"}},
         vendor_configs=[VendorConfig("ga4", secrets=("CUSTOM_KEY",))],
     )
     values = secret_values(stack)
-    for expected in ("meta-token-value", "declared-secret-value", "debug-token-value", "first-secret", "second-secret", "ga4-secret-value"):
+    for expected in (
+        "meta-token-value",
+        "declared-secret-value",
+        "debug-token-value",
+        "first-secret",
+        "second-secret",
+        "ga4-secret-value",
+    ):
         assert expected in values
     assert "G-123456" not in values and "1" not in values

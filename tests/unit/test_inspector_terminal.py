@@ -14,7 +14,12 @@ def test_hit_lines_lose_raw_and_normalized():
 
 def test_dry_runs_keep_their_request_other_deliveries_do_not():
     dry = {"message": "delivery", "outcome": "dry_run", "request": {"url": "https://x/"}}
-    sent = {"message": "delivery", "outcome": "delivered", "request": {"url": "https://x/"}, "response": {"status": 200}}
+    sent = {
+        "message": "delivery",
+        "outcome": "delivered",
+        "request": {"url": "https://x/"},
+        "response": {"status": 200},
+    }
     assert json.loads(terminal_line(json.dumps(dry) + "\n")) == dry
     assert json.loads(terminal_line(json.dumps(sent) + "\n")) == {"message": "delivery", "outcome": "delivered"}
 

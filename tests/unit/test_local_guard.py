@@ -26,7 +26,9 @@ def test_refusal(headers, reason):
 
 
 def test_a_local_vendor_function_refuses_a_pages_push_only_when_required(monkeypatch):
-    vendor = Vendor(name="guarded", build_request=lambda event, settings: VendorRequest("POST", "https://x.invalid/", {}, {}))
+    vendor = Vendor(
+        name="guarded", build_request=lambda event, settings: VendorRequest("POST", "https://x.invalid/", {}, {})
+    )
     page = {"host": "127.0.0.1:8081", "origin": "https://evil.example"}
     monkeypatch.setenv("REQUIRE_LOOPBACK", "1")
     status, payload = vendor.handle_push(b"{}", page)

@@ -16,7 +16,19 @@ from shared.delivery.envelope import decode_push  # the vendor runtime's own par
 def test_backoff_doubles_from_the_minimum_to_the_maximum():
     policy = RetryPolicy(32, 5, 10)
     assert [backoff_seconds(policy, n) for n in range(1, 5)] == [5, 10, 10, 10]
-    assert [backoff_seconds(RetryPolicy(10, 1, 600), n) for n in range(1, 12)] == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 600]
+    assert [backoff_seconds(RetryPolicy(10, 1, 600), n) for n in range(1, 12)] == [
+        1,
+        2,
+        4,
+        8,
+        16,
+        32,
+        64,
+        128,
+        256,
+        512,
+        600,
+    ]
     assert backoff_seconds(RetryPolicy(5, 0, 1), 3) == 0  # minimum 0: redeliver at once
     assert backoff_seconds(policy, 10_000) == 10
 
@@ -32,7 +44,7 @@ def test_the_configured_local_window_covers_a_five_minute_outage():
 
 
 def test_push_envelope_is_what_the_vendor_runtime_parses():
-    published = dt.datetime(2026, 11, 29, 22, 0, 0, tzinfo=dt.timezone.utc)
+    published = dt.datetime(2026, 11, 29, 22, 0, 0, tzinfo=dt.UTC)
     received = SimpleNamespace(
         ack_id="ack-1",
         delivery_attempt=3,

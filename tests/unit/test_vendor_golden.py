@@ -81,8 +81,15 @@ def test_every_vendor_has_golden_requests_for_the_core_events():
     core = {"page_view", "view_item", "add_to_cart", "begin_checkout", "purchase", "generate_lead", "sign_up", "search"}
     for vendor in ("ga4", "meta", "tiktok"):
         spec = json.loads((GOLDEN / vendor / "requests.json").read_text())
-        sent = {c["event"] for c in spec["cases"] if isinstance(c["event"], str) and "request" in c["expected"]
-                and "outcome" not in c["expected"] and not c.get("event_patch") and not c.get("settings")}
+        sent = {
+            c["event"]
+            for c in spec["cases"]
+            if isinstance(c["event"], str)
+            and "request" in c["expected"]
+            and "outcome" not in c["expected"]
+            and not c.get("event_patch")
+            and not c.get("settings")
+        }
         assert core <= sent, f"{vendor} lacks golden requests for {sorted(core - sent)}"
 
 
@@ -106,15 +113,19 @@ def vendor_server():
 
 
 def _push_body(event: dict[str, Any]) -> bytes:
-    message = {"data": base64.b64encode(encode_event(event)).decode(), "attributes": {},
-               "messageId": f"golden-{next(_message_ids)}"}
+    message = {
+        "data": base64.b64encode(encode_event(event)).decode(),
+        "attributes": {},
+        "messageId": f"golden-{next(_message_ids)}",
+    }
     return json.dumps({"message": message, "subscription": "projects/p/subscriptions/golden"}).encode()
 
 
 def _reply(raw: dict[str, Any]) -> Reply:
     body = raw.get("body", "")
-    return Reply(status=raw["status"], body=body.encode() if isinstance(body, str) else body,
-                 headers=raw.get("headers", {}))
+    return Reply(
+        status=raw["status"], body=body.encode() if isinstance(body, str) else body, headers=raw.get("headers", {})
+    )
 
 
 @pytest.mark.parametrize("vendor, spec, case", _cases("responses.json"))
@@ -145,11 +156,14 @@ def test_vendor_answer_maps_to_the_outcome(vendor, spec, case, monkeypatch, caps
         monkeypatch.setenv("VENDOR_API_BASE", server.url)
         status, payload = declared.handle_push(_push_body(event))
         received = list(server.received)
-    line = [json.loads(l) for l in capsys.readouterr().out.splitlines() if l.startswith("{")][-1]
+    line = [json.loads(ln) for ln in capsys.readouterr().out.splitlines() if ln.startswith("{")][-1]
     expected = case["expected"]
     assert line["message"] == "delivery" and line["vendor"] == vendor
     assert (line["outcome"], line["reason"], line["http_status"]) == (
-        expected["outcome"], expected["reason"], expected["http_status"])
+        expected["outcome"],
+        expected["reason"],
+        expected["http_status"],
+    )
     assert status == (200 if expected["ack"] else 503) and payload["outcome"] == expected["outcome"]
     if "severity" in expected:
         assert line["severity"] == expected["severity"]

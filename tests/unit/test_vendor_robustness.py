@@ -7,14 +7,16 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from functions.vendors.ga4.main import VENDOR as GA4
 from functions.vendors.meta.main import VENDOR as META
 from functions.vendors.tiktok.main import VENDOR as TIKTOK
-from shared.delivery import Outcome
 
-EVENTS = json.loads((Path(__file__).resolve().parent.parent / "golden" / "vendors" / "events.json").read_text())["events"]
+EVENTS = json.loads((Path(__file__).resolve().parent.parent / "golden" / "vendors" / "events.json").read_text())[
+    "events"
+]
 SETTINGS = {
     "ga4": {"MEASUREMENT_ID": "G-TEST123", "API_SECRET": "s"},
     "meta": {"PIXEL_ID": "1", "ACCESS_TOKEN": "t"},
@@ -27,27 +29,89 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
     max_leaves=10,
 )
-KEYS = sorted({key for event in EVENTS.values() for key in event} | {"fbclid", "ttclid", "x-fb-ck-fbc", "_ttp"}
-              | {"x-ga-wire_keys", "x-ga-wire_text", "x-ga-system_properties", "x-sst-system_properties",
-                 "client_hints", "user_properties", "x-ga-mp_sender_context", "device", "em"})
+KEYS = sorted(
+    {key for event in EVENTS.values() for key in event}
+    | {"fbclid", "ttclid", "x-fb-ck-fbc", "_ttp"}
+    | {
+        "x-ga-wire_keys",
+        "x-ga-wire_text",
+        "x-ga-system_properties",
+        "x-sst-system_properties",
+        "client_hints",
+        "user_properties",
+        "x-ga-mp_sender_context",
+        "device",
+        "em",
+    }
+)
 # GA4 rebuilds gtag hits from these wire keys: junk values under each of them must not break it.
-WIRE_KEYS = ["v", "tid", "cid", "en", "_p", "_et", "epn.value", "ep.value", "pr1", "pr2", "pr3", "_ee", "_fv",
-             "up.tier", "upn.ltv", "uafvl", "uamb", "uap", "sst.tft", "ep.user_data.email", "ep.event_id",
-             "ep.debug_mode", "ck", "unknown", "richsstsse", "_uip", "gcs"]
+WIRE_KEYS = [
+    "v",
+    "tid",
+    "cid",
+    "en",
+    "_p",
+    "_et",
+    "epn.value",
+    "ep.value",
+    "pr1",
+    "pr2",
+    "pr3",
+    "_ee",
+    "_fv",
+    "up.tier",
+    "upn.ltv",
+    "uafvl",
+    "uamb",
+    "uap",
+    "sst.tft",
+    "ep.user_data.email",
+    "ep.event_id",
+    "ep.debug_mode",
+    "ck",
+    "unknown",
+    "richsstsse",
+    "_uip",
+    "gcs",
+]
 
 
 @pytest.mark.parametrize("vendor", sorted(VENDORS))
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(base=st.sampled_from(sorted(EVENTS)), changes=st.dictionaries(st.sampled_from(KEYS), json_values, max_size=6),
-       wire=st.none() | st.lists(st.sampled_from(WIRE_KEYS), max_size=8))
-@example(base="purchase", changes={"value": float("nan"), "items": [{"price": float("inf")}], "page_title": {"a": [1]}}, wire=None)
+@given(
+    base=st.sampled_from(sorted(EVENTS)),
+    changes=st.dictionaries(st.sampled_from(KEYS), json_values, max_size=6),
+    wire=st.none() | st.lists(st.sampled_from(WIRE_KEYS), max_size=8),
+)
+@example(
+    base="purchase",
+    changes={"value": float("nan"), "items": [{"price": float("inf")}], "page_title": {"a": [1]}},
+    wire=None,
+)
 @example(base="purchase", changes={"timestamp_micros": float("nan"), "consent": "denied", "user_data": [1]}, wire=None)
-@example(base="purchase", changes={"x-ga-wire_keys": WIRE_KEYS, "x-ga-wire_text": {"pr1": "idA~prX", "uafvl": 3},
-                                   "client_hints": {"full_version_list": [1, {"brand": None}], "mobile": "yes"},
-                                   "x-ga-system_properties": ["fv"], "items": [{"price": [1]}, "x"]}, wire=WIRE_KEYS)
-@example(base="purchase", changes={"source": "mp", "user_properties": {"a": [1], "b": {"value": None}}, "device": "junk",
-                                   "items": [1, {"x": {"y": 1}, "price": "1"}], "x-ga-mp_sender_context": "ip_override",
-                                   "event_location": {"city": [1]}}, wire=None)
+@example(
+    base="purchase",
+    changes={
+        "x-ga-wire_keys": WIRE_KEYS,
+        "x-ga-wire_text": {"pr1": "idA~prX", "uafvl": 3},
+        "client_hints": {"full_version_list": [1, {"brand": None}], "mobile": "yes"},
+        "x-ga-system_properties": ["fv"],
+        "items": [{"price": [1]}, "x"],
+    },
+    wire=WIRE_KEYS,
+)
+@example(
+    base="purchase",
+    changes={
+        "source": "mp",
+        "user_properties": {"a": [1], "b": {"value": None}},
+        "device": "junk",
+        "items": [1, {"x": {"y": 1}, "price": "1"}],
+        "x-ga-mp_sender_context": "ip_override",
+        "event_location": {"city": [1]},
+    },
+    wire=None,
+)
 def test_any_event_shape_gives_a_plan_not_an_exception(vendor, base, changes, wire):
     event = {**EVENTS[base], **changes}
     if wire is not None:

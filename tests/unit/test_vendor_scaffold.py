@@ -29,8 +29,12 @@ def run_cases(module, golden: dict) -> list[str]:
     failed = []
     for case in golden["cases"]:
         # The template's NotImplementedError comes back as a mapping_error plan.
-        plan = module.VENDOR.plan(resolve_event(case), {**golden["settings"], **case.get("settings", {})},
-                                  case.get("attributes"), now=golden["now"])
+        plan = module.VENDOR.plan(
+            resolve_event(case),
+            {**golden["settings"], **case.get("settings", {})},
+            case.get("attributes"),
+            now=golden["now"],
+        )
         got = {"debug": plan.debug}
         if plan.attempt:
             got.update(outcome=plan.attempt.outcome.value, reason=plan.attempt.reason)
@@ -42,14 +46,21 @@ def run_cases(module, golden: dict) -> list[str]:
 
 
 def test_scaffold_creates_a_vendor_whose_first_golden_case_fails_until_mapped(tmp_path):
-    result = subprocess.run([sys.executable, str(REPO_ROOT / "tools" / "new_vendor.py"), "acme_ads", "--root",
-                             str(tmp_path)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "tools" / "new_vendor.py"), "acme_ads", "--root", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert "config/vendors.yaml" in result.stdout and "acme_ads:" in result.stdout
     main_py = tmp_path / "functions" / "vendors" / "acme_ads" / "main.py"
     golden = json.loads((tmp_path / "tests" / "golden" / "vendors" / "acme_ads" / "requests.json").read_text())
-    assert json.loads((main_py.parent.parent.parent.parent / "tests" / "golden" / "vendors" / "acme_ads"
-                       / "responses.json").read_text())["cases"]
+    assert json.loads(
+        (
+            main_py.parent.parent.parent.parent / "tests" / "golden" / "vendors" / "acme_ads" / "responses.json"
+        ).read_text()
+    )["cases"]
     module = load_module(main_py, "scaffolded_acme_ads")
     assert module.VENDOR.name == "acme_ads" and callable(module.deliver)
     assert run_cases(module, golden) == ["page_view"]

@@ -38,8 +38,18 @@ def test_the_request_is_the_whole_event_as_json():
 
 @pytest.mark.parametrize(
     "status, outcome",
-    [(200, "delivered"), (204, "delivered"), (400, "rejected"), (401, "retrying"), (403, "retrying"), (404, "rejected"),
-     (408, "retrying"), (429, "retrying"), (500, "retrying"), (503, "retrying")],
+    [
+        (200, "delivered"),
+        (204, "delivered"),
+        (400, "rejected"),
+        (401, "retrying"),
+        (403, "retrying"),
+        (404, "rejected"),
+        (408, "retrying"),
+        (429, "retrying"),
+        (500, "retrying"),
+        (503, "retrying"),
+    ],
 )
 def test_vendor_status_is_classified(status, outcome):
     assert classify_response(status, "").outcome.value == outcome
@@ -81,8 +91,17 @@ def test_last_attempt_that_fails_is_logged_as_dead_lettered(monkeypatch, capsys)
     assert (status, payload["outcome"]) == (503, "dead_lettered")
 
 
-@pytest.mark.parametrize("body", [b"", b"not json", b"[]", b'{"message": {}}', b'{"message": {"data": "@@@"}}',
-                                  json.dumps({"message": {"data": base64.b64encode(b"[1]").decode()}}).encode()])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"not json",
+        b"[]",
+        b'{"message": {}}',
+        b'{"message": {"data": "@@@"}}',
+        json.dumps({"message": {"data": base64.b64encode(b"[1]").decode()}}).encode(),
+    ],
+)
 def test_a_malformed_envelope_is_refused_with_a_reason(body, capsys):
     status, payload = VENDOR.handle_push(body)
     assert status == 400 and payload["error"] == "invalid_envelope"

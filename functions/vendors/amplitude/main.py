@@ -12,15 +12,14 @@ events per row (the others were not ingested and are sent again). Skipped when
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from shared.delivery import entry
-from shared.delivery import Attempt, Outcome, Reject, Vendor, VendorRequest
-from shared.delivery import analytics
+from shared.delivery import Attempt, Outcome, Reject, Vendor, VendorRequest, analytics, entry
 from shared.delivery import eventdata as ed
 from shared.delivery.http import Response
 from shared.delivery.rows import RowFailure, row_outcomes
@@ -29,8 +28,11 @@ from shared.delivery.rows import RowFailure, row_outcomes
 URLS = {"us": "https://api2.amplitude.com/2/httpapi", "eu": "https://api.eu.amplitude.com/2/httpapi"}
 DEFAULT_MIN_ID_LENGTH = 5
 # A 400's per-row lists: {field: [index, ...]} maps, and lists of indexes.
-_ROW_MAPS = (("events_with_invalid_fields", "invalid"), ("events_with_missing_fields", "missing"),
-             ("events_with_invalid_id_lengths", "invalid_id_length"))
+_ROW_MAPS = (
+    ("events_with_invalid_fields", "invalid"),
+    ("events_with_missing_fields", "missing"),
+    ("events_with_invalid_id_lengths", "invalid_id_length"),
+)
 _ROW_LISTS = (("silenced_events", "silenced"),)
 
 
@@ -65,12 +67,19 @@ def amplitude_event(event: dict[str, Any], settings: Mapping[str, str]) -> dict[
     shortest = min_id_length(settings)
     # Amplitude drops an id shorter than min_id_length (and refuses the event without one):
     # not sending it makes that visible here rather than in Amplitude's 400.
-    ids = {key: value for key, value in (("user_id", who.user_id), ("device_id", who.anonymous_id))
-           if value and len(value) >= shortest}
+    ids = {
+        key: value
+        for key, value in (("user_id", who.user_id), ("device_id", who.anonymous_id))
+        if value and len(value) >= shortest
+    }
     if not ids:
         raise Reject(f"id_too_short:min_id_length={shortest}")
-    out: dict[str, Any] = {"event_type": settings["EVENT"], **ids, "time": analytics.timestamp_millis(event),
-                           "insert_id": ed.text(event, "event_id")}
+    out: dict[str, Any] = {
+        "event_type": settings["EVENT"],
+        **ids,
+        "time": analytics.timestamp_millis(event),
+        "insert_id": ed.text(event, "event_id"),
+    }
     if not out["insert_id"]:
         raise Reject("missing_field:event_id")
     session = ed.number(event.get("ga_session_id"))
@@ -117,11 +126,12 @@ def failed_rows(body: Any) -> dict[int, RowFailure]:
         return failures
     for key, kind in _ROW_MAPS:
         fields = body.get(key)
-        for field, indexes in (fields.items() if isinstance(fields, dict) else ()):
+        for field, indexes in fields.items() if isinstance(fields, dict) else ():
             for index in indexes if isinstance(indexes, list) else ():
                 if isinstance(index, int) and not isinstance(index, bool):
-                    failures.setdefault(index, RowFailure(index, f"amplitude_{kind}:{str(field)[:40]}",
-                                                          str(body.get("error") or "")))
+                    failures.setdefault(
+                        index, RowFailure(index, f"amplitude_{kind}:{str(field)[:40]}", str(body.get("error") or ""))
+                    )
     for key, kind in _ROW_LISTS:
         indexes = body.get(key)
         for index in indexes if isinstance(indexes, list) else ():
@@ -143,11 +153,13 @@ def classify(response: Response) -> Attempt | None:
         error = str(body.get("error") or "")
         missing = str(body.get("missing_field") or "")
         if missing == "api_key" or "api key" in error.lower() or "api_key" in error.lower():
-            return Attempt(Outcome.REJECTED, reason="amplitude_invalid_api_key", status=400,
-                           detail=response.excerpt(), alert=True)
+            return Attempt(
+                Outcome.REJECTED, reason="amplitude_invalid_api_key", status=400, detail=response.excerpt(), alert=True
+            )
         if missing:
-            return Attempt(Outcome.REJECTED, reason=f"amplitude_missing:{missing[:40]}", status=400,
-                           detail=response.excerpt())
+            return Attempt(
+                Outcome.REJECTED, reason=f"amplitude_missing:{missing[:40]}", status=400, detail=response.excerpt()
+            )
     return None
 
 

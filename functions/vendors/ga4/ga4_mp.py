@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlencode
 
 from shared import hashing
@@ -26,18 +27,47 @@ RESERVED_EVENT_PREFIXES = ("ad_", "app_", "notification_", "_", "firebase_", "ga
 RESERVED_PARAM_PREFIXES = ("_", "firebase_", "ga_", "google_", "gtag")
 NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 # Keys of the normalized event that are context, not event parameters.
-CONTEXT_KEYS = frozenset({
-    "event_name", "event_id", "client_id", "user_id", "ga_session_id", "ga_session_number",
-    "engagement_time_msec", "ip_override", "user_agent", "consent", "debug_mode",
-    "timestamp_micros", "source", "user_data", "user_properties", "page_hostname", "page_path",
-    "page_encoding", "viewport_size", "language", "screen_resolution", "cookies", "client_hints",
-    "event_location", "fbclid", "ttclid", "fbp", "fbc", "ttp", "gclid", "device",
-})
+CONTEXT_KEYS = frozenset(
+    {
+        "event_name",
+        "event_id",
+        "client_id",
+        "user_id",
+        "ga_session_id",
+        "ga_session_number",
+        "engagement_time_msec",
+        "ip_override",
+        "user_agent",
+        "consent",
+        "debug_mode",
+        "timestamp_micros",
+        "source",
+        "user_data",
+        "user_properties",
+        "page_hostname",
+        "page_path",
+        "page_encoding",
+        "viewport_size",
+        "language",
+        "screen_resolution",
+        "cookies",
+        "client_hints",
+        "event_location",
+        "fbclid",
+        "ttclid",
+        "fbp",
+        "fbc",
+        "ttp",
+        "gclid",
+        "device",
+    }
+)
 MAX_PARAMS = limits.MAX_PARAMS
 
 
 def _consent(event: dict[str, Any]) -> dict[str, str]:
-    consent = event.get("consent") if isinstance(event.get("consent"), dict) else {}
+    consent = event.get("consent")
+    consent = consent if isinstance(consent, dict) else {}
     out = {}
     for purpose in ("ad_user_data", "ad_personalization"):
         state = consent.get(purpose)
@@ -49,10 +79,14 @@ def _consent(event: dict[str, Any]) -> dict[str, str]:
 def _user_data(event: dict[str, Any]) -> dict[str, Any]:
     """Google's user-provided data: hex SHA-256, address location fields plain."""
     data: dict[str, Any] = {}
-    emails = [hashing.hashed(v, hashing.email_google) for v in
-              ed.user_values(event, ("email", "email_address"), ("sha256_email_address",))]
-    phones = [hashing.hashed(v, hashing.phone_e164) for v in
-              ed.user_values(event, ("phone_number", "phone"), ("sha256_phone_number",))]
+    emails = [
+        hashing.hashed(v, hashing.email_google)
+        for v in ed.user_values(event, ("email", "email_address"), ("sha256_email_address",))
+    ]
+    phones = [
+        hashing.hashed(v, hashing.phone_e164)
+        for v in ed.user_values(event, ("phone_number", "phone"), ("sha256_phone_number",))
+    ]
     if any(emails):
         data["sha256_email_address"] = [e for e in emails if e]
     if any(phones):
@@ -80,13 +114,17 @@ def _user_properties(event: dict[str, Any]) -> dict[str, Any]:
     raw = event.get("user_properties")
     if not isinstance(raw, dict):
         return {}
-    props = {}
+    props: dict[str, Any] = {}
     for name, value in raw.items():
         if len(props) >= limits.MAX_USER_PROPERTIES:
             break
         name = str(name)
-        if (not NAME.match(name) or name.startswith(RESERVED_PARAM_PREFIXES) or len(name) > limits.MAX_USER_PROPERTY_NAME
-                or name in limits.RESERVED_USER_PROPERTIES):
+        if (
+            not NAME.match(name)
+            or name.startswith(RESERVED_PARAM_PREFIXES)
+            or len(name) > limits.MAX_USER_PROPERTY_NAME
+            or name in limits.RESERVED_USER_PROPERTIES
+        ):
             continue
         value = value.get("value") if isinstance(value, dict) else value
         if value is None or isinstance(value, (dict, list)) or isinstance(value, float) and not math.isfinite(value):
@@ -109,7 +147,11 @@ def _bounded(value: Any) -> Any:
                 continue
             bounded, custom = {}, 0
             for key, child in item.items():
-                if not NAME.match(str(key)) or str(key).startswith(RESERVED_PARAM_PREFIXES) or isinstance(child, (dict, list)):
+                if (
+                    not NAME.match(str(key))
+                    or str(key).startswith(RESERVED_PARAM_PREFIXES)
+                    or isinstance(child, (dict, list))
+                ):
                     continue
                 if key not in limits.STANDARD_ITEM_PARAMS:
                     custom += 1
@@ -121,13 +163,19 @@ def _bounded(value: Any) -> Any:
     return value
 
 
-_LOCATION_KEYS = {"city": "city", "region": "region_id", "country": "country_id",
-                  "subcontinent": "subcontinent_id", "continent": "continent_id"}
+_LOCATION_KEYS = {
+    "city": "city",
+    "region": "region_id",
+    "country": "country_id",
+    "subcontinent": "subcontinent_id",
+    "continent": "continent_id",
+}
 
 
 def _user_location(event: dict[str, Any]) -> dict[str, str]:
     """The sender's ``user_location`` back from ``event_location`` (collect adds none to MP events)."""
-    location = event.get("event_location") if isinstance(event.get("event_location"), dict) else {}
+    location = event.get("event_location")
+    location = location if isinstance(location, dict) else {}
     return {wire: str(location[key]) for key, wire in _LOCATION_KEYS.items() if location.get(key)}
 
 
@@ -216,5 +264,3 @@ def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorR
     origin = ORIGINS.get(settings.get("REGION", "").lower(), ORIGINS[""])
     query = urlencode({"measurement_id": measurement_id, "api_secret": settings.get("API_SECRET", "")})
     return VendorRequest("POST", f"{origin}/mp/collect?{query}", {"Content-Type": "application/json"}, body)
-
-

@@ -37,11 +37,26 @@ _ITEM_CODES = {key: code for code, key in {**ITEM_STRING_KEYS, **ITEM_NUMBER_KEY
 _HINT_STRING_WIRE = {name: wire for wire, name in HINT_STRINGS.items()}
 _HINT_FLAG_WIRE = {name: wire for wire, name in HINT_FLAGS.items()}
 # Event keys that are context, not parameters of the hit: never encoded as ep./epn.
-_CONTEXT = frozenset((
-    "event_id", "source", "timestamp_micros", "consent", "debug_mode", "ip_override", "user_agent",
-    "client_hints", "event_location", "cookies", "page_hostname", "page_path", "items",
-    "user_properties", "user_data", "device",
-))
+_CONTEXT = frozenset(
+    (
+        "event_id",
+        "source",
+        "timestamp_micros",
+        "consent",
+        "debug_mode",
+        "ip_override",
+        "user_agent",
+        "client_hints",
+        "event_location",
+        "cookies",
+        "page_hostname",
+        "page_path",
+        "items",
+        "user_properties",
+        "user_data",
+        "device",
+    )
+)
 _PARAM_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
 
 
@@ -130,8 +145,11 @@ def _hint_text(hints: Any, wire: str, sent: str | None) -> str | None:
             return None
         if sent is not None and full_version_list(sent) == brands:
             return sent
-        return "|".join(f"{quote(str(b.get('brand') or ''), safe='')};{quote(str(b.get('version') or ''), safe='')}"
-                        for b in brands if isinstance(b, dict))
+        return "|".join(
+            f"{quote(str(b.get('brand') or ''), safe='')};{quote(str(b.get('version') or ''), safe='')}"
+            for b in brands
+            if isinstance(b, dict)
+        )
     if wire in HINT_FLAGS:
         value = hints.get(HINT_FLAGS[wire])
         if not isinstance(value, bool):
@@ -146,12 +164,15 @@ def _hint_text(hints: Any, wire: str, sent: str | None) -> str | None:
 def _items_by_key(event: dict[str, Any], keys: list[str], texts: dict[str, str]) -> dict[str, Any] | None:
     """Wire item key → the event's item, when the items still line up with the wire's."""
     items = event.get("items")
-    sent = sorted((k for k in keys if k[:2] == "pr" and item_index(k) is not None and texts.get(k)), key=item_index)
+    sent = sorted(
+        (k for k in keys if k[:2] == "pr" and item_index(k) is not None and texts.get(k)),
+        key=lambda k: item_index(k) or 0,
+    )
     if not isinstance(items, list):
         return {}
     if len(items) != len(sent):
         return None  # items added or removed: all are re-encoded as pr1..prN
-    return dict(zip(sent, items))
+    return dict(zip(sent, items, strict=True))
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -186,7 +207,9 @@ def rebuild_params(event: dict[str, Any]) -> list[tuple[str, str]]:
             value = texts.get(key, "1") if raw is True else _text(raw)
         elif op in (n._USER_PROPERTY, n._USER_PROPERTY_NUMBER):
             props = _dict(event.get("user_properties"))
-            value = _number_text(props, arg, key, False, texts) if op == n._USER_PROPERTY_NUMBER else _text(props.get(arg))
+            value = (
+                _number_text(props, arg, key, False, texts) if op == n._USER_PROPERTY_NUMBER else _text(props.get(arg))
+            )
         elif op == n._USER_DATA:
             found = _user_data_value(event, arg)
             value = _text(found if found is not None else event.get(flag))
@@ -232,16 +255,16 @@ def canonical_params(event: dict[str, Any]) -> list[tuple[str, str]]:
                 out.append((key[9:], text))
         elif key.startswith("x-ga-") and key[5:] in n.INTERNAL_PARAMS:
             out.append((key[5:], str(value)))
-        elif key.startswith("x-") or not _PARAM_NAME.match(key):
-            continue
-        elif isinstance(value, bool):
+        elif key.startswith("x-") or not _PARAM_NAME.match(key) or isinstance(value, bool):
             continue
         elif isinstance(value, (int, float)):
             out.append((f"epn.{key}", format_number(value)))
         elif isinstance(value, str):
             out.append((f"ep.{key}", value))
-    consent = event.get("consent") if isinstance(event.get("consent"), dict) else {}
-    storage = [{"granted": "1", "denied": "0"}.get(str(consent.get(p))) for p in ("ad_storage", "analytics_storage")]
+    consent = _dict(event.get("consent"))
+    storage = [
+        {"granted": "1", "denied": "0"}.get(str(consent.get(p)), "") for p in ("ad_storage", "analytics_storage")
+    ]
     if "x-ga-gcs" not in event and all(storage):
         out.append(("gcs", "G1" + "".join(storage)))  # consent mode's storage state, as gtag sends it
     props = event.get("user_properties")

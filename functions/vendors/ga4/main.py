@@ -18,17 +18,17 @@ from __future__ import annotations
 
 import base64
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
-from urllib.parse import quote, urlencode
+from typing import Any
+from urllib.parse import quote
 
 import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from shared import hashing
-from shared.delivery import entry
-from shared.delivery import Reject, Skip, Vendor, VendorRequest, consent_policy
+from shared.delivery import Reject, Skip, Vendor, VendorRequest, consent_policy, entry
 from shared.delivery import eventdata as ed
 from shared.ga4.items import item_index
 
@@ -36,8 +36,9 @@ try:  # imported as the package functions.vendors.ga4 (tests, tools)
     from . import ga4_mp, ga4_wire
 except ImportError:  # loaded from its file, as in the cloud: the folder is the archive's root
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    import ga4_mp  # type: ignore[no-redef]
-    import ga4_wire  # type: ignore[no-redef]
+    # mypy resolves the package import above; this path-based one it cannot follow.
+    import ga4_mp  # type: ignore[no-redef,import-not-found]
+    import ga4_wire  # type: ignore[no-redef,import-not-found]
 
 ORIGINS = ga4_mp.ORIGINS
 CONTENT_TYPE = "text/plain;charset=UTF-8"
@@ -60,8 +61,12 @@ def _is_event_key(key: str) -> bool:
 
 def gtag_params(event: dict[str, Any], settings: Mapping[str, str]) -> list[tuple[str, str]]:
     """The ``/g/collect`` parameters of one gtag event, consent and privacy settings applied."""
-    consent = event.get("consent") if isinstance(event.get("consent"), dict) else {}
-    if consent.get("analytics_storage") == "denied" and str(settings.get("COOKIELESS_PINGS", "")).strip().lower() in _FALSE:
+    consent = event.get("consent")
+    consent = consent if isinstance(consent, dict) else {}
+    if (
+        consent.get("analytics_storage") == "denied"
+        and str(settings.get("COOKIELESS_PINGS", "")).strip().lower() in _FALSE
+    ):
         raise Skip("consent_denied:analytics_storage")
     params = ga4_wire.rebuild_params(event)
     # User-provided data never goes to Google in plain text (gtag sends ep.user_data.* only
@@ -121,11 +126,11 @@ def gtag_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorRe
     """A gtag-sourced event → one ``POST /g/collect`` (query string, or query + one body line)."""
     params = gtag_params(event, settings)
     origin = ORIGINS.get(settings.get("REGION", "").lower(), ORIGINS[""])
-    query = urlencode(params, quote_via=_quote)
+    query = _urlencode(params)
     body = ""
     if len(query) > MAX_QUERY_CHARS:
-        query = urlencode([p for p in params if not _is_event_key(p[0])], quote_via=_quote)
-        body = urlencode([p for p in params if _is_event_key(p[0])], quote_via=_quote)
+        query = _urlencode([p for p in params if not _is_event_key(p[0])])
+        body = _urlencode([p for p in params if _is_event_key(p[0])])
     headers = {"Content-Type": CONTENT_TYPE}
     user_agent = ed.text(event, "user_agent")
     if user_agent:
@@ -133,9 +138,13 @@ def gtag_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorRe
     return VendorRequest("POST", f"{origin}/g/collect?{query}", headers, body)
 
 
-def _quote(text: str, safe: str = "", encoding: str | None = None, errors: str | None = None) -> str:
-    # encodeURIComponent, as gtag encodes: spaces as %20, not +.
-    return quote(text, safe="~()*!.'-_", encoding=encoding, errors=errors)
+def _urlencode(params: list[tuple[str, str]]) -> str:
+    # encodeURIComponent, as gtag encodes: spaces as %20, not + (urlencode's default).
+    return "&".join(f"{_quote(key)}={_quote(value)}" for key, value in params)
+
+
+def _quote(text: str) -> str:
+    return quote(text, safe="~()*!.'-_")
 
 
 def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorRequest:

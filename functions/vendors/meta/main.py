@@ -14,7 +14,8 @@ See docs/vendors/meta.md.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import functions_framework.aio
@@ -22,11 +23,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from shared import hashing
-from shared.delivery import entry
-from shared.delivery.batching import list_batch
-from shared.delivery import Attempt, Outcome, Reject, Vendor, VendorRequest, misconfigured
-from shared.delivery import consent_policy
+from shared.delivery import Attempt, Outcome, Reject, Vendor, VendorRequest, consent_policy, entry, misconfigured
 from shared.delivery import eventdata as ed
+from shared.delivery.batching import list_batch
 from shared.delivery.http import Response
 from shared.first_party import domain as domains
 
@@ -94,8 +93,11 @@ def fbc_value(event: dict[str, Any], settings: Mapping[str, str] | None = None) 
     existing = ed.first_of(event, ("fbc", "x-fb-ck-fbc", "x-fb-fbc", "_fbc"), ("_fbc",))
     if existing and not _valid_click_cookie(existing):
         existing = ""
-    fbclid = (ed.first_of(event, ("fbclid",)) or ed.query_param(ed.page_url(event), "fbclid")
-              or ed.query_param(ed.text(event, "page_referrer"), "fbclid"))
+    fbclid = (
+        ed.first_of(event, ("fbclid",))
+        or ed.query_param(ed.page_url(event), "fbclid")
+        or ed.query_param(ed.text(event, "page_referrer"), "fbclid")
+    )
     if fbclid and (not existing or existing.split(".")[3] != fbclid):
         micros = ed.number(event.get("timestamp_micros")) or 0
         return f"fb.{subdomain_index(event, settings or {})}.{int(micros // 1000)}.{fbclid}"
@@ -107,7 +109,7 @@ def fbp_value(event: dict[str, Any]) -> str:
     return ed.first_of(event, ("fbp", "x-fb-ck-fbp", "x-fb-fbp", "_fbp"), ("_fbp",))
 
 
-def _one(value: str, normalize) -> str:
+def _one(value: str, normalize: Callable[[str], str]) -> str:
     return hashing.hashed(value, normalize)
 
 
@@ -123,9 +125,14 @@ def user_data(event: dict[str, Any], settings: Mapping[str, str] | None = None) 
     addresses = ed.addresses(event)
     address = addresses[0] if addresses else {}
     country = ed.address_value(address, "country") if address else ""
-    emails = [_one(v, hashing.email_basic) for v in ed.user_values(event, ("email", "email_address"), ("sha256_email_address",))]
-    phones = [_one(v, lambda p: hashing.phone_digits(p, country))
-              for v in ed.user_values(event, ("phone_number", "phone"), ("sha256_phone_number",))]
+    emails = [
+        _one(v, hashing.email_basic)
+        for v in ed.user_values(event, ("email", "email_address"), ("sha256_email_address",))
+    ]
+    phones = [
+        _one(v, lambda p: hashing.phone_digits(p, country))
+        for v in ed.user_values(event, ("phone_number", "phone"), ("sha256_phone_number",))
+    ]
     if any(emails):
         data["em"] = list(dict.fromkeys(e for e in emails if e))
     if any(phones):
@@ -149,8 +156,11 @@ def user_data(event: dict[str, Any], settings: Mapping[str, str] | None = None) 
     birth = _one(str(raw.get("date_of_birth") or raw.get("birthday") or ""), hashing.date_of_birth_meta)
     if birth:
         data["db"] = birth
-    external = [_one(v, hashing.trimmed) for v in
-                [ed.text(event, "user_id"), *ed.user_values(event, ("external_id",), ("sha256_external_id",))] if v]
+    external = [
+        _one(v, hashing.trimmed)
+        for v in [ed.text(event, "user_id"), *ed.user_values(event, ("external_id",), ("sha256_external_id",))]
+        if v
+    ]
     if any(external):
         data["external_id"] = list(dict.fromkeys(e for e in external if e))
     ip = ed.visitor_ip(event)
@@ -275,8 +285,9 @@ def classify(response: Response) -> Attempt | None:
         if isinstance(body, dict) and body.get("events_received") == 0:
             # Meta took the request but not the event: not a delivery, and resending the
             # same event will not change that.
-            return Attempt(Outcome.REJECTED, reason="meta_events_received:0", status=response.status,
-                           detail=response.excerpt())
+            return Attempt(
+                Outcome.REJECTED, reason="meta_events_received:0", status=response.status, detail=response.excerpt()
+            )
         return None
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):

@@ -15,16 +15,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlencode
 
 import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from shared.delivery import entry
-from shared.delivery import Attempt, Reject, Vendor, VendorRequest
-from shared.delivery import analytics
+from shared.delivery import Attempt, Reject, Vendor, VendorRequest, analytics, entry
 from shared.delivery import eventdata as ed
 from shared.delivery.http import Response
 from shared.delivery.rows import RowFailure, row_outcomes
@@ -78,8 +77,14 @@ def properties(event: dict[str, Any], settings: Mapping[str, str]) -> dict[str, 
             props[key] = value
     props.update(analytics.campaign(event))
     found = analytics.device(event)
-    for key, source in (("$os", "os"), ("$browser", "browser"), ("$browser_version", "browser_version"),
-                        ("$model", "model"), ("$screen_width", "screen_width"), ("$screen_height", "screen_height")):
+    for key, source in (
+        ("$os", "os"),
+        ("$browser", "browser"),
+        ("$browser_version", "browser_version"),
+        ("$model", "model"),
+        ("$screen_width", "screen_width"),
+        ("$screen_height", "screen_height"),
+    ):
         if source in found:
             props[key] = found[source]
     items = ed.items(event)
@@ -104,10 +109,17 @@ def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorR
     query = {"strict": "1"}
     if settings.get("PROJECT_ID"):
         query["project_id"] = settings["PROJECT_ID"]
-    headers = {"Authorization": authorization(settings), "Content-Type": "application/json",
-               "Accept": "application/json"}
-    return VendorRequest("POST", f"https://{HOSTS[region]}/import?{urlencode(query)}", headers,
-                         [{"event": settings["EVENT"], "properties": props}])
+    headers = {
+        "Authorization": authorization(settings),
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+    }
+    return VendorRequest(
+        "POST",
+        f"https://{HOSTS[region]}/import?{urlencode(query)}",
+        headers,
+        [{"event": settings["EVENT"], "properties": props}],
+    )
 
 
 def failed_rows(body: Any) -> dict[int, RowFailure]:

@@ -13,17 +13,16 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from shared.delivery import entry
-from shared.delivery import Reject, Vendor, VendorRequest
-from shared.delivery import analytics
+from shared.delivery import Reject, Vendor, VendorRequest, analytics, entry
 from shared.delivery import eventdata as ed
 
 # https://www.twilio.com/docs/segment/guides/regional-segment (EU workspaces must use theirs).
@@ -48,18 +47,44 @@ SPEC_NAMES = {
     "sign_up": "Signed Up",
     "login": "Signed In",
 }
-PRODUCT_EVENTS = frozenset({"Product Clicked", "Product Viewed", "Product Added", "Product Removed",
-                            "Product Added to Wishlist"})
-ORDER_EVENTS = frozenset({"Product List Viewed", "Cart Viewed", "Checkout Started", "Payment Info Entered",
-                          "Order Completed", "Order Refunded"})
+PRODUCT_EVENTS = frozenset(
+    {"Product Clicked", "Product Viewed", "Product Added", "Product Removed", "Product Added to Wishlist"}
+)
+ORDER_EVENTS = frozenset(
+    {
+        "Product List Viewed",
+        "Cart Viewed",
+        "Checkout Started",
+        "Payment Info Entered",
+        "Order Completed",
+        "Order Refunded",
+    }
+)
 # GA4 parameter → Spec property of an order (Spec: V2 Ecommerce Events).
-ORDER_FIELDS = (("transaction_id", "order_id"), ("value", "total"), ("shipping", "shipping"), ("tax", "tax"),
-                ("discount", "discount"), ("coupon", "coupon"), ("currency", "currency"),
-                ("item_list_id", "list_id"), ("item_list_name", "category"))
+ORDER_FIELDS = (
+    ("transaction_id", "order_id"),
+    ("value", "total"),
+    ("shipping", "shipping"),
+    ("tax", "tax"),
+    ("discount", "discount"),
+    ("coupon", "coupon"),
+    ("currency", "currency"),
+    ("item_list_id", "list_id"),
+    ("item_list_name", "category"),
+)
 # GA4 item key → Spec product key.
-PRODUCT_FIELDS = (("item_id", "product_id"), ("item_id", "sku"), ("item_name", "name"), ("item_brand", "brand"),
-                  ("item_category", "category"), ("item_variant", "variant"), ("price", "price"),
-                  ("quantity", "quantity"), ("coupon", "coupon"), ("index", "position"))
+PRODUCT_FIELDS = (
+    ("item_id", "product_id"),
+    ("item_id", "sku"),
+    ("item_name", "name"),
+    ("item_brand", "brand"),
+    ("item_category", "category"),
+    ("item_variant", "variant"),
+    ("price", "price"),
+    ("quantity", "quantity"),
+    ("coupon", "coupon"),
+    ("index", "position"),
+)
 
 
 def product(item: dict[str, Any]) -> dict[str, Any]:
@@ -126,7 +151,7 @@ def page_context(event: dict[str, Any]) -> dict[str, str]:
 
 def timestamp(event: dict[str, Any]) -> str:
     millis = analytics.timestamp_millis(event)
-    moment = datetime.fromtimestamp(millis / 1000, tz=timezone.utc)
+    moment = datetime.fromtimestamp(millis / 1000, tz=UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
@@ -150,8 +175,11 @@ def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorR
         call["anonymousId"] = who.anonymous_id
     page = page_context(event)
     context: dict[str, Any] = {}
-    for key, value in (("ip", ed.client_ip(event)), ("userAgent", ed.text(event, "user_agent")),
-                       ("locale", ed.text(event, "language"))):
+    for key, value in (
+        ("ip", ed.client_ip(event)),
+        ("userAgent", ed.text(event, "user_agent")),
+        ("locale", ed.text(event, "language")),
+    ):
         if value:
             context[key] = value
     if page:
@@ -165,7 +193,7 @@ def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorR
         context["traits"] = users
     if ga4_name == "page_view" and name == "page_view":
         endpoint = "page"
-        props = dict(page)
+        props: dict[str, Any] = dict(page)
         for key, value in analytics.event_parameters(event).items():
             props.setdefault(key, value)
     else:

@@ -12,17 +12,17 @@ See docs/vendors/tiktok.md.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from shared import hashing
-from shared.delivery import entry
-from shared.delivery.batching import list_batch
-from shared.delivery import Attempt, Outcome, Vendor, VendorRequest, consent_policy, misconfigured
+from shared.delivery import Attempt, Outcome, Vendor, VendorRequest, consent_policy, entry, misconfigured
 from shared.delivery import eventdata as ed
+from shared.delivery.batching import list_batch
 from shared.delivery.http import Response
 
 API_URL = "https://business-api.tiktok.com/open_api/v1.3/event/track/"
@@ -48,8 +48,28 @@ RETRY_CODES = frozenset({40100, 40132, 61000, 60001, 50000, 50002, 40700})
 # the event (PERMISSION_ERROR, FORBIDDEN, INVALID_PARTNER, the token codes 40102–40107,
 # APP_FORBIDDEN, ADVERTISER_LOGOUT, NOT_IN_WHITELIST, DEVELOPER_NO_PERMISSION,
 # SCOPE_NOT_AUTHORIZED, the advertiser codes 40300–40302 and REQUIRE_LOGIN).
-AUTHORIZATION_CODES = frozenset({40001, 40003, 40101, 40102, 40103, 40104, 40105, 40106, 40107, 40113, 40114,
-                                 40118, 40125, 40130, 40300, 40301, 40302, 40309})
+AUTHORIZATION_CODES = frozenset(
+    {
+        40001,
+        40003,
+        40101,
+        40102,
+        40103,
+        40104,
+        40105,
+        40106,
+        40107,
+        40113,
+        40114,
+        40118,
+        40125,
+        40130,
+        40300,
+        40301,
+        40302,
+        40309,
+    }
+)
 # This event's data is wrong: resending it cannot help.
 PERMANENT_CODES = frozenset({40000, 40002, 40061, 40062})
 
@@ -57,8 +77,9 @@ PERMANENT_CODES = frozenset({40000, 40002, 40061, 40062})
 def ttclid_value(event: dict[str, Any]) -> str:
     """The click id: the landing URL's ``ttclid`` (a new click wins), else the one collect
     kept (event key or first-party cookie), so conversions after the landing page carry it."""
-    return (ed.query_param(ed.page_url(event), "ttclid")
-            or ed.first_of(event, ("ttclid", "x-tt-ttclid"), ("ttclid", "_ttclid")))
+    return ed.query_param(ed.page_url(event), "ttclid") or ed.first_of(
+        event, ("ttclid", "x-tt-ttclid"), ("ttclid", "_ttclid")
+    )
 
 
 def ttp_value(event: dict[str, Any]) -> str:
@@ -72,20 +93,29 @@ def user(event: dict[str, Any]) -> dict[str, Any]:
     addresses = ed.addresses(event)
     address = addresses[0] if addresses else {}
     country = ed.address_value(address, "country") if address else ""
-    emails = [hashing.hashed(v, hashing.email_basic) for v in
-              ed.user_values(event, ("email", "email_address"), ("sha256_email_address",))]
-    phones = [hashing.hashed(v, lambda p: hashing.phone_e164(p, country)) for v in
-              ed.user_values(event, ("phone_number", "phone"), ("sha256_phone_number",))]
-    externals = [hashing.hashed(v, hashing.trimmed) for v in
-                 [ed.text(event, "user_id"), *ed.user_values(event, ("external_id",), ("sha256_external_id",))] if v]
+    emails = [
+        hashing.hashed(v, hashing.email_basic)
+        for v in ed.user_values(event, ("email", "email_address"), ("sha256_email_address",))
+    ]
+    phones = [
+        hashing.hashed(v, lambda p: hashing.phone_e164(p, country))
+        for v in ed.user_values(event, ("phone_number", "phone"), ("sha256_phone_number",))
+    ]
+    externals = [
+        hashing.hashed(v, hashing.trimmed)
+        for v in [ed.text(event, "user_id"), *ed.user_values(event, ("external_id",), ("sha256_external_id",))]
+        if v
+    ]
     for key, values in (("email", emails), ("phone", phones), ("external_id", externals)):
         values = list(dict.fromkeys(v for v in values if v))
         if values:
             data[key] = values[0] if len(values) == 1 else values
     if address:
-        for key, field, normalize in (("first_name", "first_name", hashing.name_tiktok),
-                                      ("last_name", "last_name", hashing.name_tiktok),
-                                      ("zip_code", "postal_code", lambda v: v.strip().lower().replace(" ", ""))):
+        for key, field, normalize in (
+            ("first_name", "first_name", hashing.name_tiktok),
+            ("last_name", "last_name", hashing.name_tiktok),
+            ("zip_code", "postal_code", lambda v: v.strip().lower().replace(" ", "")),
+        ):
             value = hashing.hashed(ed.address_value(address, field), normalize)
             if value:
                 data[key] = value
@@ -113,8 +143,12 @@ def properties(event: dict[str, Any]) -> dict[str, Any]:
     contents = []
     for item in ed.items(event):
         content: dict[str, Any] = {}
-        for key, source in (("content_id", "item_id"), ("content_name", "item_name"),
-                            ("content_category", "item_category"), ("brand", "item_brand")):
+        for key, source in (
+            ("content_id", "item_id"),
+            ("content_name", "item_name"),
+            ("content_category", "item_category"),
+            ("brand", "item_brand"),
+        ):
             if str(item.get(source) or "").strip():
                 content[key] = str(item[source]).strip()
         price = ed.number(item.get("price"))
@@ -177,8 +211,9 @@ def classify(response: Response) -> Attempt | None:
     if not isinstance(code, int) or isinstance(code, bool):
         # A 2xx without TikTok's envelope is not a success we can vouch for: retry, so it
         # ends in the dead-letter topic rather than silently acked.
-        return Attempt(Outcome.RETRYING, reason="tiktok_unrecognized_response", status=response.status,
-                       detail=response.excerpt())
+        return Attempt(
+            Outcome.RETRYING, reason="tiktok_unrecognized_response", status=response.status, detail=response.excerpt()
+        )
     if code in SUCCESS_CODES:
         return Attempt(Outcome.DELIVERED, status=response.status)
     detail = f"tiktok_code:{code} {body.get('message', '')}"[:500]

@@ -6,14 +6,14 @@ Without ``WEBHOOK_URL`` it runs dry and logs the exact request it would send.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from shared.delivery import entry
-from shared.delivery import Vendor, VendorRequest, consent_policy
+from shared.delivery import Vendor, VendorRequest, consent_policy, entry
 
 
 def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorRequest:
@@ -28,8 +28,13 @@ def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorR
 
 # Analytics, not advertising: the event goes only where analytics_storage is not denied
 # (WEBHOOK_CONSENT_SEND overrides; docs/vendors/README.md "Consent").
-VENDOR = Vendor(name="webhook", build_request=build_request, setting_names=("URL",), required_settings=("URL",),
-                consent=consent_policy.ANALYTICS)
+VENDOR = Vendor(
+    name="webhook",
+    build_request=build_request,
+    setting_names=("URL",),
+    required_settings=("URL",),
+    consent=consent_policy.ANALYTICS,
+)
 
 
 @functions_framework.aio.http

@@ -41,7 +41,48 @@ resource "google_secret_manager_secret_iam_member" "reads_own_secrets" {
 }
 
 locals {
-  injected_secrets = [for s in var.secret_names : s if contains(var.provisioned_secrets, s)]
+  # Every setting of docs/ga4-client.md and docs/first-party.md (LOG_HITS is local only; the
+  # secrets follow below).
+  settings = {
+    EVENTS_TOPIC            = var.events_topic_name
+    GOOGLE_CLOUD_PROJECT    = var.project_id
+    IP_TRUNCATION           = var.ip_truncation # privacy.ip_truncation (docs/privacy.md)
+    ALLOWED_MEASUREMENT_IDS = join(",", var.allowed_measurement_ids)
+    ALLOWED_ORIGINS         = join(",", var.allowed_origins)
+    COOKIE_DOMAIN           = var.cookie_domain
+    COOKIE_MAX_AGE_DAYS     = tostring(var.cookie_max_age_days)
+    SERVER_COOKIES          = join(",", var.server_cookies)
+    # First-party Google tag serving (shared/first_party/scripts.py).
+    ALLOWED_TAG_IDS          = join(",", var.allowed_tag_ids)
+    TAG_ALIASES              = join(",", [for path, id in var.tag_aliases : "${path}=${id}"])
+    TAG_UPSTREAM_ORIGIN      = var.tag_upstream_origin
+    TAG_SERVER_CONTAINER_URL = var.tag_server_container_url
+    TAG_CACHE_SECONDS        = tostring(var.tag_cache_seconds)
+    TAG_STALE_SECONDS        = tostring(var.tag_stale_seconds)
+    COLLECT_MAX_EVENTS       = tostring(var.max_events)
+    BODY_READ_SECONDS        = tostring(var.body_read_seconds)
+    PUBLISH_TIMEOUT_SECONDS  = tostring(var.publishing.timeout_seconds)
+    PUBLISH_MAX_IN_FLIGHT    = tostring(var.publishing.max_in_flight)
+    # X-Forwarded-For entries our own proxies append after the visitor's (shared/ga4/context.py).
+    TRUSTED_PROXY_HOPS = var.trusted_proxy_hops
+    # functions-framework sizes its worker pool from THREADS: match the concurrency.
+    THREADS         = tostring(var.scaling.max_instance_request_concurrency)
+    SECRETS_BACKEND = "secretmanager"
+  }
+
+  # Secrets are read at runtime (shared/collect_secrets.py through shared/secrets.py): before
+  # collect serves, then refreshed in the background every SECRETS_CACHE_SECONDS. A value added
+  # or rotated with gcloud is in use within 5 minutes without a redeploy, and a secret without
+  # a version never stops an instance from starting (it is "not configured").
+  secret_refs = merge(
+    {
+      for s in var.secret_names :
+      "SECRET_${s}" => "projects/${var.project_id}/secrets/${google_secret_manager_secret.this[s].secret_id}/versions/latest"
+    },
+    var.edge_auth_secret_id == null ? {} : {
+      SECRET_EDGE_AUTH_SECRETS = "projects/${var.project_id}/secrets/${reverse(split("/", var.edge_auth_secret_id))[0]}/versions/latest"
+    },
+  )
 }
 
 resource "google_cloudfunctions2_function" "this" {
@@ -76,38 +117,13 @@ resource "google_cloudfunctions2_function" "this" {
     all_traffic_on_latest_revision   = true
     service_account_email            = google_service_account.this.email
 
-    environment_variables = {
-      EVENTS_TOPIC            = var.events_topic_name
-      GOOGLE_CLOUD_PROJECT    = var.project_id
-      IP_TRUNCATION           = var.ip_truncation # privacy.ip_truncation (docs/privacy.md)
-      ALLOWED_MEASUREMENT_IDS = join(",", var.allowed_measurement_ids)
-      ALLOWED_ORIGINS         = join(",", var.allowed_origins)
-      COOKIE_DOMAIN           = var.cookie_domain
-      # X-Forwarded-For entries our own proxies append after the visitor's (shared/ga4/context.py).
-      TRUSTED_PROXY_HOPS = var.trusted_proxy_hops
-      # functions-framework sizes its worker pool from THREADS: match the concurrency.
-      THREADS = tostring(var.scaling.max_instance_request_concurrency)
-    }
+    environment_variables = merge(local.settings, local.secret_refs)
+  }
 
-    dynamic "secret_environment_variables" {
-      for_each = toset(local.injected_secrets)
-      content {
-        key        = secret_environment_variables.value
-        project_id = var.project_id
-        secret     = google_secret_manager_secret.this[secret_environment_variables.value].secret_id
-        version    = "latest"
-      }
-    }
-
-    # The load balancer's X-Edge-Auth value: only with it are geo headers trusted.
-    dynamic "secret_environment_variables" {
-      for_each = var.edge_auth_secret_id == null ? [] : [var.edge_auth_secret_id]
-      content {
-        key        = "EDGE_AUTH_SECRETS"
-        project_id = var.project_id
-        secret     = reverse(split("/", secret_environment_variables.value))[0]
-        version    = "latest"
-      }
+  lifecycle {
+    precondition {
+      condition     = var.body_read_seconds < var.scaling.timeout_seconds
+      error_message = "collect_body_read_seconds must be below collect.timeout_seconds: Cloud Run would cut the request before collect answers 408."
     }
   }
 

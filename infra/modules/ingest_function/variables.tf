@@ -64,21 +64,87 @@ variable "allowed_origins" {
 }
 
 variable "cookie_domain" {
-  description = "COOKIE_DOMAIN: the Domain attribute of the first-party client-id cookie."
+  description = "COOKIE_DOMAIN: the Domain attribute of the cookies collect sets (\"\"/auto, host, or a domain)."
   type        = string
   default     = ""
 }
 
-variable "secret_names" {
-  description = "Secret settings of collect: Secret Manager secret IDs, injected as environment variables of the same name."
-  type        = list(string)
-  default     = ["MP_API_SECRETS", "DEBUG_TOKEN", "MP_SIGNING_SECRETS"]
+variable "cookie_max_age_days" {
+  description = "COOKIE_MAX_AGE_DAYS: lifetime of the FPID client-id cookie."
+  type        = number
+  default     = 395
 }
 
-variable "provisioned_secrets" {
-  description = "Secret IDs that hold an enabled version; only these are injected (a missing version would stop instances from starting)."
-  type        = set(string)
+variable "server_cookies" {
+  description = "SERVER_COOKIES: vendor identifier cookie families collect sets itself (\"all\" or family names)."
+  type        = list(string)
   default     = []
+}
+
+variable "allowed_tag_ids" {
+  description = "ALLOWED_TAG_IDS: Google tag ids collect serves scripts for."
+  type        = list(string)
+  default     = []
+}
+
+variable "tag_aliases" {
+  description = "TAG_ALIASES: alias path => tag id."
+  type        = map(string)
+  default     = {}
+}
+
+variable "tag_upstream_origin" {
+  description = "TAG_UPSTREAM_ORIGIN: the origin scripts are fetched from."
+  type        = string
+  default     = "https://www.googletagmanager.com"
+}
+
+variable "tag_server_container_url" {
+  description = "TAG_SERVER_CONTAINER_URL: prefix gtag.js with a loader sending hits here; empty: no loader."
+  type        = string
+  default     = ""
+}
+
+variable "tag_cache_seconds" {
+  description = "TAG_CACHE_SECONDS: per-instance script cache TTL."
+  type        = number
+  default     = 900
+}
+
+variable "tag_stale_seconds" {
+  description = "TAG_STALE_SECONDS: how old a cached script may be served while the upstream fails."
+  type        = number
+  default     = 86400
+}
+
+variable "max_events" {
+  description = "COLLECT_MAX_EVENTS: events one request may publish."
+  type        = number
+  default     = 25
+}
+
+variable "body_read_seconds" {
+  description = "BODY_READ_SECONDS: deadline for reading a request's body."
+  type        = number
+  default     = 5
+}
+
+variable "publishing" {
+  description = "PUBLISH_TIMEOUT_SECONDS (timeout_seconds) and PUBLISH_MAX_IN_FLIGHT (max_in_flight)."
+  type = object({
+    timeout_seconds = number
+    max_in_flight   = number
+  })
+  default = {
+    timeout_seconds = 5
+    max_in_flight   = 2
+  }
+}
+
+variable "secret_names" {
+  description = "Secret settings of collect: Secret Manager secret IDs, read at runtime (shared/collect_secrets.py) through SECRET_<ID> references."
+  type        = list(string)
+  default     = ["MP_API_SECRETS", "DEBUG_TOKEN", "MP_SIGNING_SECRETS"]
 }
 
 variable "ingress_settings" {
@@ -135,7 +201,7 @@ variable "trusted_proxy_hops" {
 }
 
 variable "edge_auth_secret_id" {
-  description = "Secret Manager secret (ID or full name) holding the load balancer's X-Edge-Auth value, injected as EDGE_AUTH_SECRETS. Null: geo headers are never trusted."
+  description = "Secret Manager secret (ID or full name) holding the load balancer's X-Edge-Auth value, read at runtime as EDGE_AUTH_SECRETS. Null: geo headers are never trusted."
   type        = string
   default     = null
 }

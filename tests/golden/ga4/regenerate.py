@@ -51,7 +51,13 @@ def run(request: dict) -> dict:
     recorder = _Recorder()
     response = asyncio.run(
         Collector(recorder, CollectConfig()).handle(
-            HttpRequest(request["method"], request["path"], request["query"], request["headers"], request["body"].encode("utf-8"))
+            HttpRequest(
+                request["method"],
+                request["path"],
+                request["query"],
+                request["headers"],
+                request["body"].encode("utf-8"),
+            )
         )
     )
     events = [{k: v for k, v in event.items() if k != "timestamp_micros"} for event in recorder.events]
@@ -63,7 +69,13 @@ def main(force: bool) -> None:
         path = HERE / f"{name}.json"
         if path.exists() and not force:
             continue
-        request = {"method": hit["method"], "path": hit["path"], "query": hit["query"], "body": hit["body"], "headers": HEADERS}
+        request = {
+            "method": hit["method"],
+            "path": hit["path"],
+            "query": hit["query"],
+            "body": hit["body"],
+            "headers": HEADERS,
+        }
         golden = {"source": hit["source"], "notes": hit["notes"], "request": request, "expected": run(request)}
         path.write_text(json.dumps(golden, indent=2, ensure_ascii=False) + "\n")
         print("wrote", path)
