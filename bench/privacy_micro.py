@@ -19,7 +19,9 @@ from shared.privacy import bots
 from shared.privacy.collect import CollectPrivacy
 
 QUERY = "v=2&tid=G-BENCH&cid=111.222&en=page_view&dl=https%3A%2F%2Fshop.example%2Fa&dr=https%3A%2F%2Fnews.example%2F"
-AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+AGENT = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+)
 
 
 async def _publish(events):
@@ -54,8 +56,12 @@ def main(hits: int = 5000, rounds: int = 5) -> None:
         full = Collector(_publish, CollectConfig())
         full.privacy = CollectPrivacy("standard")
         with_privacy.append(_cpu_per_hit(full, hits))
-    print(f"collect CPU ms/hit without privacy step: median {statistics.median(without):.4f}  runs {[round(x, 4) for x in without]}")
-    print(f"collect CPU ms/hit with privacy step:    median {statistics.median(with_privacy):.4f}  runs {[round(x, 4) for x in with_privacy]}")
+    print(
+        f"collect CPU ms/hit without privacy step: median {statistics.median(without):.4f}  runs {[round(x, 4) for x in without]}"
+    )
+    print(
+        f"collect CPU ms/hit with privacy step:    median {statistics.median(with_privacy):.4f}  runs {[round(x, 4) for x in with_privacy]}"
+    )
 
     cold = []
     for index in range(200):  # distinct user agents: every call misses the cache

@@ -10,7 +10,8 @@ from typing import Any
 
 import yaml
 
-from shared.privacy import anonymize, rules as privacy_rules
+from shared.privacy import anonymize
+from shared.privacy import rules as privacy_rules
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_PATH = REPO_ROOT / "config" / "vendors.yaml"
@@ -78,7 +79,6 @@ class StackConfig:
         """Collect's settings from this file (Terraform passes the same to the function)."""
         return {"IP_TRUNCATION": self.ip_truncation} if self.ip_truncation else {}
 
-
     batch: BatchSettings = field(default_factory=BatchSettings)
 
     def enabled_vendors(self) -> tuple[VendorConfig, ...]:
@@ -105,8 +105,9 @@ def load(path: Path = CONFIG_PATH) -> StackConfig:
         raise ValueError(f"{path}: privacy: only 'ip_truncation' is known, got {privacy!r:.80}")
     ip_truncation = str(privacy.get("ip_truncation") or "").strip().lower()
     if ip_truncation not in anonymize.IP_SETTING_VALUES:
-        raise ValueError(f"{path}: privacy.ip_truncation must be one of {list(anonymize.IP_MODES)} or none, "
-                         f"got {ip_truncation!r}")
+        raise ValueError(
+            f"{path}: privacy.ip_truncation must be one of {list(anonymize.IP_MODES)} or none, got {ip_truncation!r}"
+        )
     vendors = []
     for name, entry in (raw.get("vendors") or {}).items():
         entry = entry or {}
@@ -156,8 +157,10 @@ def _check_privacy(path: Path, vendor: VendorConfig, rules: tuple[privacy_rules.
     if settings.get("CLIENT_ID", "").strip().lower() == "anonymize" and not any(
         secret in ("CLIENT_ID_KEY", f"{vendor.name.upper()}_CLIENT_ID_KEY") for secret in vendor.secrets
     ):
-        raise ValueError(f"{path}: vendor {vendor.name!r}: CLIENT_ID: anonymize needs CLIENT_ID_KEY in its "
-                         "secrets (the HMAC key, from Secret Manager)")
+        raise ValueError(
+            f"{path}: vendor {vendor.name!r}: CLIENT_ID: anonymize needs CLIENT_ID_KEY in its "
+            "secrets (the HMAC key, from Secret Manager)"
+        )
     if not rules:
         return
     declared = declaration(vendor.name)

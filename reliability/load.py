@@ -158,9 +158,7 @@ class LoadDriver:
         url, body, event_ids, cid = hit_url(self.collect_url, index, self.events_per_hit, self.run_id)
         result = HitResult(index=index, event_ids=event_ids, cid=cid, status=None, at=time.monotonic())
         try:
-            response = self._session().post(
-                url, data=body.encode(), headers=HIT_HEADERS, timeout=self.timeout
-            )
+            response = self._session().post(url, data=body.encode(), headers=HIT_HEADERS, timeout=self.timeout)
             result.status = response.status_code
             result.body = response.text[:300]
         except requests.RequestException as exc:

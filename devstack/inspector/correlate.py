@@ -131,7 +131,17 @@ class Timeline:
         state["attempts"].append(attempt)
         state["attempts"].sort(key=lambda a: (a.get("attempt") or 0, a.get("time") or 0))
         latest = state["attempts"][-1]
-        for key in ("outcome", "reason", "http_status", "detail", "request", "response", "attempt", "debug", "vendor_event"):
+        for key in (
+            "outcome",
+            "reason",
+            "http_status",
+            "detail",
+            "request",
+            "response",
+            "attempt",
+            "debug",
+            "vendor_event",
+        ):
             state[key] = latest.get(key)
         if state["dead_letter"] is not None and state["outcome"] in ("retrying", None):
             state["outcome"] = "dead_lettered"

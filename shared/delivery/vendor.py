@@ -36,7 +36,8 @@ from shared import settings as env_settings
 from shared.delivery import batching, client, consent_policy, http
 from shared.delivery.envelope import EnvelopeError, PushMessage, decode_push
 from shared.delivery.outcome import Outcome
-from shared.privacy import rules as privacy_rules, transform as privacy
+from shared.privacy import rules as privacy_rules
+from shared.privacy import transform as privacy
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 CONNECT_TIMEOUT_SECONDS = 3.05
@@ -204,8 +205,12 @@ class Vendor:
         if self.kind not in privacy_rules.KINDS:
             raise ValueError(f"vendor {self.name!r}: kind must be one of {privacy_rules.KINDS}, got {self.kind!r}")
         prefix = self.name.upper()
-        privacy.check_vendor(self.name, self.kind, self.all_required_keys(),
-                             {key: os.environ.get(f"{prefix}_{key}", "") for key in privacy_rules.SETTING_NAMES})
+        privacy.check_vendor(
+            self.name,
+            self.kind,
+            self.all_required_keys(),
+            {key: os.environ.get(f"{prefix}_{key}", "") for key in privacy_rules.SETTING_NAMES},
+        )
 
     # -- configuration -------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import ipaddress
 import urllib.parse
+from collections.abc import Callable
 
 # Prefix lengths kept per mode. ``standard`` is Google Analytics' IP anonymization (IPv4 last
 # octet, IPv6 last 80 bits: https://support.google.com/analytics/answer/2763052); ``strict`` is
@@ -66,7 +67,7 @@ def url_without_query(value: str) -> str:
 
 
 # Transforms an ``augment`` rule may apply to the value it copies.
-VALUE_TRANSFORMS = {
+VALUE_TRANSFORMS: dict[str, Callable[[str], str | None]] = {
     "url_origin": url_origin,
     "url_without_query": url_without_query,
     "ip_standard": lambda v: truncate_ip(v, "standard"),

@@ -19,16 +19,17 @@ from __future__ import annotations
 import functools
 import os
 import threading
+from typing import Any
 
 _MAX_USER_AGENT_CHARS = 512
 _lock = threading.Lock()
-_detectors: dict[str, object] = {}
+_detectors: dict[str, Any] = {}
 
 
-def _crawlerdetect():
+def _crawlerdetect() -> Any:
     with _lock:
         if "cd" not in _detectors:
-            from crawlerdetect import CrawlerDetect
+            from crawlerdetect import CrawlerDetect  # type: ignore[import-untyped]
 
             _detectors["cd"] = CrawlerDetect()
         return _detectors["cd"]
@@ -52,7 +53,7 @@ def _classify(user_agent: str) -> tuple[bool, str]:
         if detector.isCrawler(user_agent):
             match = (detector.getMatches() or "crawler").strip().lower().replace(" ", "_")[:40]
             return True, f"crawlerdetect:{match}"
-    import crawleruseragents
+    import crawleruseragents  # type: ignore[import-untyped]
 
     if crawleruseragents.is_crawler(user_agent):
         return True, "crawler_user_agents"

@@ -10,11 +10,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from shared.privacy import anonymize, bots
-
 
 # The visitor's address (shared.ga4.context) and a browser hit's own ``_uip``, kept aside.
 IP_KEYS = ("ip_override", "x-ga-mp2-_uip")
@@ -25,7 +25,7 @@ class CollectPrivacy:
     ip_truncation: str = ""
 
     @classmethod
-    def from_env(cls) -> "CollectPrivacy":
+    def from_env(cls) -> CollectPrivacy:
         """Read and validate ``IP_TRUNCATION``; a wrong value stops collect at start-up."""
         mode = os.environ.get("IP_TRUNCATION", "").strip().lower()
         if mode not in anonymize.IP_SETTING_VALUES:

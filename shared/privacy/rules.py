@@ -31,8 +31,9 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from shared.privacy.anonymize import IP_SETTING_VALUES, VALUE_TRANSFORMS
 
@@ -82,15 +83,13 @@ class Rule:
         if self.event_names and str(event.get("event_name") or "") not in self.event_names:
             return False
         if self.consent:
-            consent = event.get("consent") if isinstance(event.get("consent"), dict) else {}
+            raw = event.get("consent")
+            consent: dict[str, Any] = raw if isinstance(raw, dict) else {}
             for purpose, states in self.consent:
                 state = str(consent.get(purpose) or "not_set")
                 if (state if state in CONSENT_STATES else "not_set") not in states:
                     return False
-        for key, values in self.equals:
-            if event.get(key) not in values:
-                return False
-        return True
+        return all(event.get(key) in values for key, values in self.equals)
 
     def removes(self, key: str) -> bool:
         """Whether this rule can remove ``key`` (allow without it, exclude with it)."""
@@ -132,8 +131,10 @@ def parse_rule(raw: Any, vendors: Iterable[str] | None = None) -> Rule:
         known = {*vendors, *KINDS, "all"}
         for target in scope:
             if target not in known:
-                raise RuleError(f"{where}: scope {target!r} is neither 'all', a vendor kind {list(KINDS)} "
-                                f"nor a configured vendor {sorted(vendors)}")
+                raise RuleError(
+                    f"{where}: scope {target!r} is neither 'all', a vendor kind {list(KINDS)} "
+                    f"nor a configured vendor {sorted(vendors)}"
+                )
     priority = raw.get("priority", 0)
     if isinstance(priority, bool) or not isinstance(priority, int):
         raise RuleError(f"{where}: 'priority' must be an integer, got {priority!r}")
@@ -147,7 +148,9 @@ def parse_rule(raw: Any, vendors: Iterable[str] | None = None) -> Rule:
     consent = []
     for purpose, states in consent_raw.items():
         if purpose not in PURPOSES:
-            raise RuleError(f"{where}: conditions.consent: unknown purpose {purpose!r}; expected one of {list(PURPOSES)}")
+            raise RuleError(
+                f"{where}: conditions.consent: unknown purpose {purpose!r}; expected one of {list(PURPOSES)}"
+            )
         states = _as_tuple(states)
         if not states or any(state not in CONSENT_STATES for state in states):
             raise RuleError(f"{where}: conditions.consent.{purpose}: states must be in {list(CONSENT_STATES)}")
@@ -157,9 +160,13 @@ def parse_rule(raw: Any, vendors: Iterable[str] | None = None) -> Rule:
         _strings(key, f"{where}: conditions.equals")
         equals.append((key, _as_tuple(values)))
     rule = dict(
-        name=name, type=kind, scope=scope, priority=priority,
+        name=name,
+        type=kind,
+        scope=scope,
+        priority=priority,
         event_names=_strings(conditions.get("event_name"), f"{where}: conditions.event_name"),
-        consent=tuple(consent), equals=tuple(equals),
+        consent=tuple(consent),
+        equals=tuple(equals),
     )
     if kind in ("allow", "exclude"):
         keys = _strings(raw.get("keys"), f"{where}: keys")
@@ -213,8 +220,10 @@ def check_vendor(rules: Iterable[Rule], vendor: str, kind: str, required_keys: I
         for key in required_keys:
             if rule.removes(key):
                 verb = "does not allow" if rule.type == "allow" else "excludes"
-                raise RuleError(f"transformations: rule {rule.name!r} {verb} key {key!r}, which vendor "
-                                f"{vendor!r} requires (its mapping cannot work without it)")
+                raise RuleError(
+                    f"transformations: rule {rule.name!r} {verb} key {key!r}, which vendor "
+                    f"{vendor!r} requires (its mapping cannot work without it)"
+                )
 
 
 def check_settings(vendor: str, settings: Mapping[str, str]) -> None:
@@ -222,8 +231,9 @@ def check_settings(vendor: str, settings: Mapping[str, str]) -> None:
     for name, allowed in SETTING_VALUES.items():
         value = str(settings.get(name) or "").strip().lower()
         if value not in allowed:
-            raise RuleError(f"vendor {vendor!r}: setting {name} must be one of "
-                            f"{[a for a in allowed if a]}, got {value!r}")
+            raise RuleError(
+                f"vendor {vendor!r}: setting {name} must be one of {[a for a in allowed if a]}, got {value!r}"
+            )
 
 
 def encode(raw: Any) -> str:

@@ -17,9 +17,11 @@ Per vendor, in this order:
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from shared.privacy import anonymize, rules as rule_set
+from shared.privacy import anonymize
+from shared.privacy import rules as rule_set
 
 # Who receives bot events by default (config: <VENDOR>_BOTS = skip | send).
 DEFAULT_BOTS = {"ad": "skip", "analytics": "send"}
@@ -91,7 +93,9 @@ def for_vendor(event: dict[str, Any], vendor: str, kind: str, settings: Mapping[
     if anonymize_cid and out.get(CLIENT_ID_KEY):
         key = settings.get("CLIENT_ID_KEY") or ""
         if not key:
-            raise PrivacyMisconfigured(f"{vendor.upper()}_CLIENT_ID=anonymize needs the secret {vendor.upper()}_CLIENT_ID_KEY")
+            raise PrivacyMisconfigured(
+                f"{vendor.upper()}_CLIENT_ID=anonymize needs the secret {vendor.upper()}_CLIENT_ID_KEY"
+            )
         out[CLIENT_ID_KEY] = anonymize.anonymize_client_id(key.encode("utf-8"), str(out[CLIENT_ID_KEY]))
     return out
 
@@ -102,4 +106,6 @@ def check_vendor(vendor: str, kind: str, required_keys: tuple[str, ...], setting
         rule_set.check_settings(vendor, settings)
         rule_set.check_vendor(rule_set.decode(settings.get("TRANSFORMATIONS") or ""), vendor, kind, required_keys)
     except rule_set.RuleError as exc:
-        raise rule_set.RuleError(f"vendor {vendor!r}: {exc}" if not str(exc).startswith("vendor ") else str(exc)) from None
+        raise rule_set.RuleError(
+            f"vendor {vendor!r}: {exc}" if not str(exc).startswith("vendor ") else str(exc)
+        ) from None

@@ -21,12 +21,15 @@ def _repository(cloud: FakeCloud, config: str) -> None:
 
 def test_deploy_stops_on_a_rule_that_removes_a_required_key(tmp_path):
     cloud = FakeCloud(tmp_path)
-    _repository(cloud, """
+    _repository(
+        cloud,
+        """
         transformations:
           - {name: ads-no-ua, type: exclude, scope: [ad], keys: [user_agent]}
         vendors:
           meta: {enabled: true}
-    """)
+    """,
+    )
     result = cloud.run("deploy", **GOOD)
     assert result.returncode != 0
     assert "vendor 'meta'" in result.stderr and "'ads-no-ua'" in result.stderr and "'user_agent'" in result.stderr
@@ -38,12 +41,15 @@ def test_deploy_stops_on_a_rule_that_removes_a_required_key(tmp_path):
 
 def test_deploy_goes_on_with_a_valid_rule(tmp_path):
     cloud = FakeCloud(tmp_path)
-    _repository(cloud, """
+    _repository(
+        cloud,
+        """
         transformations:
           - {name: meta-no-ip, type: exclude, scope: [meta], keys: [ip_override]}
         vendors:
           meta: {enabled: true}
-    """)
+    """,
+    )
     result = cloud.run("plan", **GOOD)
     assert result.returncode == 0, result.stderr
     assert "config/vendors.yaml: ok" in result.stderr

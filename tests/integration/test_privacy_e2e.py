@@ -27,7 +27,9 @@ from tests.stackutil import delivery_lines, wait_until
 pytestmark = pytest.mark.integration
 
 OWNER_EXAMPLE = Path(__file__).resolve().parent.parent / "fixtures" / "privacy" / "owner-example.yaml"
-HUMAN = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+HUMAN = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+)
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 VISITOR_IP = "203.0.113.195"
 REFERRER = "https://news.example/article/42?utm_source=x&email=someone%40example.com"
@@ -69,10 +71,19 @@ def _strip_time(value: Any) -> Any:
 
 
 def _hit(stack: LocalStack, agent: str, cid: str) -> None:
-    query = urllib.parse.urlencode({
-        "v": "2", "tid": "G-E2ETEST", "cid": cid, "en": "purchase", "dl": "https://shop.example/thanks",
-        "dr": REFERRER, "cu": "EUR", "epn.value": "10", "ep.transaction_id": f"T-{cid}",
-    })
+    query = urllib.parse.urlencode(
+        {
+            "v": "2",
+            "tid": "G-E2ETEST",
+            "cid": cid,
+            "en": "purchase",
+            "dl": "https://shop.example/thanks",
+            "dr": REFERRER,
+            "cu": "EUR",
+            "epn.value": "10",
+            "ep.transaction_id": f"T-{cid}",
+        }
+    )
     headers = {"User-Agent": agent, "X-Forwarded-For": f"{VISITOR_IP}, 198.51.100.1"}
     response = requests.post(f"{stack.collect_url}/g/collect?{query}", headers=headers, timeout=10)
     assert response.status_code in (200, 204), response.text
@@ -84,17 +95,20 @@ def _run(tmp_path: Path, privacy: bool) -> tuple[dict[str, list[dict]], dict[str
     for server in servers.values():
         server.__enter__()
     try:
-        env = {name: {**CREDENTIALS[name], "VENDOR_API_BASE": servers[name].url, "LOG_REQUESTS": "1"} for name in VENDORS}
+        env = {
+            name: {**CREDENTIALS[name], "VENDOR_API_BASE": servers[name].url, "LOG_REQUESTS": "1"} for name in VENDORS
+        }
         env["webhook"]["WEBHOOK_URL"] = servers["webhook"].url + "/hook"
         received: dict[str, list[dict]] = {}
         with LocalStack(_config(tmp_path, privacy), vendors=VENDORS, vendor_env=env) as stack:
+
             def lines() -> dict[str, list[dict]]:
                 return {n: delivery_lines(stack.log_path(f"vendor-{n}")) for n in VENDORS}
 
             for index, (agent, cid) in enumerate(((HUMAN, "111.222"), (GOOGLEBOT, "999.888"))):
                 _hit(stack, agent, cid)
                 # Sequential: every vendor has logged this hit before the next one is sent.
-                wait_until(lambda: all(len(v) >= index + 1 for v in lines().values()), timeout=90)
+                wait_until(lambda n=index + 1: all(len(v) >= n for v in lines().values()), timeout=90)
             all_lines = lines()
             for name, server in servers.items():
                 received[name] = [{"path": r.path, "body": _strip_time(r.json())} for r in server.received]
@@ -122,7 +136,7 @@ def test_owner_example_each_control_changes_only_what_it_names(tmp_path):
     assert server_event["referrer_url"] == REFERRER
     server_event["referrer_url"] = "https://news.example/"
     assert after["meta"][0] == expected
-    assert [(l["outcome"], l["reason"]) for l in lines["meta"]] == [("delivered", ""), ("skipped", "bot")]
+    assert [(ln["outcome"], ln["reason"]) for ln in lines["meta"]] == [("delivered", ""), ("skipped", "bot")]
     # What the inspector shows for Meta: its copy of the event after the rules.
     meta_copy = lines["meta"][0]["vendor_event"]
     assert "ip_override" not in meta_copy and meta_copy["page_referrer"] == "https://news.example/"
@@ -131,12 +145,12 @@ def test_owner_example_each_control_changes_only_what_it_names(tmp_path):
     # TikTok: the visitor's purchase unchanged (IP included); nothing from the bot.
     assert after["tiktok"] == before["tiktok"][:1]
     assert after["tiktok"][0]["body"]["data"][0]["user"]["ip"] == VISITOR_IP
-    assert [(l["outcome"], l["reason"]) for l in lines["tiktok"]] == [("delivered", ""), ("skipped", "bot")]
+    assert [(ln["outcome"], ln["reason"]) for ln in lines["tiktok"]] == [("delivered", ""), ("skipped", "bot")]
 
     # Webhook (the whole event): only ip_override truncated, for both hits; the bot arrives
     # flagged; Meta's rules did not touch the event the others get (full referrer here).
     assert len(after["webhook"]) == 2
-    for got, baseline in zip(after["webhook"], before["webhook"]):
+    for got, baseline in zip(after["webhook"], before["webhook"], strict=True):
         expected = copy.deepcopy(baseline)
         assert expected["body"]["ip_override"] == VISITOR_IP
         expected["body"]["ip_override"] = "203.0.113.0"
@@ -149,4 +163,6 @@ def test_owner_example_each_control_changes_only_what_it_names(tmp_path):
     # Consent audit: every delivery line, sent or skipped, says under which consent state.
     for name in VENDORS:
         for line in lines[name]:
-            assert set(line["consent"]) == {"ad_storage", "analytics_storage", "ad_user_data", "ad_personalization"}, line
+            assert set(line["consent"]) == {"ad_storage", "analytics_storage", "ad_user_data", "ad_personalization"}, (
+                line
+            )

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import copy
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared.privacy import rules, transform
 
 KEYS = ["event_name", "event_id", "client_id", "ip_override", "user_agent", "page_referrer", "value", "x"]
 values = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=20), st.lists(st.integers(), max_size=3))
-events = st.dictionaries(st.sampled_from(KEYS), values, max_size=8).map(lambda e: {**e, "consent": {"ad_user_data": "denied"}})
+events = st.dictionaries(st.sampled_from(KEYS), values, max_size=8).map(
+    lambda e: {**e, "consent": {"ad_user_data": "denied"}}
+)
 key_lists = st.lists(st.sampled_from(KEYS), min_size=1, max_size=4, unique=True)
 scopes = st.sampled_from([["all"], ["ad"], ["analytics"], ["meta"], ["ga4"], ["meta", "ga4"]])
 

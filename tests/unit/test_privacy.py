@@ -20,10 +20,15 @@ from shared.privacy import anonymize, bots, rules, transform
 from tests.recording import RecordingPublisher
 
 EVENT = {
-    "event_name": "purchase", "event_id": "e-1", "client_id": "1197596843.1673515099",
-    "ip_override": "203.0.113.195", "user_agent": "Mozilla/5.0 (test)",
-    "page_location": "https://shop.example/thanks?order=1", "page_referrer": "https://news.example/a/b?utm=x#top",
-    "consent": {"ad_storage": "granted", "ad_user_data": "denied"}, "value": 10,
+    "event_name": "purchase",
+    "event_id": "e-1",
+    "client_id": "1197596843.1673515099",
+    "ip_override": "203.0.113.195",
+    "user_agent": "Mozilla/5.0 (test)",
+    "page_location": "https://shop.example/thanks?order=1",
+    "page_referrer": "https://news.example/a/b?utm=x#top",
+    "consent": {"ad_storage": "granted", "ad_user_data": "denied"},
+    "value": 10,
 }
 
 
@@ -35,13 +40,15 @@ def settings_with(raw_rules, **extra) -> dict[str, str]:
 
 
 def test_order_is_type_then_priority_then_name():
-    parsed = rules.parse_rules([
-        {"name": "b-exclude", "type": "exclude", "keys": ["x"]},
-        {"name": "a-exclude", "type": "exclude", "keys": ["x"]},
-        {"name": "low-allow", "type": "allow", "keys": ["x"], "priority": 1},
-        {"name": "high-allow", "type": "allow", "keys": ["x"], "priority": 5},
-        {"name": "z-augment", "type": "augment", "key": "x", "value": 1},
-    ])
+    parsed = rules.parse_rules(
+        [
+            {"name": "b-exclude", "type": "exclude", "keys": ["x"]},
+            {"name": "a-exclude", "type": "exclude", "keys": ["x"]},
+            {"name": "low-allow", "type": "allow", "keys": ["x"], "priority": 1},
+            {"name": "high-allow", "type": "allow", "keys": ["x"], "priority": 5},
+            {"name": "z-augment", "type": "augment", "key": "x", "value": 1},
+        ]
+    )
     assert [r.name for r in parsed] == ["z-augment", "high-allow", "low-allow", "a-exclude", "b-exclude"]
 
 
@@ -81,8 +88,10 @@ def test_per_vendor_copy_vendor_a_loses_ip_vendor_b_keeps_it():
 
 
 def test_scope_by_kind_and_all():
-    raw = [{"name": "ads", "type": "exclude", "scope": ["ad"], "keys": ["value"]},
-           {"name": "everyone", "type": "augment", "scope": "all", "key": "k", "value": "v"}]
+    raw = [
+        {"name": "ads", "type": "exclude", "scope": ["ad"], "keys": ["value"]},
+        {"name": "everyone", "type": "augment", "scope": "all", "key": "k", "value": "v"},
+    ]
     ad = transform.for_vendor(dict(EVENT), "meta", "ad", settings_with(raw))
     analytics = transform.for_vendor(dict(EVENT), "ga4", "analytics", settings_with(raw))
     assert "value" not in ad and analytics["value"] == 10
@@ -90,9 +99,18 @@ def test_scope_by_kind_and_all():
 
 
 def test_conditions_event_name_consent_and_key_value():
-    raw = [{"name": "c", "type": "exclude", "keys": ["client_id"],
-            "conditions": {"event_name": ["purchase"], "consent": {"ad_user_data": "denied"},
-                           "equals": {"value": [10, 20]}}}]
+    raw = [
+        {
+            "name": "c",
+            "type": "exclude",
+            "keys": ["client_id"],
+            "conditions": {
+                "event_name": ["purchase"],
+                "consent": {"ad_user_data": "denied"},
+                "equals": {"value": [10, 20]},
+            },
+        }
+    ]
     assert "client_id" not in transform.for_vendor(dict(EVENT), "x", "ad", settings_with(raw))
     for change in ({"event_name": "page_view"}, {"consent": {"ad_user_data": "granted"}}, {"value": 11}):
         assert transform.for_vendor({**EVENT, **change}, "x", "ad", settings_with(raw))["client_id"]
@@ -102,8 +120,16 @@ def test_conditions_event_name_consent_and_key_value():
 
 
 def test_augment_transforms_truncate_referrer_and_drop_unusable_values():
-    raw = [{"name": "ref", "type": "augment", "key": "page_referrer", "from": "page_referrer", "transform": "url_origin"},
-           {"name": "loc", "type": "augment", "key": "page_location", "from": "page_location", "transform": "url_without_query"}]
+    raw = [
+        {"name": "ref", "type": "augment", "key": "page_referrer", "from": "page_referrer", "transform": "url_origin"},
+        {
+            "name": "loc",
+            "type": "augment",
+            "key": "page_location",
+            "from": "page_location",
+            "transform": "url_without_query",
+        },
+    ]
     out = transform.for_vendor(dict(EVENT), "x", "ad", settings_with(raw))
     assert out["page_referrer"] == "https://news.example/"
     assert out["page_location"] == "https://shop.example/thanks"
@@ -254,17 +280,26 @@ def _load(tmp_path: Path, text: str):
     return stack_config.load(path)
 
 
-@pytest.mark.parametrize(("rules_yaml", "message"), [
-    ("- {name: r1, type: drop, keys: [a]}", "rule 'r1': 'type' must be one of"),
-    ("- {name: r1, type: exclude}", "rule 'r1': an exclude rule needs 'keys'"),
-    ("- {name: r1, type: exclude, keys: [a], colour: red}", "rule 'r1': unknown key(s) ['colour']"),
-    ("- {name: r1, type: exclude, keys: [a], scope: [snapchat]}", "rule 'r1': scope 'snapchat'"),
-    ("- {name: r1, type: augment, key: a, from: b, value: c}", "rule 'r1': an augment rule needs exactly one"),
-    ("- {name: r1, type: augment, key: a, from: b, transform: md5}", "rule 'r1': 'transform' must be one of"),
-    ("- {name: r1, type: exclude, keys: [a], priority: high}", "rule 'r1': 'priority' must be an integer"),
-    ("- {name: r1, type: exclude, keys: [a], conditions: {consent: {ad_storage: maybe}}}", "conditions.consent.ad_storage"),
-    ("- {name: r1, type: exclude, keys: [a]}\n- {name: r1, type: exclude, keys: [b]}", "duplicate rule name(s) ['r1']"),
-])
+@pytest.mark.parametrize(
+    ("rules_yaml", "message"),
+    [
+        ("- {name: r1, type: drop, keys: [a]}", "rule 'r1': 'type' must be one of"),
+        ("- {name: r1, type: exclude}", "rule 'r1': an exclude rule needs 'keys'"),
+        ("- {name: r1, type: exclude, keys: [a], colour: red}", "rule 'r1': unknown key(s) ['colour']"),
+        ("- {name: r1, type: exclude, keys: [a], scope: [snapchat]}", "rule 'r1': scope 'snapchat'"),
+        ("- {name: r1, type: augment, key: a, from: b, value: c}", "rule 'r1': an augment rule needs exactly one"),
+        ("- {name: r1, type: augment, key: a, from: b, transform: md5}", "rule 'r1': 'transform' must be one of"),
+        ("- {name: r1, type: exclude, keys: [a], priority: high}", "rule 'r1': 'priority' must be an integer"),
+        (
+            "- {name: r1, type: exclude, keys: [a], conditions: {consent: {ad_storage: maybe}}}",
+            "conditions.consent.ad_storage",
+        ),
+        (
+            "- {name: r1, type: exclude, keys: [a]}\n- {name: r1, type: exclude, keys: [b]}",
+            "duplicate rule name(s) ['r1']",
+        ),
+    ],
+)
 def test_invalid_rules_fail_at_load_naming_the_rule(tmp_path, rules_yaml, message):
     with pytest.raises(ValueError) as error:
         _load(tmp_path, BASE + "transformations:\n" + textwrap.indent(rules_yaml, "  ") + "\n")
@@ -273,17 +308,29 @@ def test_invalid_rules_fail_at_load_naming_the_rule(tmp_path, rules_yaml, messag
 
 def test_a_rule_removing_a_required_key_fails_naming_vendor_rule_and_key(tmp_path):
     with pytest.raises(ValueError) as error:
-        _load(tmp_path, BASE + """
+        _load(
+            tmp_path,
+            BASE
+            + """
 transformations:
   - {name: ads-no-ua, type: exclude, scope: [ad], keys: [user_agent, ip_override]}
-""")
-    assert "vendor 'meta'" in str(error.value) and "'ads-no-ua'" in str(error.value) and "'user_agent'" in str(error.value)
+""",
+        )
+    assert (
+        "vendor 'meta'" in str(error.value) and "'ads-no-ua'" in str(error.value) and "'user_agent'" in str(error.value)
+    )
     with pytest.raises(ValueError) as error:
-        _load(tmp_path, BASE + """
+        _load(
+            tmp_path,
+            BASE
+            + """
 transformations:
   - {name: ga4-minimal, type: allow, scope: [ga4], keys: [event_id, event_name]}
-""")
-    assert "vendor 'ga4'" in str(error.value) and "'ga4-minimal'" in str(error.value) and "'client_id'" in str(error.value)
+""",
+        )
+    assert (
+        "vendor 'ga4'" in str(error.value) and "'ga4-minimal'" in str(error.value) and "'client_id'" in str(error.value)
+    )
 
 
 def test_wrong_privacy_settings_fail_at_load(tmp_path):
@@ -296,7 +343,9 @@ def test_wrong_privacy_settings_fail_at_load(tmp_path):
 
 
 def test_function_start_up_refuses_the_same_rule(monkeypatch):
-    monkeypatch.setenv("ADV_TRANSFORMATIONS", rules.encode([{"name": "no-id", "type": "exclude", "keys": ["event_id"]}]))
+    monkeypatch.setenv(
+        "ADV_TRANSFORMATIONS", rules.encode([{"name": "no-id", "type": "exclude", "keys": ["event_id"]}])
+    )
     with pytest.raises(ValueError, match=r"rule 'no-id' excludes key 'event_id', which vendor 'adv' requires"):
         _vendor("adv", "ad")
     monkeypatch.setenv("ADV_TRANSFORMATIONS", "[{")
@@ -308,7 +357,10 @@ def test_owner_example_config_loads_and_every_vendor_gets_the_whole_rule_list():
     config = stack_config.load(FIXTURES / "owner-example.yaml")
     for name in ("ga4", "meta", "tiktok"):
         env = config.vendor(name).environment()
-        assert [r["name"] for r in json.loads(env[f"{name.upper()}_TRANSFORMATIONS"])] == ["meta-no-ip", "meta-referrer-origin"]
+        assert [r["name"] for r in json.loads(env[f"{name.upper()}_TRANSFORMATIONS"])] == [
+            "meta-no-ip",
+            "meta-referrer-origin",
+        ]
 
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "privacy"
@@ -349,8 +401,14 @@ def test_geo_survives_global_truncation(monkeypatch):
     read before truncation: a truncated IP costs no geo."""
     monkeypatch.setenv("IP_TRUNCATION", "strict")
     edge = {"edge_auth_secrets": ("edge-secret",)} if "edge_auth_secrets" in CollectConfig.__dataclass_fields__ else {}
-    headers = {"x-forwarded-for": "203.0.113.195, 198.51.100.1", "user-agent": HUMANS[0], "x-edge-auth": "edge-secret",
-               "x-client-geo-country": "DE", "x-client-geo-region": "DEBY", "x-client-geo-city": "munich"}
+    headers = {
+        "x-forwarded-for": "203.0.113.195, 198.51.100.1",
+        "user-agent": HUMANS[0],
+        "x-edge-auth": "edge-secret",
+        "x-client-geo-country": "DE",
+        "x-client-geo-region": "DEBY",
+        "x-client-geo-city": "munich",
+    }
     publisher = RecordingPublisher()
     asyncio.run(Collector(publisher, CollectConfig(**edge)).handle(HttpRequest("POST", "/g/collect", Q, headers)))
     (event,) = publisher.events
