@@ -154,11 +154,11 @@ def _check_privacy(path: Path, vendor: VendorConfig, rules: tuple[privacy_rules.
         privacy_rules.check_settings(vendor.name, settings)
     except privacy_rules.RuleError as exc:
         raise ValueError(f"{path}: {exc}") from None
-    if settings.get("CLIENT_ID", "").strip().lower() == "anonymize" and not any(
-        secret in ("CLIENT_ID_KEY", f"{vendor.name.upper()}_CLIENT_ID_KEY") for secret in vendor.secrets
+    if settings.get("CLIENT_ID_MODE", "").strip().lower() == "anonymize" and not any(
+        secret in ("CLIENT_ID_HMAC_KEY", f"{vendor.name.upper()}_CLIENT_ID_HMAC_KEY") for secret in vendor.secrets
     ):
         raise ValueError(
-            f"{path}: vendor {vendor.name!r}: CLIENT_ID: anonymize needs CLIENT_ID_KEY in its "
+            f"{path}: vendor {vendor.name!r}: CLIENT_ID_MODE: anonymize needs CLIENT_ID_HMAC_KEY in its "
             "secrets (the HMAC key, from Secret Manager)"
         )
     if not rules:

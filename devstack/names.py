@@ -13,13 +13,23 @@ DEAD_LETTER_SUBSCRIPTION = "tagging-dead-letter-inspect"
 DEAD_LETTER_SOURCE = "CloudPubSubDeadLetterSourceSubscription"
 
 
+# Pub/Sub names must not start with "goog": a vendor whose name does (googleads) gets its
+# subscriptions under "vendor-<name>" (Terraform does the same, modules/vendor_function).
+_RESERVED_PREFIX = "goog"
+_SAFE_PREFIX = "vendor-"
+
+
+def _subscription_base(vendor: str) -> str:
+    return f"{_SAFE_PREFIX}{vendor}" if vendor.lower().startswith(_RESERVED_PREFIX) else vendor
+
+
 def vendor_subscription(vendor: str) -> str:
-    return f"{vendor}-push"
+    return f"{_subscription_base(vendor)}-push"
 
 
 def vendor_pull_subscription(vendor: str) -> str:
     """Batch mode: the pull subscription the vendor function drains."""
-    return f"{vendor}-pull"
+    return f"{_subscription_base(vendor)}-pull"
 
 
 def replay_topic(vendor: str) -> str:
@@ -28,7 +38,7 @@ def replay_topic(vendor: str) -> str:
 
 
 def replay_subscription(vendor: str) -> str:
-    return f"{vendor}-replay-push"
+    return f"{_subscription_base(vendor)}-replay-push"
 
 
 def vendor_of_subscription(subscription: str) -> str:
@@ -36,5 +46,8 @@ def vendor_of_subscription(subscription: str) -> str:
     name = subscription.rsplit("/", 1)[-1]
     for suffix in ("-replay-push", "-push", "-pull"):
         if name.endswith(suffix):
-            return name[: -len(suffix)]
+            name = name[: -len(suffix)]
+            break
+    if name.startswith(_SAFE_PREFIX + _RESERVED_PREFIX):
+        name = name[len(_SAFE_PREFIX):]
     return name

@@ -101,7 +101,10 @@ SERVICES=(
     artifactregistry.googleapis.com cloudbuild.googleapis.com cloudfunctions.googleapis.com
     run.googleapis.com pubsub.googleapis.com secretmanager.googleapis.com
     storage.googleapis.com logging.googleapis.com monitoring.googleapis.com
-    bigquery.googleapis.com cloudscheduler.googleapis.com
+    bigquery.googleapis.com
+    # Batch mode's scheduler; the Data Manager API of googleads (enabled up front whether or
+    # not those are used: enabling an API costs nothing, and Terraform enables them too).
+    cloudscheduler.googleapis.com datamanager.googleapis.com
 )
 if [[ "$DOMAIN_MODE" == "load_balancer" ]]; then SERVICES+=(compute.googleapis.com); fi
 

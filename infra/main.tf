@@ -33,6 +33,8 @@ locals {
     ],
     var.enable_event_archive || var.enable_delivery_ledger ? ["bigquery.googleapis.com"] : [],
     var.domain_mode == "load_balancer" ? ["compute.googleapis.com"] : [],
+    # googleads sends through the Data Manager API as its own service account (no secret).
+    contains(keys(module.vendor_config.vendors), "googleads") ? ["datamanager.googleapis.com"] : [],
   )
 
   # infra/deploy.sh creates this agent (`gcloud beta services identity create`) before
@@ -359,8 +361,12 @@ module "custom_domain" {
 module "monitoring" {
   source = "./modules/monitoring"
 
-  project_id                     = var.project_id
-  vendor_subscriptions           = flatten([for v, c in local.vendors : [c.delivery == "batch" ? "${v}-pull" : "${v}-push", "${v}-replay-push"]])
+  project_id = var.project_id
+  # Batch vendors are watched on <vendor>-pull; googleads' subscriptions are vendor-googleads-*
+  # (Pub/Sub names must not start with "goog"; devstack/names.py).
+  vendor_subscriptions = flatten([for v, c in local.vendors : [
+    for s in [c.delivery == "batch" ? "pull" : "push", "replay-push"] : "${startswith(v, "goog") ? "vendor-${v}" : v}-${s}"
+  ]])
   dead_letter_subscription       = module.event_bus.dead_letter_subscription_name
   alert_email                    = var.alert_email
   rejected_deliveries_per_minute = var.rejected_deliveries_per_minute

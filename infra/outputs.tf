@@ -14,13 +14,14 @@ output "dns_records" {
 }
 
 output "vendors" {
-  description = "The deployed vendors: function, subscriptions, replay topic and attribute filter."
+  description = "The deployed vendors: function, service account (what the owner grants access to in vendors that use Google identities, e.g. googleads), subscriptions, replay topic and attribute filter."
   value = {
     for name, m in module.vendor : name => {
-      function      = m.function_name
-      subscriptions = m.subscription_names
-      replay_topic  = m.replay_topic
-      filter        = m.filter
+      function        = m.function_name
+      service_account = m.service_account_email
+      subscriptions   = m.subscription_names
+      replay_topic    = m.replay_topic
+      filter          = m.filter
     }
   }
 }

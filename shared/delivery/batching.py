@@ -149,6 +149,10 @@ class Batch:
         results = await asyncio.gather(*tasks, return_exceptions=True)
         if self._flush is not None:
             await self._flush
+        if any(isinstance(r, Attempt) and r.reason == "rate_limited" for r in results):
+            # The instance is pausing this vendor (shared/delivery/ratelimit.py): pulling more
+            # now would only nack it.
+            self.throttled = True
         return [
             r if isinstance(r, (Attempt, BaseException)) else Attempt(Outcome.RETRYING, reason="no_outcome")
             for r in results

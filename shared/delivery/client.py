@@ -22,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import gzip as gzip_module
+import urllib.parse
 import threading
 import weakref
 from collections.abc import Awaitable
@@ -105,14 +107,44 @@ def encode_json(body: Any) -> bytes:
     return orjson.dumps(body)
 
 
-async def send(method: str, url: str, headers: dict[str, str], body: Any, timeout: tuple[float, float]) -> Response:
+def encode_body(body: Any, encoding: str = "json", gzip: bool = False) -> tuple[bytes | None, dict[str, str]]:
+    """The request body's bytes and the headers that describe them.
+
+    ``encoding``: ``json`` (compact UTF-8) or ``form`` (``application/x-www-form-urlencoded``
+    from a flat object: OAuth token endpoints). ``gzip``: compressed, with
+    ``Content-Encoding: gzip``, for vendors that accept it.
+    """
+    if body is None:
+        return None, {}
+    if isinstance(body, str):
+        # A text body (GA4's /g/collect lines) is sent as it is.
+        content, extra = (body.encode("utf-8") if body else None), {}
+        if gzip and content:
+            content = gzip_module.compress(content, compresslevel=5)
+            extra["Content-Encoding"] = "gzip"
+        return content, extra
+    if encoding == "form":
+        content = urllib.parse.urlencode({str(k): "" if v is None else str(v) for k, v in body.items()}).encode()
+        extra = {"Content-Type": "application/x-www-form-urlencoded"}
+    elif encoding == "json":
+        content, extra = encode_json(body), {}
+    else:
+        raise ValueError(f"unknown body encoding {encoding!r}")
+    if gzip:
+        content = gzip_module.compress(content, compresslevel=5)
+        extra["Content-Encoding"] = "gzip"
+    return content, extra
+
+
+async def send(method: str, url: str, headers: dict[str, str], body: Any, timeout: tuple[float, float],
+               encoding: str = "json", gzip: bool = False) -> Response:
     """One HTTP call; raises one of :data:`TimeoutError_`, :data:`ConnectError`,
     :data:`RequestError` on transport failures. Redirects are not followed: a vendor
     answering a POST with a redirect is a permanent problem to surface, not to chase."""
-    if isinstance(body, str):
-        content = body.encode("utf-8") if body else None  # a text body (GA4's /g/collect lines)
-    else:
-        content = encode_json(body) if body is not None else None
+    content, extra = encode_body(body, encoding, gzip)
+    if extra:
+        present = {k.lower() for k in headers}
+        headers = {**headers, **{k: v for k, v in extra.items() if k.lower() not in present}}
     connect, read = timeout
     client = session()
     if _is_httpx(client):

@@ -31,9 +31,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared import jsonlog, local_guard, personal_data, secrets
-from shared import settings as env_settings
-from shared.delivery import batching, client, consent_policy, http
+from shared import jsonlog, local_guard, personal_data, secrets, settings as env_settings
+from shared.delivery import batching, client, consent_policy, http, ratelimit, tokens
 from shared.delivery.envelope import EnvelopeError, PushMessage, decode_push
 from shared.delivery.outcome import Outcome
 from shared.privacy import rules as privacy_rules
@@ -68,9 +67,18 @@ class VendorRequest:
     url: str
     headers: dict[str, str] = field(default_factory=dict)
     json: Any = None  # the body: JSON-encoded when sent, except a ``str``, sent as it is
+    # How ``json`` goes on the wire: "json", or "form" (a flat object, URL-encoded); gzip
+    # compresses it (Content-Encoding: gzip) for vendors that accept it.
+    encoding: str = "json"
+    gzip: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "url": self.url, "headers": dict(self.headers), "json": self.json}
+        found = {"method": self.method, "url": self.url, "headers": dict(self.headers), "json": self.json}
+        if self.encoding != "json":
+            found["encoding"] = self.encoding
+        if self.gzip:
+            found["gzip"] = True
+        return found
 
 
 class Skip(Exception):
@@ -79,7 +87,12 @@ class Skip(Exception):
 
 class Reject(Exception):
     """Raised by a mapping when the event can never be valid for the vendor (e.g. a purchase
-    without currency for Meta); the message is the reason. Acked and logged as rejected."""
+    without currency for Meta); the message is the reason. Acked and logged as rejected;
+    ``alert=True`` logs it at ERROR (a configuration error, e.g. a malformed JSON setting)."""
+
+    def __init__(self, reason: str, alert: bool = False) -> None:
+        super().__init__(reason)
+        self.alert = alert
 
 
 @dataclass
@@ -94,6 +107,11 @@ class Attempt:
     # Credentials refused (401/403, Meta 190, TikTok token codes): logged at ERROR so that
     # alerting fires, since every following event will fail the same way.
     alert: bool = False
+    # Batch mode: how many events went in the vendor request that decided this outcome.
+    batch_size: int | None = None
+    # A vendor's own "slow down" (set by ``classify``): pause calls this many seconds
+    # (0: the default pause). 429 and Retry-After are recognised without it.
+    retry_after: float | None = None
     # Debug events: the logged (redacted) request, also returned in the push answer.
     request: dict[str, Any] | None = None
     # Batch mode: how many events went in the vendor request that decided this outcome.
@@ -123,6 +141,7 @@ class Plan:
 
 BuildRequest = Callable[[dict[str, Any], Mapping[str, str]], VendorRequest]
 Classifier = Callable[[http.Response], "Attempt | None"]
+RowClassifier = Callable[[http.Response, int], "list[Attempt] | None"]
 
 
 def _truthy(value: Any) -> bool:
@@ -167,7 +186,12 @@ class Vendor:
     form, lists the purposes needed to send at all). With ``test_event_code_setting``, debug
     events need that setting (else they are skipped), and ``<NAME>_TEST_MODE=all`` makes every event a test event.
     ``classify`` sees every HTTP response first and may decide its outcome (``None``: the
-    generic status rules decide).
+    generic status rules decide). ``classify_rows(response, n)`` reads a vendor answer that
+    reports each of the request's ``n`` events (Pinterest ``events[].status``, Microsoft
+    ``error.details``) into one attempt per event (:mod:`shared.delivery.rows`).
+    ``auth`` mints the Authorization header per request (:mod:`shared.delivery.tokens`).
+    A 429, a ``Retry-After`` or an attempt with ``retry_after`` pauses every call of this
+    instance to the vendor (:mod:`shared.delivery.ratelimit`).
 
     Privacy (docs/privacy.md): ``kind`` is ``"ad"`` or ``"analytics"`` (bot events are skipped
     for ad vendors by default; transformation scopes name kinds); ``required_keys`` are the
@@ -189,12 +213,15 @@ class Vendor:
     classify: Classifier | None = None
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     dedupe_delivered: bool = False
-    # ``required_settings`` per event, when they depend on it (GA4: the MP secret for MP events only).
-    required_settings_for: Callable[[dict[str, Any]], tuple[str, ...]] | None = None
     kind: str = "analytics"
     required_keys: tuple[str, ...] = ()
     # The vendor's batch API, used in batch mode (docs/batch.md); None: one request per event.
     batch_api: batching.BatchApi | None = None
+    classify_rows: RowClassifier | None = None
+    auth: "tokens.OAuthRefreshToken | tokens.GoogleToken | None" = None
+    backoff: ratelimit.Backoff = field(default_factory=ratelimit.Backoff, repr=False)
+    # ``required_settings`` per event, when they depend on it (GA4: the MP secret for MP events only).
+    required_settings_for: Callable[[dict[str, Any]], tuple[str, ...]] | None = None
     _seen: OrderedDict[str, int] = field(default_factory=OrderedDict, repr=False)
     _delivered: OrderedDict[str, None] = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -232,8 +259,8 @@ class Vendor:
         values = {key: os.environ.get(f"{prefix}_{key}", "").strip() for key in names}
         for key in self.secret_names:
             values[key] = secrets.get(f"{prefix}_{key}")
-        if values.get("CLIENT_ID", "").lower() == "anonymize":
-            values["CLIENT_ID_KEY"] = secrets.get(f"{prefix}_CLIENT_ID_KEY")
+        if values.get("CLIENT_ID_MODE", "").lower() == "anonymize":
+            values["CLIENT_ID_HMAC_KEY"] = secrets.get(f"{prefix}_CLIENT_ID_HMAC_KEY")
         if batch is not None:
             batch.settings_cache[self.name] = dict(values)
         return values
@@ -329,7 +356,9 @@ class Vendor:
         except Skip as skip:
             return Plan(None, Attempt(Outcome.SKIPPED, reason=str(skip)), debug, vendor_event, consent)
         except Reject as reject:
-            return Plan(None, Attempt(Outcome.REJECTED, reason=str(reject)), debug, vendor_event, consent)
+            return Plan(
+                None, Attempt(Outcome.REJECTED, reason=str(reject), alert=reject.alert), debug, vendor_event, consent
+            )
         except Exception as exc:  # noqa: BLE001
             # Whatever the mapping raised, it is a bug in the mapping (a mapping states what it
             # refuses with Skip or Reject): retry, so the event ends in the dead-letter topic and
@@ -472,13 +501,29 @@ class Vendor:
             return request
         return VendorRequest(request.method, http.with_origin(request.url, base), request.headers, request.json)
 
+    def _paused(self) -> Attempt | None:
+        """The vendor asked this instance to wait: retry later without calling it."""
+        left = self.backoff.remaining()
+        if left <= 0:
+            return None
+        return Attempt(Outcome.RETRYING, reason="rate_limited", detail=f"retry_after={left:.1f}s; no call made")
+
     async def _send(self, request: VendorRequest | None, values: Mapping[str, str]) -> Attempt:
         assert request is not None
+        paused = self._paused()
+        if paused is not None:
+            return paused
         batch = batching.current_batch()
         if batch is not None and self.batch_api is not None:
             # Batch mode: the drain sends this request together with the others it pulled.
             return await batch.submit(self, request, values)
         outgoing = self._outgoing(request)
+        headers = outgoing.headers
+        if self.auth is not None:
+            try:
+                headers = {**headers, **await self.auth.headers(self.name, values)}
+            except tokens.TokenError as exc:
+                return tokens.failed_attempt(exc)
         try:
             timeout = float(values.get("TIMEOUT_SECONDS") or self.timeout)
         except ValueError:
@@ -487,9 +532,11 @@ class Vendor:
             response = await client.send(
                 outgoing.method,
                 outgoing.url,
-                outgoing.headers,
+                headers,
                 outgoing.json,
                 (min(CONNECT_TIMEOUT_SECONDS, timeout), timeout),
+                encoding=outgoing.encoding,
+                gzip=outgoing.gzip,
             )
         except client.TimeoutError_:
             return Attempt(Outcome.RETRYING, reason="timeout")
@@ -498,17 +545,38 @@ class Vendor:
         except client.RequestError as exc:
             return Attempt(Outcome.RETRYING, reason="request_error", detail=_safe_error(exc, values, self))
         attempt = self.classify(response) if self.classify is not None else None
+        if attempt is None and self.classify_rows is not None:
+            attempt = self._row_attempt(response, request)
         if attempt is None:
             attempt = classify_response(response.status, response.text)
         if attempt.status is None:
             attempt.status = response.status
+        if response.status == 401 and self.auth is not None:
+            self.auth.invalidate(values)  # revoked before its expiry: mint a new one next time
         retry_after = response.headers.get("retry-after")
-        if retry_after and attempt.outcome is Outcome.RETRYING:
-            value = retry_after.strip()[:40]
-            unit = "s" if value.isdigit() else ""
-            attempt.detail = f"retry_after={value}{unit}; {attempt.detail}".rstrip("; ")
+        if attempt.outcome is Outcome.RETRYING and (
+            response.status == 429 or retry_after or attempt.retry_after is not None
+        ):
+            seconds = ratelimit.parse_retry_after(retry_after) if retry_after else None
+            if seconds is None and attempt.retry_after:
+                seconds = attempt.retry_after
+            paused = self.backoff.pause(seconds)
+            attempt.detail = f"retry_after={paused:g}s; {attempt.detail}".rstrip("; ")
+            jsonlog.log(
+                "WARNING", "rate_limited", vendor=self.name, http_status=response.status, pause_seconds=round(paused, 1)
+            )
         attempt.response = response
         return attempt
+
+    def _row_attempt(self, response: http.Response, request: VendorRequest) -> Attempt | None:
+        """The request's outcome from a per-event answer: its one row, or (a batch) its worst
+        row; the batch then gives each message its own rows (``BatchApi.split``)."""
+        assert self.classify_rows is not None
+        count = self.batch_api.events(request) if self.batch_api is not None else 1
+        rows = self.classify_rows(response, count)
+        if not rows:
+            return None
+        return next((r for r in rows if r.outcome is not Outcome.DELIVERED), rows[0])
 
     # -- per-process memory ----------------------------------------------------------------------
 

@@ -44,7 +44,7 @@ CONSENT_STATES = ("granted", "denied", "not_set")
 # Per-vendor privacy settings (``<VENDOR>_<SETTING>``, like every vendor setting) and their values.
 SETTING_VALUES = {
     "IP_TRUNCATION": IP_SETTING_VALUES,
-    "CLIENT_ID": ("", "keep", "anonymize"),
+    "CLIENT_ID_MODE": ("", "keep", "anonymize"),
     "BOTS": ("", "skip", "send"),
 }
 SETTING_NAMES = (*SETTING_VALUES, "TRANSFORMATIONS")

@@ -11,8 +11,8 @@ Per vendor, in this order:
    ``skip`` or ``send``; a human's event reaches vendors without the two keys;
 2. the transformation rules in the vendor's scope (:mod:`shared.privacy.rules`, fixed order);
 3. ``<VENDOR>_IP_TRUNCATION`` (``standard`` / ``strict``) on ``ip_override``;
-4. ``<VENDOR>_CLIENT_ID=anonymize``: ``client_id`` → HMAC-SHA256 with the secret
-   ``<VENDOR>_CLIENT_ID_KEY``.
+4. ``<VENDOR>_CLIENT_ID_MODE=anonymize``: ``client_id`` → HMAC-SHA256 with the secret
+   ``<VENDOR>_CLIENT_ID_HMAC_KEY``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ DEFAULT_BOTS = {"ad": "skip", "analytics": "send"}
 BOT_REASON = "bot"
 BOT_KEYS = ("bot", "bot_reason")
 IP_KEY = "ip_override"
-CLIENT_ID_KEY = "client_id"
+CLIENT_ID_HMAC_KEY = "client_id"
 
 
 class PrivacyMisconfigured(Exception):
@@ -80,7 +80,7 @@ def for_vendor(event: dict[str, Any], vendor: str, kind: str, settings: Mapping[
         event = {key: value for key, value in event.items() if key not in BOT_KEYS}
     rules = rule_set.for_vendor(rule_set.decode(settings.get("TRANSFORMATIONS") or ""), vendor, kind)
     ip_mode = (settings.get("IP_TRUNCATION") or "").strip().lower()
-    anonymize_cid = (settings.get("CLIENT_ID") or "").strip().lower() == "anonymize"
+    anonymize_cid = (settings.get("CLIENT_ID_MODE") or "").strip().lower() == "anonymize"
     if not rules and ip_mode in ("", "none") and not anonymize_cid:
         return event
     out = apply_rules(event, rules) if rules else dict(event)
@@ -90,13 +90,13 @@ def for_vendor(event: dict[str, Any], vendor: str, kind: str, settings: Mapping[
             out.pop(IP_KEY)
         else:
             out[IP_KEY] = truncated
-    if anonymize_cid and out.get(CLIENT_ID_KEY):
-        key = settings.get("CLIENT_ID_KEY") or ""
+    if anonymize_cid and out.get(CLIENT_ID_HMAC_KEY):
+        key = settings.get("CLIENT_ID_HMAC_KEY") or ""
         if not key:
             raise PrivacyMisconfigured(
-                f"{vendor.upper()}_CLIENT_ID=anonymize needs the secret {vendor.upper()}_CLIENT_ID_KEY"
+                f"{vendor.upper()}_CLIENT_ID_MODE=anonymize needs the secret {vendor.upper()}_CLIENT_ID_HMAC_KEY"
             )
-        out[CLIENT_ID_KEY] = anonymize.anonymize_client_id(key.encode("utf-8"), str(out[CLIENT_ID_KEY]))
+        out[CLIENT_ID_HMAC_KEY] = anonymize.anonymize_client_id(key.encode("utf-8"), str(out[CLIENT_ID_HMAC_KEY]))
     return out
 
 

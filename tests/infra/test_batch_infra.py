@@ -23,7 +23,7 @@ def test_batch_mode_swaps_the_push_subscription_for_a_pull_one_with_the_same_pol
     push = vendor.of_type("google_pubsub_subscription")["push"]
     assert pull["count"] == "${local.batch ? 1 : 0}"
     assert "push_config" not in pull  # a pull subscription
-    assert 'pull_subscription = "${var.vendor}-pull"' in vendor.text  # devstack/names.py's name
+    assert 'pull_subscription = "${local.sub_base}-pull"' in vendor.text  # devstack/names.py's name
     for key in ("retry_policy", "dead_letter_policy"):
         assert block(pull, key) == block(push, key)
     assert pull["filter"] == "${var.filter}" and pull["topic"] == "${var.events_topic_id}"

@@ -105,8 +105,10 @@ def test_vendor_subscriptions_have_oidc_retry_and_dead_letter(modules):
     push = subscriptions["push"]
     assert push["for_each"] == "${local.subscriptions}"
     # both the events subscription and the replay one, as devstack/topology.py names them
-    assert '(local.subscription)' in vendor.text and '"${var.vendor}-replay-push"' in vendor.text
-    assert 'subscription = "${var.vendor}-push"' in vendor.text
+    assert '(local.subscription)' in vendor.text and '"${local.sub_base}-replay-push"' in vendor.text
+    assert 'subscription = "${local.sub_base}-push"' in vendor.text
+    # Pub/Sub names must not start with "goog": googleads gets vendor-googleads-* (names.py too).
+    assert 'sub_base     = startswith(var.vendor, "goog") ? "vendor-${var.vendor}" : var.vendor' in vendor.text
     assert 'replay_topic = "tagging-replay-${var.vendor}"' in vendor.text
     config = block(push, "push_config")
     oidc = block(config, "oidc_token")

@@ -148,3 +148,27 @@ def test_privacy_rules_and_ip_truncation_reach_the_functions_as_make_run_passes_
     outputs = evaluate(tmp_path / "plain", REPO_ROOT / "config" / "vendors.yaml", REPO_ROOT / "functions" / "vendors")
     assert outputs["collect_settings"] == {}
     assert not any(k.endswith("_TRANSFORMATIONS") for v in outputs["vendors"].values() for k in v["settings"])
+
+
+def test_a_vendor_on_google_tokens_gets_no_secret_and_the_ad_vendors_theirs(tmp_path):
+    """googleads authenticates as its function's service account: enabled, it has no secret
+    (nothing to provision), while the token vendors get theirs as <VENDOR>_<NAME>."""
+    raw = yaml.safe_load((REPO_ROOT / "config" / "vendors.yaml").read_text())
+    for name in ("snapchat", "pinterest", "reddit", "linkedin", "microsoft", "googleads"):
+        raw["vendors"][name]["enabled"] = True
+    config_file = tmp_path / "vendors.yaml"
+    config_file.write_text(yaml.safe_dump(raw))
+    outputs = evaluate(tmp_path, config_file, REPO_ROOT / "functions" / "vendors")
+    vendors = outputs["vendors"]
+    assert vendors["googleads"]["secrets"] == []
+    assert vendors["googleads"]["settings"] == {}  # empty settings are left out
+    assert vendors["linkedin"]["secrets"] == ["LINKEDIN_ACCESS_TOKEN", "LINKEDIN_CLIENT_ID",
+                                              "LINKEDIN_CLIENT_SECRET", "LINKEDIN_REFRESH_TOKEN"]
+    for name in ("snapchat", "pinterest", "reddit", "microsoft"):
+        assert vendors[name]["secrets"] == [f"{name.upper()}_ACCESS_TOKEN"]
+    assert outputs["duplicate_secrets"] is False
+
+
+def test_the_data_manager_api_is_enabled_only_with_googleads():
+    main = (REPO_ROOT / "infra" / "main.tf").read_text()
+    assert 'contains(keys(module.vendor_config.vendors), "googleads") ? ["datamanager.googleapis.com"] : []' in main

@@ -99,6 +99,8 @@ def leaked(body: Any, markers: set[str]) -> list[str]:
     return found
 
 
+# Vendors that send nothing they cannot attribute (no click id and no user data left).
+NEEDS_AN_IDENTIFIER = {"googleads": "no_click_id_or_user_data"}
 CELLS = [(purpose, state) for purpose in consent_policy.PURPOSES for state in consent_policy.STATES]
 
 
@@ -118,6 +120,11 @@ def test_consent_matrix(name, purpose, state):
         assert plan.request is None
         assert (plan.attempt.outcome, plan.attempt.reason) == (Outcome.SKIPPED, f"consent_denied:{purpose}")
         return
+    if denied and purpose in policy.personal_data and name in NEEDS_AN_IDENTIFIER:
+        # Without personal data nothing is left to attribute the event by: skipped, with a reason.
+        if plan.request is None:
+            assert (plan.attempt.outcome, plan.attempt.reason) == (Outcome.SKIPPED, NEEDS_AN_IDENTIFIER[name])
+            return
     assert plan.request is not None, plan.attempt
     assert plan.attempt is None or plan.attempt.outcome is Outcome.DRY_RUN, plan.attempt
     sent = plan.request.json

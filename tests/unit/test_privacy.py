@@ -186,10 +186,10 @@ def test_client_id_hmac_vectors_format_and_rotation():
 
 
 def test_client_id_anonymization_per_vendor_and_without_a_key():
-    out = transform.for_vendor(dict(EVENT), "x", "ad", {"CLIENT_ID": "anonymize", "CLIENT_ID_KEY": "rotation-1"})
+    out = transform.for_vendor(dict(EVENT), "x", "ad", {"CLIENT_ID_MODE": "anonymize", "CLIENT_ID_HMAC_KEY": "rotation-1"})
     assert out["client_id"] == "0148441999.8955326234"
-    with pytest.raises(transform.PrivacyMisconfigured, match="X_CLIENT_ID_KEY"):
-        transform.for_vendor(dict(EVENT), "x", "ad", {"CLIENT_ID": "anonymize"})
+    with pytest.raises(transform.PrivacyMisconfigured, match="X_CLIENT_ID_HMAC_KEY"):
+        transform.for_vendor(dict(EVENT), "x", "ad", {"CLIENT_ID_MODE": "anonymize"})
 
 
 # -- bots ------------------------------------------------------------------------------------
@@ -260,7 +260,7 @@ def test_plan_sends_the_transformed_copy_and_waits_when_anonymization_has_no_key
     raw = [{"name": "no-ip", "type": "exclude", "scope": ["meta_like"], "keys": ["ip_override"]}]
     plan = vendor.plan(dict(EVENT), settings_with(raw))
     assert "ip_override" not in plan.request.json and plan.event == plan.request.json
-    plan = vendor.plan(dict(EVENT), {"CLIENT_ID": "anonymize"})
+    plan = vendor.plan(dict(EVENT), {"CLIENT_ID_MODE": "anonymize"})
     assert plan.attempt.outcome is Outcome.RETRYING and plan.attempt.reason == "privacy_misconfigured"
 
 
@@ -336,8 +336,8 @@ transformations:
 def test_wrong_privacy_settings_fail_at_load(tmp_path):
     with pytest.raises(ValueError, match=r"vendor 'meta': setting IP_TRUNCATION must be one of"):
         _load(tmp_path, "vendors:\n  meta: {settings: {IP_TRUNCATION: half}}\n")
-    with pytest.raises(ValueError, match=r"vendor 'meta': CLIENT_ID: anonymize needs CLIENT_ID_KEY"):
-        _load(tmp_path, "vendors:\n  meta: {settings: {CLIENT_ID: anonymize}}\n")
+    with pytest.raises(ValueError, match=r"vendor 'meta': CLIENT_ID_MODE: anonymize needs CLIENT_ID_HMAC_KEY"):
+        _load(tmp_path, "vendors:\n  meta: {settings: {CLIENT_ID_MODE: anonymize}}\n")
     with pytest.raises(ValueError, match=r"privacy.ip_truncation must be one of"):
         _load(tmp_path, "privacy: {ip_truncation: yes}\nvendors:\n  meta: {}\n")
 

@@ -105,6 +105,45 @@ def test_analytics_vendors_have_golden_requests_and_cite_their_docs():
         assert core <= sent, f"{vendor} lacks golden requests for {sorted(core - sent)}"
 
 
+def test_ad_vendors_of_issue_17_have_golden_requests_and_cite_their_docs():
+    core = {"page_view", "view_item", "add_to_cart", "begin_checkout", "purchase", "generate_lead", "sign_up"}
+    for vendor in ("snapchat", "pinterest", "reddit", "linkedin", "microsoft", "googleads"):
+        for file_name in ("requests.json", "responses.json"):
+            spec = json.loads((GOLDEN / vendor / file_name).read_text())
+            for case in spec["cases"]:
+                assert case.get("doc"), f"{vendor}/{file_name}: {case['name']} cites no doc"
+        spec = json.loads((GOLDEN / vendor / "requests.json").read_text())
+        sent = {c["event"] for c in spec["cases"] if "request" in c["expected"] and "outcome" not in c["expected"]
+                and not c.get("settings")}
+        assert core <= sent, f"{vendor} lacks golden requests for {sorted(core - sent)}"
+
+
+@pytest.fixture
+def google_token_server(monkeypatch, tmp_path):
+    """A local GCE metadata server behind google-auth's real default-credentials path, for
+    vendors that authenticate as the function's own service account (``"google_token": true``
+    in responses.json): the same calls Cloud Run's metadata server answers."""
+    import google.auth.compute_engine._metadata as metadata_module
+
+    def answer(request):
+        flavor = {"Metadata-Flavor": "Google"}
+        if "/service-accounts/default/token" in request.path:
+            return Reply(200, body={"access_token": "test-google-access", "expires_in": 3600, "token_type": "Bearer"},
+                         headers=flavor)
+        return Reply(200, body={"email": "googleads@p.iam.gserviceaccount.com", "aliases": ["default"]}, headers=flavor)
+
+    with MockVendor() as server:
+        server.responder = answer
+        host = server.url.removeprefix("http://")
+        for key, value in (("GCE_METADATA_HOST", host), ("GCE_METADATA_IP", host), ("HOME", str(tmp_path))):
+            monkeypatch.setenv(key, value)
+        monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+        importlib.reload(metadata_module)  # google-auth reads the metadata address at import
+        yield server
+    monkeypatch.undo()
+    importlib.reload(metadata_module)
+
+
 @pytest.fixture(scope="module")
 def vendor_server():
     """One real HTTP server for all response cases; each case sets its answer."""
@@ -129,9 +168,12 @@ def _reply(raw: dict[str, Any]) -> Reply:
 
 
 @pytest.mark.parametrize("vendor, spec, case", _cases("responses.json"))
-def test_vendor_answer_maps_to_the_outcome(vendor, spec, case, monkeypatch, capsys, vendor_server):
+def test_vendor_answer_maps_to_the_outcome(vendor, spec, case, monkeypatch, capsys, vendor_server, request):
     declared = load_vendor(vendor)
     prefix = vendor.upper()
+    if spec.get("google_token"):
+        token_server = request.getfixturevalue("google_token_server")
+        declared.auth.reset()
     for key, value in spec["settings"].items():
         monkeypatch.setenv(f"{prefix}_{key}", value)
     monkeypatch.setenv("SECRETS_BACKEND", "env")
@@ -156,6 +198,8 @@ def test_vendor_answer_maps_to_the_outcome(vendor, spec, case, monkeypatch, caps
         monkeypatch.setenv("VENDOR_API_BASE", server.url)
         status, payload = declared.handle_push(_push_body(event))
         received = list(server.received)
+    if spec.get("google_token"):
+        assert token_server.received, "the Google token was not minted through google-auth"
     line = [json.loads(ln) for ln in capsys.readouterr().out.splitlines() if ln.startswith("{")][-1]
     expected = case["expected"]
     assert line["message"] == "delivery" and line["vendor"] == vendor
@@ -174,6 +218,8 @@ def test_vendor_answer_maps_to_the_outcome(vendor, spec, case, monkeypatch, caps
         assert len(received) == 1
         assert line["response"]["status"] == expected["http_status"]
         assert "test-" not in json.dumps(line["request"]), "a secret leaked into the log line"
+        if declared.auth is not None:
+            assert received[0].headers["authorization"].startswith("Bearer test-"), "the runtime's token was not sent"
 
 
 @pytest.mark.parametrize("vendor", ["meta", "tiktok"])

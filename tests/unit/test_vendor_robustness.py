@@ -13,6 +13,13 @@ from hypothesis import strategies as st
 from functions.vendors.ga4.main import VENDOR as GA4
 from functions.vendors.meta.main import VENDOR as META
 from functions.vendors.tiktok.main import VENDOR as TIKTOK
+from functions.vendors.googleads.main import VENDOR as GOOGLEADS
+from functions.vendors.linkedin.main import VENDOR as LINKEDIN
+from functions.vendors.microsoft.main import VENDOR as MICROSOFT
+from functions.vendors.pinterest.main import VENDOR as PINTEREST
+from functions.vendors.reddit.main import VENDOR as REDDIT
+from functions.vendors.snapchat.main import VENDOR as SNAPCHAT
+from shared.delivery import Outcome
 
 EVENTS = json.loads((Path(__file__).resolve().parent.parent / "golden" / "vendors" / "events.json").read_text())[
     "events"
@@ -21,29 +28,25 @@ SETTINGS = {
     "ga4": {"MEASUREMENT_ID": "G-TEST123", "API_SECRET": "s"},
     "meta": {"PIXEL_ID": "1", "ACCESS_TOKEN": "t"},
     "tiktok": {"PIXEL_CODE": "C", "ACCESS_TOKEN": "t"},
+    "snapchat": {"PIXEL_ID": "p", "ACCESS_TOKEN": "t"},
+    "pinterest": {"AD_ACCOUNT_ID": "1", "ACCESS_TOKEN": "t"},
+    "reddit": {"PIXEL_ID": "p", "ACCESS_TOKEN": "t"},
+    "linkedin": {"CONVERSION_RULES": json.dumps({e: "1" for e in EVENTS}), "ACCESS_TOKEN": "t"},
+    "microsoft": {"TAG_ID": "1", "ACCESS_TOKEN": "t"},
+    "googleads": {"CUSTOMER_ID": "1", "CONVERSIONS": json.dumps({e: "1" for e in EVENTS})},
 }
-VENDORS = {"ga4": GA4, "meta": META, "tiktok": TIKTOK}
+VENDORS = {"ga4": GA4, "meta": META, "tiktok": TIKTOK, "snapchat": SNAPCHAT, "pinterest": PINTEREST,
+           "reddit": REDDIT, "linkedin": LINKEDIN, "microsoft": MICROSOFT, "googleads": GOOGLEADS}
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20),
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=3),
     max_leaves=10,
 )
-KEYS = sorted(
-    {key for event in EVENTS.values() for key in event}
-    | {"fbclid", "ttclid", "x-fb-ck-fbc", "_ttp"}
-    | {
-        "x-ga-wire_keys",
-        "x-ga-wire_text",
-        "x-ga-system_properties",
-        "x-sst-system_properties",
-        "client_hints",
-        "user_properties",
-        "x-ga-mp_sender_context",
-        "device",
-        "em",
-    }
-)
+KEYS = sorted({key for event in EVENTS.values() for key in event} | {"fbclid", "ttclid", "x-fb-ck-fbc", "_ttp"}
+              | {"x-ga-wire_keys", "x-ga-wire_text", "x-ga-system_properties", "x-sst-system_properties",
+                 "client_hints", "user_properties", "x-ga-mp_sender_context", "device", "em"}
+              | {"gclid", "msclkid", "rdt_cid", "li_fat_id"})
 # GA4 rebuilds gtag hits from these wire keys: junk values under each of them must not break it.
 WIRE_KEYS = [
     "v",

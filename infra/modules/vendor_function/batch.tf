@@ -5,7 +5,7 @@
 
 locals {
   batch             = var.delivery == "batch"
-  pull_subscription = "${var.vendor}-pull"
+  pull_subscription = "${local.sub_base}-pull"
   batch_env = local.batch ? {
     DRAIN_SUBSCRIPTION = "projects/${var.project_id}/subscriptions/${local.pull_subscription}"
     DRAIN_MAX_MESSAGES = tostring(var.batch.max_messages)

@@ -17,7 +17,10 @@ locals {
   secret_refs = {
     for s in var.secrets : "SECRET_${s}" => "projects/${var.project_id}/secrets/${s}/versions/latest"
   }
-  subscription = "${var.vendor}-push"
+  # Pub/Sub names must not start with "goog" (googleads): such vendors' subscriptions are
+  # named vendor-<name>-* (devstack/names.py does the same).
+  sub_base     = startswith(var.vendor, "goog") ? "vendor-${var.vendor}" : var.vendor
+  subscription = "${local.sub_base}-push"
   replay_topic = "tagging-replay-${var.vendor}"
 }
 
@@ -121,7 +124,7 @@ locals {
   # subscription name => (topic, filter). Replayed messages were already filtered once.
   subscriptions = merge(
     var.delivery == "push" ? { (local.subscription) = { topic = var.events_topic_id, filter = var.filter } } : {},
-    { "${var.vendor}-replay-push" = { topic = google_pubsub_topic.replay.id, filter = "" } },
+    { "${local.sub_base}-replay-push" = { topic = google_pubsub_topic.replay.id, filter = "" } },
   )
 }
 
