@@ -57,7 +57,12 @@ def _follow(path: Path, prefix: str, stop: threading.Event) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = stack_config.load(Path(args.config))
+    try:
+        config = stack_config.load(Path(args.config))
+    except ValueError as exc:
+        # A wrong rule or setting (docs/privacy.md): the message names vendor, rule and key.
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
     vendors = config.enabled_vendors()
     ports = {v.name: args.vendor_base_port + i for i, v in enumerate(vendors)}
     log_dir = Path(args.log_dir).resolve()

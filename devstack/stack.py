@@ -199,7 +199,7 @@ class LocalStack:
             REPO_ROOT / "functions" / "collect" / "main.py",
             "collect",
             self.collect_port,
-            {**self.emulator.env(), **self.collect_env},
+            {**self.emulator.env(), **self.config.collect_environment(), **self.collect_env},
             self.log_dir,
         )
         self.processes["collect"] = process.start()

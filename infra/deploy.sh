@@ -244,6 +244,15 @@ plan() {
     fi
 }
 
+# config/vendors.yaml as make run and every function read it (privacy rules included): a wrong
+# rule stops here, naming vendor, rule and key, before anything is created or planned.
+if [[ "$ACTION" != "destroy" && -f "$INFRA_DIR/../devstack/config.py" ]]; then
+    step "checking config/vendors.yaml"
+    PYTHONPATH="$INFRA_DIR/.." "$([[ -x "$INFRA_DIR/../.venv/bin/python" ]] && echo "$INFRA_DIR/../.venv/bin/python" || echo python3)" \
+        -m devstack.config "$INFRA_DIR/../config/vendors.yaml" ||
+        fail "config/vendors.yaml is not valid (see above): fix it, then run make $ACTION again."
+fi
+
 case "$ACTION" in
     plan)
         bootstrap

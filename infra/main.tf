@@ -265,6 +265,7 @@ module "collect" {
   allowed_measurement_ids = var.allowed_measurement_ids
   allowed_origins         = var.allowed_origins
   cookie_domain           = var.cookie_domain
+  ip_truncation           = lookup(module.vendor_config.collect_settings, "IP_TRUNCATION", "")
   ingress_settings        = var.domain_mode == "load_balancer" ? "ALLOW_INTERNAL_AND_GCLB" : "ALLOW_ALL"
   scaling                 = var.collect
   labels                  = var.labels

@@ -37,6 +37,7 @@ from shared.ga4.context import (
 )
 from shared.ga4.normalize import normalize_gtag
 from shared.ga4.wire import parse_cookies, parse_pairs, split_lines
+from shared.privacy.collect import CollectPrivacy
 from shared.publishing import PublishError
 
 # First-party cookies of vendor pixels that their server APIs want back (browser and click
@@ -184,6 +185,7 @@ class Collector:
             families=first_party_cookies.parse_families(self.config.server_cookies),
         )
         self.scripts = ScriptServer(self.config.scripts)
+        self.privacy = CollectPrivacy.from_env()  # bot flags, global IP truncation (docs/privacy.md)
 
     @property
     def _debug_token(self) -> bytes:
@@ -521,6 +523,7 @@ class Collector:
     # -- publishing and answers -----------------------------------------------------------
 
     async def _publish_and_answer(self, outcome: _Outcome, cors: dict[str, str]) -> HttpResponse:
+        self.privacy.prepare(outcome.events)
         try:
             await self._publish(outcome.events)
         except PublishError as exc:

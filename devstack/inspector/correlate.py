@@ -125,13 +125,23 @@ class Timeline:
             )
             if record.get(key) is not None
         }
-        for key in ("request", "response"):
+        for key in ("request", "response", "vendor_event"):
             if isinstance(record.get(key), dict):
                 attempt[key] = redact(record[key], self.secrets)
         state["attempts"].append(attempt)
         state["attempts"].sort(key=lambda a: (a.get("attempt") or 0, a.get("time") or 0))
         latest = state["attempts"][-1]
-        for key in ("outcome", "reason", "http_status", "detail", "request", "response", "attempt", "debug"):
+        for key in (
+            "outcome",
+            "reason",
+            "http_status",
+            "detail",
+            "request",
+            "response",
+            "attempt",
+            "debug",
+            "vendor_event",
+        ):
             state[key] = latest.get(key)
         if state["dead_letter"] is not None and state["outcome"] in ("retrying", None):
             state["outcome"] = "dead_lettered"
@@ -244,6 +254,8 @@ def _new_vendor_state() -> dict[str, Any]:
         "detail": None,
         "request": None,
         "response": None,
+        # The vendor's copy of the event after its privacy rules (docs/privacy.md).
+        "vendor_event": None,
         "attempt": None,
         "debug": None,
         "dead_letter": None,

@@ -36,6 +36,8 @@ from shared import settings as env_settings
 from shared.delivery import batching, client, consent_policy, http, ratelimit, tokens
 from shared.delivery.envelope import EnvelopeError, PushMessage, decode_push
 from shared.delivery.outcome import Outcome
+from shared.privacy import rules as privacy_rules
+from shared.privacy import transform as privacy
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 CONNECT_TIMEOUT_SECONDS = 3.05
@@ -48,10 +50,13 @@ RUNTIME_SETTINGS = (
     "TEST_MODE",
     "TIMEOUT_SECONDS",
     *consent_policy.SETTING_NAMES,
+    *privacy_rules.SETTING_NAMES,
 )
 # The one reason every configuration error a vendor reports (bad token, pixel, permission)
 # is logged under, at ERROR: the monitoring alert fires on it (docs/contracts.md).
 VENDOR_MISCONFIGURED = "vendor_misconfigured"
+# Keys every mapping needs whatever the vendor: the dedup key (docs/contracts.md).
+BASE_REQUIRED_KEYS = ("event_id",)
 _MAX_REMEMBERED = 100_000
 
 
@@ -129,6 +134,8 @@ class Plan:
     vendor_event: str = ""
     # The consent state the event was (or would have been) sent under, for the log line.
     consent: dict[str, str] = field(default_factory=dict)
+    # The vendor's copy of the event after its privacy controls (shared.privacy.transform).
+    event: dict[str, Any] | None = None
 
 
 BuildRequest = Callable[[dict[str, Any], Mapping[str, str]], VendorRequest]
@@ -184,6 +191,11 @@ class Vendor:
     ``auth`` mints the Authorization header per request (:mod:`shared.delivery.tokens`).
     A 429, a ``Retry-After`` or an attempt with ``retry_after`` pauses every call of this
     instance to the vendor (:mod:`shared.delivery.ratelimit`).
+
+    Privacy (docs/privacy.md): ``kind`` is ``"ad"`` or ``"analytics"`` (bot events are skipped
+    for ad vendors by default; transformation scopes name kinds); ``required_keys`` are the
+    event keys the mapping cannot work without: a transformation that removes one fails at
+    load, naming vendor, rule and key.
     """
 
     name: str
@@ -200,6 +212,8 @@ class Vendor:
     classify: Classifier | None = None
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     dedupe_delivered: bool = False
+    kind: str = "analytics"
+    required_keys: tuple[str, ...] = ()
     # The vendor's batch API, used in batch mode (docs/batch.md); None: one request per event.
     batch_api: batching.BatchApi | None = None
     classify_rows: RowClassifier | None = None
@@ -211,7 +225,24 @@ class Vendor:
     _delivered: OrderedDict[str, None] = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def __post_init__(self) -> None:
+        # Start-up validation of the privacy configuration: a wrong rule stops the function
+        # here, with vendor, rule and key in the message, instead of leaking or failing later.
+        if self.kind not in privacy_rules.KINDS:
+            raise ValueError(f"vendor {self.name!r}: kind must be one of {privacy_rules.KINDS}, got {self.kind!r}")
+        prefix = self.name.upper()
+        privacy.check_vendor(
+            self.name,
+            self.kind,
+            self.all_required_keys(),
+            {key: os.environ.get(f"{prefix}_{key}", "") for key in privacy_rules.SETTING_NAMES},
+        )
+
     # -- configuration -------------------------------------------------------------------------
+
+    def all_required_keys(self) -> tuple[str, ...]:
+        """The keys no transformation may remove for this vendor."""
+        return tuple(dict.fromkeys((*BASE_REQUIRED_KEYS, *self.required_keys)))
 
     def settings(self) -> dict[str, str]:
         """Settings, runtime settings and secrets of this vendor, read now.
@@ -227,6 +258,8 @@ class Vendor:
         values = {key: os.environ.get(f"{prefix}_{key}", "").strip() for key in names}
         for key in self.secret_names:
             values[key] = secrets.get(f"{prefix}_{key}")
+        if values.get("CLIENT_ID_MODE", "").lower() == "anonymize":
+            values["CLIENT_ID_HMAC_KEY"] = secrets.get(f"{prefix}_CLIENT_ID_HMAC_KEY")
         if batch is not None:
             batch.settings_cache[self.name] = dict(values)
         return values
@@ -290,6 +323,15 @@ class Vendor:
         if not decision.personal_data:
             # Removed before the mapping runs, so no vendor mapping can send it.
             event = consent_policy.without_personal_data(event)
+        bot = privacy.bot_gate(event, self.kind, values)
+        if bot:
+            return gated(Outcome.SKIPPED, bot)
+        try:
+            event = privacy.for_vendor(event, self.name, self.kind, values)
+        except privacy.PrivacyMisconfigured as exc:
+            # Never send what the owner asked to anonymize: wait (and alert) until it is fixed.
+            attempt = Attempt(Outcome.RETRYING, reason="privacy_misconfigured", detail=str(exc), alert=True)
+            return Plan(None, attempt, debug, vendor_event, consent)
         prepared = dict(values)
         prepared["RESTRICTED"] = "1" if decision.restricted else ""
         if self.test_event_code_setting:
@@ -339,8 +381,8 @@ class Vendor:
             reason = "missing_settings:" + ",".join(
                 "|".join(f"{prefix}_{k}" for k in key.split("|")) for key in missing
             )
-            return Plan(request, Attempt(Outcome.DRY_RUN, reason=reason), debug, vendor_event, consent)
-        return Plan(request, None, debug, vendor_event, consent)
+            return Plan(request, Attempt(Outcome.DRY_RUN, reason=reason), debug, vendor_event, consent, event)
+        return Plan(request, None, debug, vendor_event, consent, event)
 
     # -- the I/O part ----------------------------------------------------------------------------
 
@@ -427,6 +469,9 @@ class Vendor:
             record["request"] = self._loggable(plan.request, values, log_requests)
             if plan.debug:
                 attempt.request = record["request"]
+        if log_requests and plan.event is not None:
+            # Local only: the vendor's copy of the event after its privacy controls (inspector).
+            record["vendor_event"] = plan.event
         if log_requests and attempt.response is not None:
             record["response"] = {
                 "status": attempt.response.status,

@@ -122,6 +122,34 @@ def test_duplicate_secret_names_are_reported(tmp_path):
     assert evaluate(tmp_path, config_file, vendors_dir)["duplicate_secrets"] is True
 
 
+def test_privacy_rules_and_ip_truncation_reach_the_functions_as_make_run_passes_them(tmp_path):
+    """config/vendors.yaml `transformations:` → <VENDOR>_TRANSFORMATIONS (the same JSON document
+    make run sets) and `privacy.ip_truncation` → collect's IP_TRUNCATION (docs/privacy.md)."""
+    fixture = REPO_ROOT / "tests" / "fixtures" / "privacy" / "owner-example.yaml"
+    raw = yaml.safe_load(fixture.read_text())
+    raw["privacy"] = {"ip_truncation": "strict"}
+    raw["transformations"].append({"name": "tagged", "type": "augment", "key": "origin", "value": "<server & co>",
+                                   "priority": 3, "conditions": {"consent": {"ad_user_data": ["denied", "not_set"]}}})
+    config_file = tmp_path / "vendors.yaml"
+    config_file.write_text(yaml.safe_dump(raw))
+    outputs = evaluate(tmp_path, config_file, REPO_ROOT / "functions" / "vendors")
+
+    stack = devstack_config.load(config_file)
+    assert outputs["collect_settings"] == stack.collect_environment() == {"IP_TRUNCATION": "strict"}
+    for vendor in stack.enabled_vendors():
+        key = f"{vendor.name.upper()}_TRANSFORMATIONS"
+        deployed = outputs["vendors"][vendor.name]["settings"]
+        local = vendor.environment()
+        # One JSON document, equal once parsed (Terraform escapes <, > and & as \u003c...).
+        assert json.loads(deployed.pop(key)) == json.loads(local.pop(key)) == raw["transformations"]
+        assert deployed == {k: v for k, v in local.items() if k != f"{vendor.name.upper()}_EVENTS"}
+
+    # Without rules or truncation, nothing is added.
+    outputs = evaluate(tmp_path / "plain", REPO_ROOT / "config" / "vendors.yaml", REPO_ROOT / "functions" / "vendors")
+    assert outputs["collect_settings"] == {}
+    assert not any(k.endswith("_TRANSFORMATIONS") for v in outputs["vendors"].values() for k in v["settings"])
+
+
 def test_a_vendor_on_google_tokens_gets_no_secret_and_the_ad_vendors_theirs(tmp_path):
     """googleads authenticates as its function's service account: enabled, it has no secret
     (nothing to provision), while the token vendors get theirs as <VENDOR>_<NAME>."""

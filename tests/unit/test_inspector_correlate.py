@@ -259,3 +259,15 @@ def test_a_measurement_protocol_body_is_kept_as_json_and_redacted():
     assert raw["json"]["events"] == [{"name": "purchase"}]
     assert raw["json"]["user_data"]["access_token"] == REDACTED
     assert "xyz" not in raw["query"] and raw["body"] == ""
+
+
+def test_each_vendor_shows_its_event_after_its_privacy_rules():
+    timeline = Timeline()
+    timeline.ingest(hit_line(EVENT_A))
+    meta_copy = {k: v for k, v in EVENT_A.items() if k != "client_id"}
+    timeline.ingest(delivery_line("meta", EVENT_A, "delivered", http_status=200, vendor_event=meta_copy))
+    timeline.ingest(delivery_line("webhook", EVENT_A, "delivered", http_status=200, vendor_event=EVENT_A))
+    (event,) = only_hit(timeline)["events"]
+    assert event["vendors"]["meta"]["vendor_event"] == meta_copy
+    assert event["vendors"]["webhook"]["vendor_event"] == EVENT_A
+    assert event["event"] == EVENT_A  # the published event is shown unchanged

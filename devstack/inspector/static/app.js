@@ -257,6 +257,8 @@ function eventCard(hit, event) {
     const v = event.vendors[vendor];
     const attempts = v.attempts || [];
     return detailsBlock(`${key}:${vendor}`, h("span", {}, h("strong", {}, vendor), " ", badge(outcomeOf(event, vendor)), " request, response and attempts"), h("div", { class: "exchange" },
+      v.vendor_event ? h("h4", {}, "Event after this vendor's privacy rules") : null,
+      v.vendor_event ? json(v.vendor_event) : null,
       h("h4", {}, "Request sent" + (v.outcome === "dry_run" ? " (dry run: not sent, no credentials)" : "")),
       v.request ? json(v.request) : h("p", { class: "muted small" }, "not logged (vendors log it on dry runs, for debug events, and on every attempt with LOG_REQUESTS=1)"),
       h("h4", {}, "Response"),

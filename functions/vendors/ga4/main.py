@@ -162,6 +162,7 @@ def required_settings(event: dict[str, Any]) -> tuple[str, ...]:
 
 VENDOR = Vendor(
     name="ga4",
+    required_keys=("client_id",),  # hits and MP events without it are refused (cookieless pings aside)
     build_request=build_request,
     setting_names=("MEASUREMENT_ID", "REGION", "REDACT_IP", "COOKIELESS_PINGS"),
     secret_names=("API_SECRET",),

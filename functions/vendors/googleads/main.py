@@ -202,6 +202,7 @@ def classify(response: Response) -> Attempt | None:
 
 VENDOR = Vendor(
     name="googleads",
+    kind="ad",
     build_request=build_request,
     setting_names=("CUSTOMER_ID", "LOGIN_CUSTOMER_ID", "CONVERSIONS", "VALIDATE_ONLY"),
     secret_names=(),

@@ -139,6 +139,7 @@ def _batch_api(max_events: int) -> BatchApi:
 
 VENDOR = Vendor(
     name="linkedin",
+    kind="ad",
     build_request=build_request,
     setting_names=("CONVERSION_RULES", "API_VERSION", "TOKEN_URL"),
     secret_names=("ACCESS_TOKEN", "CLIENT_ID", "CLIENT_SECRET", "REFRESH_TOKEN"),

@@ -307,6 +307,9 @@ def classify(response: Response) -> Attempt | None:
 
 VENDOR = Vendor(
     name="meta",
+    kind="ad",
+    # Meta refuses website events without event_source_url and client_user_agent.
+    required_keys=("page_location", "user_agent"),
     build_request=build_request,
     setting_names=("PIXEL_ID", "TEST_EVENT_CODE", "API_VERSION", "LIMITED_DATA_USE", "COOKIE_DOMAIN"),
     secret_names=("ACCESS_TOKEN",),

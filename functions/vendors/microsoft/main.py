@@ -174,6 +174,7 @@ def classify_rows(response: Response, count: int) -> list[Attempt] | None:
 
 VENDOR = Vendor(
     name="microsoft",
+    kind="ad",
     build_request=build_request,
     setting_names=("TAG_ID",),
     secret_names=("ACCESS_TOKEN",),

@@ -176,6 +176,7 @@ def classify_rows(response: Response, count: int) -> list[Attempt] | None:
 
 VENDOR = Vendor(
     name="pinterest",
+    kind="ad",
     build_request=build_request,
     setting_names=("AD_ACCOUNT_ID",),
     secret_names=("ACCESS_TOKEN",),

@@ -167,6 +167,7 @@ def _batch_api(max_events: int) -> BatchApi:
 
 VENDOR = Vendor(
     name="reddit",
+    kind="ad",
     build_request=build_request,
     setting_names=("PIXEL_ID", "TEST_ID"),
     secret_names=("ACCESS_TOKEN",),

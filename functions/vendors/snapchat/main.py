@@ -166,6 +166,7 @@ def classify(response: Response) -> Attempt | None:
 
 VENDOR = Vendor(
     name="snapchat",
+    kind="ad",
     build_request=build_request,
     setting_names=("PIXEL_ID",),
     secret_names=("ACCESS_TOKEN",),

@@ -227,6 +227,7 @@ def classify(response: Response) -> Attempt | None:
 
 VENDOR = Vendor(
     name="tiktok",
+    kind="ad",
     build_request=build_request,
     setting_names=("PIXEL_CODE", "TEST_EVENT_CODE", "LIMITED_DATA_USE"),
     secret_names=("ACCESS_TOKEN",),

@@ -46,6 +46,7 @@ locals {
   settings = {
     EVENTS_TOPIC            = var.events_topic_name
     GOOGLE_CLOUD_PROJECT    = var.project_id
+    IP_TRUNCATION           = var.ip_truncation # privacy.ip_truncation (docs/privacy.md)
     ALLOWED_MEASUREMENT_IDS = join(",", var.allowed_measurement_ids)
     ALLOWED_ORIGINS         = join(",", var.allowed_origins)
     COOKIE_DOMAIN           = var.cookie_domain

@@ -180,6 +180,16 @@ variable "docker_repository" {
   type        = string
 }
 
+variable "ip_truncation" {
+  description = "IP_TRUNCATION: collect truncates every IP before publishing (config/vendors.yaml privacy.ip_truncation): \"\" (none), standard or strict."
+  type        = string
+  default     = ""
+  validation {
+    condition     = contains(["", "standard", "strict"], var.ip_truncation)
+    error_message = "ip_truncation must be \"\", \"standard\" or \"strict\"."
+  }
+}
+
 variable "trusted_proxy_hops" {
   description = "TRUSTED_PROXY_HOPS: X-Forwarded-For entries appended after the visitor's by our own proxies. \"1\" behind the load balancer, \"none\" behind Cloud Run's own front end."
   type        = string

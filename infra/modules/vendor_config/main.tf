@@ -13,6 +13,13 @@ locals {
   # into the default without unifying types.
   entries = try({ for name, entry in local.config.vendors : name => entry }, {})
 
+  # `transformations:` (docs/privacy.md): every vendor function gets the whole list as JSON in
+  # <VENDOR>_TRANSFORMATIONS and applies the rules in its scope, exactly as `make run` passes
+  # them; the function validates them at start-up (and `make deploy` before planning).
+  transformations_count = try(length(local.config.transformations), 0)
+  transformations_json  = local.transformations_count == 0 ? "" : jsonencode(local.config.transformations)
+  ip_truncation         = try(lower(tostring(local.config.privacy.ip_truncation)), "")
+
   delivery_defaults = { max_delivery_attempts = 100, minimum_backoff_seconds = 10, maximum_backoff_seconds = 600 }
   delivery          = try(merge(local.delivery_defaults, local.config.delivery.cloud), local.delivery_defaults)
 
@@ -38,10 +45,12 @@ locals {
         for s in entry.secrets : startswith(tostring(s), "${upper(name)}_") ? tostring(s) : "${upper(name)}_${s}"
       ], [])
       # settings -> <VENDOR>_<SETTING>; empty values are left out, as `make run` does.
-      settings = try({
+      settings = merge(try({
         for key, value in entry.settings :
         "${upper(name)}_${key}" => tostring(value) if value != null && tostring(value) != ""
-      }, {})
+        }, {}), local.transformations_count == 0 ? {} : {
+        "${upper(name)}_TRANSFORMATIONS" = local.transformations_json
+      })
     } if try(entry.enabled, true) == true && contains(local.folders, name)
   }
 

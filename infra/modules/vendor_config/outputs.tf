@@ -27,3 +27,8 @@ output "folders" {
   description = "Every vendor folder found."
   value       = sort(local.folders)
 }
+
+output "collect_settings" {
+  description = "Collect's environment from config/vendors.yaml `privacy:` (IP_TRUNCATION), as `make run` sets it."
+  value       = contains(["", "none"], local.ip_truncation) ? {} : { IP_TRUNCATION = local.ip_truncation }
+}
