@@ -1,4 +1,5 @@
-"""What the ad-platform mappings of issue 17 read the same way: value, currency, click ids.
+"""What the ad-platform mappings of issue 17 read the same way: value, currency, click ids,
+and customer information hashed in Meta's format.
 
 Click ids come from the landing URL's query (``page_location``, then ``page_referrer``), the
 event's own key, or the first-party cookie collect copied into ``cookies``
@@ -11,6 +12,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from shared import hashing
 from shared.delivery import eventdata as ed
 from shared.delivery.vendor import Reject
 
@@ -91,3 +93,44 @@ def event_seconds(event: dict[str, Any]) -> int:
 def event_millis(event: dict[str, Any]) -> int:
     """When the event happened, in milliseconds (collect's ``timestamp_micros`` // 1000)."""
     return event_seconds(event) * 1000 + int((ed.number(event.get("timestamp_micros")) or 0) // 1000) % 1000
+
+
+def hashed_customer_info(event: dict[str, Any], *, address_lists: bool = False) -> dict[str, Any]:
+    """The visitor's customer information hashed as Meta's Conversions API defines it
+    (``em``, ``ph``, ``external_id`` as lists; ``fn``, ``ln``, ``ct``, ``st``, ``zp``,
+    ``country`` from the first address), a format Snapchat's and Pinterest's Conversions APIs
+    reuse. ``address_lists`` wraps each address field in a list (Pinterest)."""
+    data: dict[str, Any] = {}
+    emails = [
+        hashing.hashed(v, hashing.email_basic)
+        for v in ed.user_values(event, ("email", "email_address"), ("sha256_email_address",))
+    ]
+    phones = [
+        hashing.hashed(v, hashing.phone_digits)
+        for v in ed.user_values(event, ("phone_number", "phone"), ("sha256_phone_number",))
+    ]
+    externals = [
+        hashing.hashed(v, hashing.trimmed)
+        for v in [ed.text(event, "user_id"), *ed.user_values(event, ("external_id",), ("sha256_external_id",))]
+        if v
+    ]
+    for key, values in (("em", emails), ("ph", phones), ("external_id", externals)):
+        unique = list(dict.fromkeys(v for v in values if v))
+        if unique:
+            data[key] = unique
+    addresses = ed.addresses(event)
+    if addresses:
+        address = addresses[0]
+        country = ed.address_value(address, "country")
+        for key, field, normalize in (
+            ("fn", "first_name", hashing.name_meta),
+            ("ln", "last_name", hashing.name_meta),
+            ("ct", "city", hashing.city_meta),
+            ("st", "region", hashing.state_meta),
+            ("zp", "postal_code", lambda v: hashing.zip_meta(v, country)),
+            ("country", "country", hashing.country_code),
+        ):
+            found = hashing.hashed(ed.address_value(address, field), normalize)
+            if found:
+                data[key] = [found] if address_lists else found
+    return data

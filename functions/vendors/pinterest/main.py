@@ -19,7 +19,6 @@ import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from shared import hashing
 from shared.delivery import Attempt, Vendor, VendorRequest, ads, consent_policy, entry
 from shared.delivery import eventdata as ed
 from shared.delivery.batching import list_batch
@@ -50,50 +49,7 @@ def money(value: float | int) -> str:
 
 
 def user_data(event: dict[str, Any]) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    hashed_lists = (
-        (
-            "em",
-            [
-                hashing.hashed(v, hashing.email_basic)
-                for v in ed.user_values(event, ("email", "email_address"), ("sha256_email_address",))
-            ],
-        ),
-        (
-            "ph",
-            [
-                hashing.hashed(v, hashing.phone_digits)
-                for v in ed.user_values(event, ("phone_number", "phone"), ("sha256_phone_number",))
-            ],
-        ),
-    )
-    for key, values in hashed_lists:
-        values = list(dict.fromkeys(v for v in values if v))
-        if values:
-            data[key] = values
-    addresses = ed.addresses(event)
-    if addresses:
-        address = addresses[0]
-        country = ed.address_value(address, "country")
-        for key, field, normalize in (
-            ("fn", "first_name", hashing.name_meta),
-            ("ln", "last_name", hashing.name_meta),
-            ("ct", "city", hashing.city_meta),
-            ("st", "region", hashing.state_meta),
-            ("zp", "postal_code", lambda v: hashing.zip_meta(v, country)),
-            ("country", "country", hashing.country_code),
-        ):
-            found = hashing.hashed(ed.address_value(address, field), normalize)
-            if found:
-                data[key] = [found]
-    externals = [
-        hashing.hashed(v, hashing.trimmed)
-        for v in [ed.text(event, "user_id"), *ed.user_values(event, ("external_id",), ("sha256_external_id",))]
-        if v
-    ]
-    externals = list(dict.fromkeys(v for v in externals if v))
-    if externals:
-        data["external_id"] = externals
+    data = ads.hashed_customer_info(event, address_lists=True)
     for key, found in (
         ("client_ip_address", ed.client_ip(event)),
         ("client_user_agent", ed.text(event, "user_agent")),

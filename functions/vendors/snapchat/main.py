@@ -18,7 +18,6 @@ import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from shared import hashing
 from shared.delivery import Attempt, Outcome, Reject, Vendor, VendorRequest, ads, consent_policy, entry
 from shared.delivery import eventdata as ed
 from shared.delivery.batching import list_batch
@@ -47,39 +46,7 @@ EVENT_MAP = {
 
 
 def user_data(event: dict[str, Any]) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    emails = [
-        hashing.hashed(v, hashing.email_basic)
-        for v in ed.user_values(event, ("email", "email_address"), ("sha256_email_address",))
-    ]
-    phones = [
-        hashing.hashed(v, hashing.phone_digits)
-        for v in ed.user_values(event, ("phone_number", "phone"), ("sha256_phone_number",))
-    ]
-    externals = [
-        hashing.hashed(v, hashing.trimmed)
-        for v in [ed.text(event, "user_id"), *ed.user_values(event, ("external_id",), ("sha256_external_id",))]
-        if v
-    ]
-    for key, values in (("em", emails), ("ph", phones), ("external_id", externals)):
-        values = list(dict.fromkeys(v for v in values if v))
-        if values:
-            data[key] = values
-    addresses = ed.addresses(event)
-    if addresses:
-        address = addresses[0]
-        country = ed.address_value(address, "country")
-        for key, field, normalize in (
-            ("fn", "first_name", hashing.name_meta),
-            ("ln", "last_name", hashing.name_meta),
-            ("ct", "city", hashing.city_meta),
-            ("st", "region", hashing.state_meta),
-            ("zp", "postal_code", lambda v: hashing.zip_meta(v, country)),
-            ("country", "country", hashing.country_code),
-        ):
-            found = hashing.hashed(ed.address_value(address, field), normalize)
-            if found:
-                data[key] = found
+    data = ads.hashed_customer_info(event)
     for key, found in (
         ("client_ip_address", ed.client_ip(event)),
         ("client_user_agent", ed.text(event, "user_agent")),
