@@ -406,19 +406,3 @@ variable "exclude_collect_request_log" {
   type        = bool
   default     = true
 }
-
-variable "collect_billing" {
-  description = <<-EOT
-    How Cloud Run bills collect. "request" (default): CPU only while requests run, plus
-    $0.40 per million requests; $0 when idle. "instance": CPU always allocated, no
-    per-request fee, the instances' whole lifetime billed (about $50 a month for one
-    instance): cheaper above roughly 120 M hits a month (`make bench-delivery` prints the
-    crossover for your CPU per hit; docs/cost.md).
-  EOT
-  type        = string
-  default     = "request"
-  validation {
-    condition     = contains(["request", "instance"], var.collect_billing)
-    error_message = "collect_billing is request or instance."
-  }
-}

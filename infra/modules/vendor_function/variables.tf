@@ -152,22 +152,3 @@ variable "docker_repository" {
   description = "The Artifact Registry repository (projects/P/locations/L/repositories/R) the build pushes the image to."
   type        = string
 }
-
-variable "delivery" {
-  description = "push: Pub/Sub pushes each event to the function. batch: the function drains the pull subscription <vendor>-pull when the scheduler calls POST /drain (docs/batch.md)."
-  type        = string
-  default     = "push"
-  validation {
-    condition     = contains(["push", "batch"], var.delivery)
-    error_message = "delivery is push or batch."
-  }
-}
-
-variable "batch" {
-  description = "Batch mode: messages per pull (1-1000) and how long one drain may pull (seconds, below the function timeout)."
-  type = object({
-    max_messages  = number
-    drain_seconds = number
-  })
-  default = { max_messages = 1000, drain_seconds = 50 }
-}
