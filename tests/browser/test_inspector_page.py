@@ -37,6 +37,7 @@ READ_ROWS = """
 return [...document.querySelectorAll('#hit-list .hit-row')].map(row => ({
   id: row.dataset.hitId,
   orphan: row.classList.contains('orphan'),
+  debug: [...row.querySelectorAll('.row-head .badge.debug')].map(b => b.textContent),
   events: [...row.querySelectorAll('.row-event')].map(ev => ({
     name: ev.querySelector('.event-name').textContent,
     event_id: ev.dataset.eventId,
@@ -44,6 +45,41 @@ return [...document.querySelectorAll('#hit-list .hit-row')].map(row => ({
   })),
 }));
 """
+
+# The details panel as data. The page re-renders the list and the details whenever the stack
+# reports something (a late retry, a dead letter), so a WebElement held across two calls may
+# be stale: the test reads the DOM in one script and clicks through `_click`.
+READ_DETAIL = """
+const panel = document.getElementById('detail');
+return {
+  text: panel.innerText,
+  cards: [...panel.querySelectorAll('.event-card')].map(card => ({
+    event_id: card.dataset.eventId,
+    client_id: (card.querySelector('.client-id') || {}).textContent,
+    vendors: [...card.querySelectorAll('tr.vendor-row')].map(r => r.dataset.vendor),
+    exchanges: [...card.querySelectorAll('details')].filter(d => d.open && d.querySelector('.exchange'))
+      .map(d => d.querySelector('.exchange').innerText),
+  })),
+};
+"""
+
+
+def _click(browser, by: str, selector: str) -> None:
+    """Click the element, finding it again if a re-render replaced it between find and click."""
+    WebDriverWait(browser, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda b: b.find_element(by, selector).click() or True
+    )
+
+
+def _select(browser, element_id: str, value: str) -> None:
+    """Choose an option of a filter, whose options the page may rebuild at any moment."""
+    WebDriverWait(browser, 30, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda b: Select(b.find_element(By.ID, element_id)).select_by_value(value) or True
+    )
+
+
+def _detail(browser) -> dict:
+    return browser.execute_script(READ_DETAIL)
 
 
 def _webhook_reply(request: Received) -> Reply | None:
@@ -156,19 +192,23 @@ def test_a_hit_flows_through_every_vendor_on_the_page(browser, artifacts_dir, sa
                 assert logged == shown, vendor
 
             # The details: raw hit, events, the webhook's request and the vendor's answer.
-            browser.find_element(By.CSS_SELECTOR, f'[data-hit-id="{batch_row["id"]}"]').click()
-            detail = browser.find_element(By.ID, "detail")
-            WebDriverWait(browser, 30).until(lambda _: len(detail.find_elements(By.CSS_SELECTOR, ".event-card")) == 2)
-            cards = detail.find_elements(By.CSS_SELECTOR, ".event-card")
-            assert {c.get_attribute("data-event-id") for c in cards} == batch_ids
-            assert "Raw hit" in detail.text and "G-XXXXX" in detail.text  # the query's tid
-            for card in cards:
-                rows = card.find_elements(By.CSS_SELECTOR, "tr.vendor-row")
-                assert sorted(r.get_attribute("data-vendor") for r in rows) == sorted(vendors)
-                assert card.find_element(By.CSS_SELECTOR, ".client-id").text == "00000.000000"
-            summary = cards[0].find_element(By.XPATH, ".//details[summary[contains(., 'request, response')]]")
-            summary.find_element(By.TAG_NAME, "summary").click()
-            exchange = summary.find_element(By.CSS_SELECTOR, ".exchange").text
+            _click(browser, By.CSS_SELECTOR, f'[data-hit-id="{batch_row["id"]}"]')
+            WebDriverWait(browser, 30).until(lambda b: len(_detail(b)["cards"]) == 2)
+            detail = _detail(browser)
+            assert {c["event_id"] for c in detail["cards"]} == batch_ids
+            assert "Raw hit" in detail["text"] and "G-XXXXX" in detail["text"]  # the query's tid
+            for card in detail["cards"]:
+                assert sorted(card["vendors"]) == sorted(vendors)
+                assert card["client_id"] == "00000.000000"
+            # The page keeps a <details> the user opened across re-renders.
+            first_card = detail["cards"][0]["event_id"]
+            _click(
+                browser,
+                By.XPATH,
+                f'//section[@data-event-id="{first_card}"]'
+                "//details[summary[contains(., 'request, response')]][summary//strong[text()='webhook']]/summary",
+            )
+            exchange = WebDriverWait(browser, 30).until(lambda b: _detail(b)["cards"][0]["exchanges"])[0]
             assert target.url + "/events" in exchange
             assert '"status": 200' in exchange
 
@@ -180,44 +220,40 @@ def test_a_hit_flows_through_every_vendor_on_the_page(browser, artifacts_dir, sa
             assert debug_answer["debug"] is True
             assert [e["event_name"] for e in debug_answer["events"]] == ["add_to_cart"]
             cart_row = _settled_row(browser, ["add_to_cart"], vendors, "dead_lettered")
-            cart_element = browser.find_element(By.CSS_SELECTOR, f'[data-hit-id="{cart_row["id"]}"]')
-            assert cart_element.find_element(By.CSS_SELECTOR, ".row-head .badge.debug").text == "debug"
+            assert cart_row["debug"] == ["debug"]
             everything = {batch_row["id"], purchase_row["id"], cart_row["id"]}
             assert _visible_ids(browser) == everything
             # Dead-lettered is confirmed by the dead-letter topic, not only the vendor's log.
             # The row may be re-rendered (the dead letter arriving) between find and click.
-            WebDriverWait(browser, WAIT, ignored_exceptions=(StaleElementReferenceException,)).until(
-                lambda b: b.find_element(By.CSS_SELECTOR, f'[data-hit-id="{cart_row["id"]}"]').click() or True
+            _click(browser, By.CSS_SELECTOR, f'[data-hit-id="{cart_row["id"]}"]')
+            WebDriverWait(browser, WAIT).until(
+                lambda b: "in the dead-letter topic" in _detail(b)["text"], message="no dead letter on the page"
             )
-            WebDriverWait(browser, WAIT).until(lambda _: "in the dead-letter topic" in detail.text, message=detail.text)
             # The inspector reads its own subscription: make replay's is left intact.
             left_for_replay = stack.topology.pull_dead_letters(ack=False)
             assert [json.loads(m.data)["event_name"] for m in left_for_replay] == ["add_to_cart"]
 
             # Filters: outcome, vendor + outcome, event name; search by client_id and event_id.
-            outcome = Select(browser.find_element(By.ID, "filter-outcome"))
-            vendor = Select(browser.find_element(By.ID, "filter-vendor"))
-            event_name = Select(browser.find_element(By.ID, "filter-event"))
-            search = browser.find_element(By.ID, "filter-search")
-            outcome.select_by_value("rejected")
+            _select(browser, "filter-outcome", "rejected")
             _wait_visible(browser, {purchase_row["id"]})
-            vendor.select_by_value("webhook")
-            outcome.select_by_value("delivered")
+            _select(browser, "filter-vendor", "webhook")
+            _select(browser, "filter-outcome", "delivered")
             _wait_visible(browser, {batch_row["id"]})
-            browser.find_element(By.ID, "filter-clear").click()
+            _click(browser, By.ID, "filter-clear")
             _wait_visible(browser, everything)
-            event_name.select_by_value("scroll")
+            _select(browser, "filter-event", "scroll")
             _wait_visible(browser, {batch_row["id"]})
-            browser.find_element(By.ID, "filter-clear").click()
+            _click(browser, By.ID, "filter-clear")
+            search = browser.find_element(By.ID, "filter-search")  # an input the page never replaces
             search.send_keys("1220643501")  # the purchase's client_id
             _wait_visible(browser, {purchase_row["id"]})
             search.clear()
             search.send_keys(sorted(batch_ids)[0])
             _wait_visible(browser, {batch_row["id"]})
-            browser.find_element(By.ID, "filter-clear").click()
+            _click(browser, By.ID, "filter-clear")
             _wait_visible(browser, everything)
 
-            browser.find_element(By.CSS_SELECTOR, f'[data-hit-id="{batch_row["id"]}"]').click()
+            _click(browser, By.CSS_SELECTOR, f'[data-hit-id="{batch_row["id"]}"]')
             assert DEBUG_TOKEN not in browser.page_source
             assert (
                 DEBUG_TOKEN
