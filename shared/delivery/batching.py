@@ -6,7 +6,8 @@ at once. For a vendor that declares a :class:`BatchApi`, each delivery's request
 to the :class:`Batch` instead of being sent; once every delivery has either finished (a gate
 decided it) or handed over its request, the batch groups the requests that can share one
 vendor call (same URL, headers and top-level fields), merges up to ``max_events`` of them
-with the vendor's pure ``combine`` hook, sends, and gives each message its own outcome:
+(and, when the vendor caps the body, up to ``max_bytes``) with the vendor's pure ``combine``
+hook, sends, and gives each message its own outcome:
 
 * accepted: each message delivered;
 * retryable (429, 5xx, timeout): each message retried, counted against its own
@@ -30,6 +31,8 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from shared.delivery.outcome import Outcome
 
 if TYPE_CHECKING:
@@ -49,7 +52,10 @@ class BatchApi:
     counts the events one request carries. ``split(response, count)``, for vendors that
     answer per event (Mixpanel's ``failed_records``, Amplitude's invalid-field indexes;
     ``shared/delivery/rows.py`` parses them), gives one outcome per event of the combined
-    request, or ``None`` when the answer is about the whole request.
+    request, or ``None`` when the answer is about the whole request. ``max_bytes``, for
+    vendors that cap the body (Segment 500 KB, Amplitude 1 MB), bounds a combined request's
+    uncompressed JSON: each request counts as the body ``combine([request])`` would send, so
+    the sum errs on the safe side (the shared fields are counted once per request).
     """
 
     max_events: int
@@ -57,10 +63,19 @@ class BatchApi:
     combine: Callable[[list[VendorRequest]], VendorRequest]
     events: Callable[[VendorRequest], int]
     split: Callable[[Any, int], list[Attempt] | None] | None = None
+    max_bytes: int | None = None
+
+    def size(self, request: VendorRequest) -> int:
+        """Bytes ``request`` adds to a combined body (its own body in the batch shape)."""
+        body = self.combine([request]).json
+        return len(body.encode()) if isinstance(body, str) else len(orjson.dumps(body, default=str))
 
 
 def list_batch(
-    list_field: str = "data", max_events: int = 1000, split: Callable[[Any, int], list[Attempt] | None] | None = None
+    list_field: str = "data",
+    max_events: int = 1000,
+    split: Callable[[Any, int], list[Attempt] | None] | None = None,
+    max_bytes: int | None = None,
 ) -> BatchApi:
     """The common shape (Meta, TikTok, Snapchat, Pinterest, Mixpanel ...): the body is an object
     whose ``list_field`` is the list of events and whose other fields apply to all of them."""
@@ -86,10 +101,14 @@ def list_batch(
         value = body.get(list_field)
         return len(value) if isinstance(value, list) else 1
 
-    return BatchApi(max_events=max_events, key=key, combine=combine, events=events, split=split)
+    return BatchApi(max_events=max_events, key=key, combine=combine, events=events, split=split, max_bytes=max_bytes)
 
 
-def array_batch(max_events: int, split: Callable[[Any, int], list[Attempt] | None] | None = None) -> BatchApi:
+def array_batch(
+    max_events: int,
+    split: Callable[[Any, int], list[Attempt] | None] | None = None,
+    max_bytes: int | None = None,
+) -> BatchApi:
     """A body that is a JSON array of events (Mixpanel ``/import``): requests to the same URL
     with the same headers are concatenated."""
     from shared.delivery.vendor import VendorRequest
@@ -104,7 +123,7 @@ def array_batch(max_events: int, split: Callable[[Any, int], list[Attempt] | Non
     def events(request: VendorRequest) -> int:
         return len(request.json) if isinstance(request.json, list) else 1
 
-    return BatchApi(max_events=max_events, key=key, combine=combine, events=events, split=split)
+    return BatchApi(max_events=max_events, key=key, combine=combine, events=events, split=split, max_bytes=max_bytes)
 
 
 def current_batch() -> Batch | None:
@@ -198,14 +217,18 @@ class Batch:
                 groups.setdefault((pending.attempt > 1, api.key(pending.request)), []).append(pending)
         for group in groups.values():
             chunk: list[_Pending] = []
-            size = 0
+            size = nbytes = 0
             for pending in group:
                 count = api.events(pending.request)
-                if chunk and size + count > api.max_events:
+                weight = api.size(pending.request) if api.max_bytes is not None else 0
+                if chunk and (
+                    size + count > api.max_events or (api.max_bytes is not None and nbytes + weight > api.max_bytes)
+                ):
                     chunks.append(chunk)
-                    chunk, size = [], 0
+                    chunk, size, nbytes = [], 0, 0
                 chunk.append(pending)
                 size += count
+                nbytes += weight
             if chunk:
                 chunks.append(chunk)
         try:

@@ -90,7 +90,8 @@ def test_vendor_row_parsers_read_every_listed_index():
 
 def test_an_unparseable_400_falls_back_to_the_generic_rules():
     response = Response(status=400, text="<html>bad</html>", headers={})
-    assert mixpanel.classify(response) is None and amplitude.classify(response) is None
+    assert mixpanel.classify_rows(response, 1) is None and amplitude.classify(response) is None
+    assert amplitude.classify_rows(response, 1) is None
 
 
 # -- any event shape: a plan, never an exception (as tests/unit/test_vendor_robustness.py) ------

@@ -5,7 +5,8 @@ Every event, under its GA4 name (``AMPLITUDE_EVENT_MAP`` renames), deduplicated 
 (user_id; client_id); ``time`` in ms, ``session_id`` from ``ga_session_id``;
 ``event_properties`` from the page, UTM and the event's parameters; ``user_properties``
 from ``up.*``; ``revenue`` for purchases (negative for refunds). A 400 names the refused
-events per row (the others were not ingested and are sent again). Skipped when
+events per row (the others were not ingested and are sent again). Batch mode merges the
+pulled events into one upload (up to 1,000 events, under 1 MB). Skipped when
 ``analytics_storage`` is denied. Settings ``AMPLITUDE_REGION`` (``eu``),
 ``AMPLITUDE_MIN_ID_LENGTH``; secret ``AMPLITUDE_API_KEY``. See docs/vendors/amplitude.md.
 """
@@ -21,6 +22,7 @@ from starlette.responses import JSONResponse
 
 from shared.delivery import Attempt, Outcome, Reject, Vendor, VendorRequest, analytics, entry
 from shared.delivery import eventdata as ed
+from shared.delivery.batching import list_batch
 from shared.delivery.http import Response
 from shared.delivery.rows import RowFailure, row_outcomes
 
@@ -140,15 +142,31 @@ def failed_rows(body: Any) -> dict[int, RowFailure]:
     return failures
 
 
+def classify_rows(response: Response, count: int) -> list[Attempt] | None:
+    """A 400 that names events is decided per row of a request of ``count`` events: the named
+    ones rejected, the others retried, since Amplitude ingested none of the request ("When a 400
+    response lists rejected events, remove those events and resend the rest",
+    https://amplitude.com/docs/apis/analytics/http-api-batching-retries).
+
+    Push mode reads row 0 (``Vendor.classify_rows``), batch mode every row (``BatchApi.split``).
+    """
+    if response.status != 400:
+        return None
+    failures = failed_rows(response.json())
+    if not failures:
+        return None
+    return row_outcomes(count, failures, status=400, others_ingested=False)
+
+
 def classify(response: Response) -> Attempt | None:
-    """A 400 that names events is decided per row; one about the request (a missing or wrong
-    ``api_key``) is a configuration error: rejected, at ERROR so that alerting fires."""
+    """A 400 about the request rather than its events (a missing or wrong ``api_key``) is a
+    configuration error: rejected, at ERROR so that alerting fires. A 400 naming events is
+    left to :func:`classify_rows`."""
     if response.status != 400:
         return None
     body = response.json()
-    failures = failed_rows(body)
-    if failures:
-        return row_outcomes(1, failures, status=400, others_ingested=False)[0]
+    if failed_rows(body):
+        return None
     if isinstance(body, dict):
         error = str(body.get("error") or "")
         missing = str(body.get("missing_field") or "")
@@ -172,7 +190,13 @@ VENDOR = Vendor(
     event_map=None,
     required_consent=("analytics_storage",),
     classify=classify,
+    classify_rows=classify_rows,
     timeout=5.0,
+    # HTTP V2 "Upload limit": "Keep request sizes under 1 MB with fewer than 2000 events per
+    # request", else 413 (https://amplitude.com/docs/apis/analytics/http-v2). 1,000 is also the
+    # most one pull brings. api_key and options are shared top-level fields: list_batch's key
+    # keeps requests with different ones apart.
+    batch_api=list_batch("events", 1000, split=classify_rows, max_bytes=1_000_000),
 )
 
 

@@ -4,7 +4,8 @@ Every event, under its GA4 name (``MIXPANEL_EVENT_MAP`` renames), deduplicated b
 ``$insert_id`` = ``event_id``; ``distinct_id`` by the shared identity rule (user_id, else
 client_id); ``time`` in ms; page, referrer, UTM, device and the event's parameters as
 properties; the IP for Mixpanel's geolocation. A 400 is a partial success: the events named
-in ``failed_records`` are rejected, the others were ingested. Skipped when
+in ``failed_records`` are rejected, the others were ingested. Batch mode merges the pulled
+events into one ``/import`` array (up to 2,000 events, 2 MB). Skipped when
 ``analytics_storage`` is denied. Settings ``MIXPANEL_PROJECT_ID``, ``MIXPANEL_REGION``
 (``us``/``eu``/``in``); secret ``MIXPANEL_SERVICE_ACCOUNT`` (``user:secret``) or
 ``MIXPANEL_PROJECT_TOKEN``. See docs/vendors/mixpanel.md.
@@ -25,6 +26,7 @@ from starlette.responses import JSONResponse
 
 from shared.delivery import Attempt, Reject, Vendor, VendorRequest, analytics, entry
 from shared.delivery import eventdata as ed
+from shared.delivery.batching import array_batch
 from shared.delivery.http import Response
 from shared.delivery.rows import RowFailure, row_outcomes
 
@@ -135,17 +137,20 @@ def failed_rows(body: Any) -> dict[int, RowFailure]:
     return failures
 
 
-def classify(response: Response) -> Attempt | None:
-    """A strict-mode 400 with ``failed_records`` is a partial success, decided per row.
+def classify_rows(response: Response, count: int) -> list[Attempt] | None:
+    """A strict-mode 400 with ``failed_records`` is a partial success, decided per row of a
+    request of ``count`` events: the listed ones rejected, the others ingested ("Mixpanel still
+    ingests the events that passed", https://docs.mixpanel.com/troubleshooting/errors/400-bad-request).
 
-    Other statuses follow the generic rules (401/403 alert, 413 rejected, 429/5xx retry).
+    Push mode reads row 0 (``Vendor.classify_rows``), batch mode every row (``BatchApi.split``).
+    Other answers (``None``) follow the generic rules (401/403 alert, 413 rejected, 429/5xx retry).
     """
     if response.status != 400:
         return None
     body = response.json()
     if not isinstance(body, dict) or not isinstance(body.get("failed_records"), list):
         return None
-    return row_outcomes(1, failed_rows(body), status=400, others_ingested=True)[0]
+    return row_outcomes(count, failed_rows(body), status=400, others_ingested=True)
 
 
 VENDOR = Vendor(
@@ -156,8 +161,14 @@ VENDOR = Vendor(
     required_settings=("SERVICE_ACCOUNT|PROJECT_TOKEN",),
     event_map=None,
     required_consent=("analytics_storage",),
-    classify=classify,
+    classify_rows=classify_rows,
     timeout=5.0,
+    # Import API: "up to 2000 events and 10MB uncompressed per request"
+    # (https://docs.mixpanel.com/reference/import-events); the API reference's own 413 sample
+    # still says "max limit of 2097152 bytes" (https://docs.mixpanel.com/troubleshooting/errors/
+    # 413-payload-too-large), so batches stay under 2 MB whichever applies. A 413 all the same
+    # halves the batch (shared/delivery/batching.py).
+    batch_api=array_batch(2000, split=classify_rows, max_bytes=2_000_000),
 )
 
 

@@ -4,7 +4,8 @@ Entry point ``deliver``.
 Every event, ecommerce ones under Segment's Spec names (``purchase`` → ``Order Completed``,
 ...), deduplicated by ``messageId`` = ``event_id``; ``userId``/``anonymousId`` by the shared
 identity rule (user_id; client_id); ``context.ip``, ``userAgent``, ``locale``, ``page`` and
-``campaign`` (UTM); ``timestamp`` ISO 8601. Basic auth with the write key. Skipped when
+``campaign`` (UTM); ``timestamp`` ISO 8601. Basic auth with the write key. Batch mode merges
+the pulled calls into ``/v1/batch`` (each call with its ``type``, under 500 KB). Skipped when
 ``analytics_storage`` is denied. Settings ``SEGMENT_REGION`` (``eu`` →
 ``events.eu1.segmentapis.com``); secret ``SEGMENT_WRITE_KEY``. See docs/vendors/segment.md.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,10 +25,17 @@ from starlette.responses import JSONResponse
 
 from shared.delivery import Reject, Vendor, VendorRequest, analytics, entry
 from shared.delivery import eventdata as ed
+from shared.delivery.batching import BatchApi
 
 # https://www.twilio.com/docs/segment/guides/regional-segment (EU workspaces must use theirs).
 BASES = {"us": "https://api.segment.io/v1", "eu": "https://events.eu1.segmentapis.com/v1"}
+# "There is a maximum of 32KB per call (our batch endpoint accepts a maximum of 500KB per
+# batch and 32KB per call)" (HTTP Tracking API, Max request size:
+# https://www.twilio.com/docs/segment/connections/sources/catalog/libraries/server/http-api).
 MAX_EVENT_BYTES = 32 * 1024  # the HTTP API refuses larger calls
+MAX_BATCH_BYTES = 500_000  # 500 KB, read as decimal kilobytes: the smaller reading
+# No documented count limit: the bytes decide; 1,000 is the most one pull brings.
+MAX_BATCH_CALLS = 1000
 # GA4 ecommerce and account events → Segment's Spec names (docs/vendors/segment.md).
 SPEC_NAMES = {
     "view_item_list": "Product List Viewed",
@@ -215,6 +223,51 @@ def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorR
     return VendorRequest("POST", f"{BASES[region]}/{endpoint}", headers, call)
 
 
+def _split_url(url: str) -> tuple[str, str]:
+    """``https://api.segment.io/v1/track`` → (``https://api.segment.io/v1``, ``track``)."""
+    base, _, endpoint = url.rpartition("/")
+    return base, endpoint
+
+
+def batch_key(request: VendorRequest) -> Hashable:
+    """Calls to the same API base (region) with the same write key may share a batch, whatever
+    their endpoint: each call in a batch names its own ``type``."""
+    return (request.method, _split_url(request.url)[0], tuple(sorted(request.headers.items())))
+
+
+def combine(requests: list[VendorRequest]) -> VendorRequest:
+    """Single calls → one ``POST {base}/batch`` of ``{"batch": [{"type": <endpoint>, ...call}]}``
+    (HTTP Tracking API, Batch); a call already a batch contributes its calls."""
+    first = requests[0]
+    base = _split_url(first.url)[0]
+    calls: list[dict[str, Any]] = []
+    for request in requests:
+        body = request.json
+        if isinstance(body, dict) and isinstance(body.get("batch"), list):
+            calls.extend(body["batch"])
+        else:
+            calls.append({"type": _split_url(request.url)[1], **body})
+    return VendorRequest(first.method, f"{base}/batch", dict(first.headers), {"batch": calls})
+
+
+def batch_events(request: VendorRequest) -> int:
+    body = request.json
+    return len(body["batch"]) if isinstance(body, dict) and isinstance(body.get("batch"), list) else 1
+
+
+# Segment answers the batch as a whole: 200 for everything but an oversize or invalid JSON
+# body, which is a 400 ("Segment returns a 200 response for all API requests except errors
+# caused by large payloads and JSON errors", HTTP Tracking API, Errors). There is no per-call
+# answer to split, so no ``split`` hook: a 400 halves the batch until the bad call stands alone.
+BATCH_API = BatchApi(
+    max_events=MAX_BATCH_CALLS,
+    key=batch_key,
+    combine=combine,
+    events=batch_events,
+    max_bytes=MAX_BATCH_BYTES,
+)
+
+
 VENDOR = Vendor(
     name="segment",
     build_request=build_request,
@@ -224,6 +277,7 @@ VENDOR = Vendor(
     event_map=None,
     required_consent=("analytics_storage",),
     timeout=5.0,
+    batch_api=BATCH_API,
 )
 
 
