@@ -229,3 +229,181 @@ def test_a_vendor_that_answers_per_event_gives_each_message_its_own_outcome(monk
     assert results[1].reason == "failed_record"
     assert batch.requests_sent == 1 and len(server.received) == 1
     assert [row["id"] for row in server.received[0].json()] == ["r-1", "r-2-bad", "r-3"]
+
+
+# -- the analytics destinations' batch hooks, through the real batch path ----------------------
+# Each case: the vendor's env, where its events sit in the body it receives, how a vendor that
+# refuses the "-bad" event answers (per its doc), and the outcomes the messages must get.
+
+
+def _mixpanel_rows(request) -> list[dict]:
+    return [row["properties"] for row in request.json()]
+
+
+def _mixpanel_bad(request, bad: list[int]) -> Reply:
+    # https://docs.mixpanel.com/troubleshooting/errors/400-bad-request: strict mode names the
+    # failed rows, the others are imported.
+    return Reply(
+        400,
+        body={
+            "code": 400,
+            "error": "some data points in the request failed validation",
+            "num_records_imported": len(request.json()) - len(bad),
+            "failed_records": [
+                {"index": i, "insert_id": "x", "field": "properties.time", "message": "invalid"} for i in bad
+            ],
+        },
+    )
+
+
+def _amplitude_bad(request, bad: list[int]) -> Reply:
+    # https://amplitude.com/docs/apis/analytics/http-v2 (400): the refused events by index, and
+    # none of the request ingested.
+    return Reply(400, body={"code": 400, "error": "Invalid field values", "events_with_invalid_fields": {"time": bad}})
+
+
+def _segment_bad(request, bad: list[int]) -> Reply:
+    # Segment answers a batch as a whole: 400 only for an oversize or malformed body
+    # (https://www.twilio.com/docs/segment/connections/sources/catalog/libraries/server/http-api, Errors).
+    return Reply(400, body={"error": "payload too large"})
+
+
+ANALYTICS = {
+    "mixpanel": {
+        "env": {"MIXPANEL_SERVICE_ACCOUNT": "svc:secret-mixpanel", "MIXPANEL_PROJECT_ID": "42"},
+        "path": "/import",
+        "rows": _mixpanel_rows,
+        "id": "$insert_id",
+        "bad": _mixpanel_bad,
+        # the others were imported: delivered; the named one rejected; one request
+        "expected": {
+            "good": (Outcome.DELIVERED, ""),
+            "bad": (Outcome.REJECTED, "mixpanel_failed_record:properties.time"),
+        },
+    },
+    "amplitude": {
+        "env": {"AMPLITUDE_API_KEY": "secret-amplitude-key"},
+        "path": "/2/httpapi",
+        "rows": lambda request: request.json()["events"],
+        "id": "insert_id",
+        "bad": _amplitude_bad,
+        # nothing ingested: the named one rejected, the others retried (sent again without it)
+        "expected": {
+            "good": (Outcome.RETRYING, "resend_after_row_failure"),
+            "bad": (Outcome.REJECTED, "amplitude_invalid:time"),
+        },
+    },
+    "segment": {
+        "env": {"SEGMENT_WRITE_KEY": "secret-segment-key"},
+        "path": "/v1/batch",
+        # a batch, or a call sent alone to its own endpoint (/v1/track) once bisection isolated it
+        "rows": lambda request: request.json().get("batch", [request.json()]),
+        "id": "messageId",
+        "bad": _segment_bad,
+        # no per-call answer: the batch is halved until the bad call stands alone
+        "expected": {"good": (Outcome.DELIVERED, ""), "bad": (Outcome.REJECTED, "http_400")},
+    },
+}
+
+
+@pytest.fixture
+def analytics_vendor(request, monkeypatch):
+    name = request.param
+    from importlib import import_module
+
+    vendor = import_module(f"functions.vendors.{name}.main").VENDOR
+    case = ANALYTICS[name]
+    for key in ("LOG_REQUESTS", f"{name.upper()}_EVENTS", f"{name.upper()}_REGION"):
+        monkeypatch.delenv(key, raising=False)
+    secrets.reset()
+    with MockVendor(default=Reply(200, body={"code": 200})) as server:
+        for key, value in case["env"].items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("VENDOR_API_BASE", server.url)
+        yield vendor, case, server
+    secrets.reset()
+
+
+def analytics_event(**changes) -> dict:
+    # a client_id long enough for Amplitude's min_id_length (5)
+    return event(client_id="1712345678.1699999999", **changes)
+
+
+@pytest.mark.parametrize("analytics_vendor", sorted(ANALYTICS), indirect=True)
+def test_analytics_destinations_batch_into_one_request_each_message_delivered(analytics_vendor, capsys):
+    vendor, case, server = analytics_vendor
+    events = [analytics_event(event_name=name) for name in ("page_view", "purchase", "add_to_cart", "sign_up")]
+    results, batch = deliver(vendor, events)
+    assert [r.outcome for r in results] == [Outcome.DELIVERED] * 4
+    assert batch.requests_sent == 1 and len(server.received) == 1
+    received = server.received[0]
+    assert received.path.split("?")[0] == case["path"]
+    rows = case["rows"](received)
+    assert [row[case["id"]] for row in rows] == [e["event_id"] for e in events]
+    if vendor.name == "segment":  # each call names its type: page_view is a page call
+        assert [row["type"] for row in rows] == ["page", "track", "track", "track"]
+    if vendor.name == "mixpanel":
+        assert "strict=1" in received.path.split("?")[1]
+    lines = [ln for ln in log_lines(capsys) if ln["message"] == "delivery"]
+    assert {(ln["outcome"], ln["batch_size"]) for ln in lines} == {("delivered", 4)}
+    assert sorted(ln["event_id"] for ln in lines) == sorted(e["event_id"] for e in events)
+
+
+@pytest.mark.parametrize("analytics_vendor", sorted(ANALYTICS), indirect=True)
+def test_analytics_destinations_give_the_refused_event_its_own_outcome(analytics_vendor, capsys):
+    vendor, case, server = analytics_vendor
+
+    def answer(request):
+        ids = [row[case["id"]] for row in case["rows"](request)]
+        bad = [i for i, event_id in enumerate(ids) if event_id.endswith("-bad")]
+        return case["bad"](request, bad) if bad else Reply(200, body={"code": 200})
+
+    server.responder = answer
+    events = [analytics_event(event_id=f"a-{next(_ids)}-{i}{'-bad' if i == 2 else ''}") for i in range(5)]
+    bad = events[2]["event_id"]
+    results, batch = deliver(vendor, events)
+    expected = [case["expected"]["bad" if "-bad" in e["event_id"] else "good"] for e in events]
+    assert [(r.outcome, r.reason) for r in results] == expected
+    if vendor.batch_api.split is not None:
+        assert batch.requests_sent == 1  # per-row answer: no bisection
+    else:
+        # bisection: every good event accepted exactly once, the bad one alone at the end
+        sent = [[row[case["id"]] for row in case["rows"](r)] for r in server.received]
+        accepted = [i for ids in sent if not any(x.endswith("-bad") for x in ids) for i in ids]
+        assert sorted(accepted) == sorted(e["event_id"] for e in events if "-bad" not in e["event_id"])
+        assert [bad] in sent and batch.requests_sent == len(sent) > 1
+    if vendor.name == "amplitude":
+        # the retried ones come back (Pub/Sub redelivery) and go through without the bad one
+        again = [e for e in events if "-bad" not in e["event_id"]]
+        results, batch = deliver(vendor, again)
+        assert [r.outcome for r in results] == [Outcome.DELIVERED] * 4 and batch.requests_sent == 1
+
+
+def test_segment_batches_stay_under_its_500kb_limit(monkeypatch, capsys):
+    # "our batch endpoint accepts a maximum of 500KB per batch and 32KB per call"
+    # (https://www.twilio.com/docs/segment/connections/sources/catalog/libraries/server/http-api)
+    from functions.vendors.segment.main import VENDOR as SEGMENT
+
+    secrets.reset()
+    with MockVendor(default=Reply(200, body={"success": True})) as server:
+        monkeypatch.setenv("SEGMENT_WRITE_KEY", "secret-segment-key")
+        monkeypatch.setenv("VENDOR_API_BASE", server.url)
+        # 40 calls of ~25 KB (each under 32 KB): ~1 MB, so at least 3 batches
+        events = [analytics_event(event_name="sign_up", note="x" * 25_000) for _ in range(40)]
+        results, batch = deliver(SEGMENT, events)
+    secrets.reset()
+    assert [r.outcome for r in results] == [Outcome.DELIVERED] * 40
+    sizes = [len(r.body) for r in server.received]
+    assert len(sizes) >= 3 and max(sizes) <= 500_000, sizes
+    sent = [call["messageId"] for r in server.received for call in r.json()["batch"]]
+    assert sorted(sent) == sorted(e["event_id"] for e in events)  # each call exactly once
+
+
+def test_max_bytes_is_optional_and_bounds_the_merged_body(meta, capsys):
+    events = [event() for _ in range(6)]
+    one = META.batch_api.size(META.plan(events[0], {"PIXEL_ID": "123", "ACCESS_TOKEN": "t"}).request)
+    small = dataclasses.replace(META, batch_api=dataclasses.replace(META.batch_api, max_bytes=int(one * 2.5)))
+    results, _ = deliver(small, events)
+    assert {r.outcome for r in results} == {Outcome.DELIVERED}
+    assert sorted(len(r.json()["data"]) for r in meta.received) == [2, 2, 2]
+    assert META.batch_api.max_bytes is None  # vendors that declare none: counted by events only
