@@ -161,3 +161,35 @@ def test_make_run_drains_batch_vendors_on_a_timer(meta):
         got = wait_until(lambda: sum(len(r.json()["data"]) for r in meta.received) >= 2, timeout=30)
     assert got
     assert sorted(e["custom_data"]["order_id"] for r in meta.received for e in r.json()["data"]) == ["T-1", "T-2"]
+
+
+# The analytics destinations' batch hooks through the real drain: emulator, functions-framework.
+ANALYTICS = {
+    # vendor: (credentials, batch path, the events of a request body)
+    "mixpanel": ({"MIXPANEL_SERVICE_ACCOUNT": "svc:secret-mp"}, "/import", lambda b: b),
+    "amplitude": ({"AMPLITUDE_API_KEY": "secret-amp"}, "/2/httpapi", lambda b: b["events"]),
+    "segment": ({"SEGMENT_WRITE_KEY": "secret-seg"}, "/v1/batch", lambda b: b.get("batch", [b])),
+}
+
+
+@pytest.mark.parametrize("vendor", sorted(ANALYTICS))
+def test_analytics_destinations_drain_in_batches(vendor):
+    credentials, path, rows = ANALYTICS[vendor]
+    orders = [f"T-{vendor}-{i}" for i in range(8)]
+    with MockVendor(default=Reply(200, body={"code": 200})) as server:
+        env = {vendor: {**credentials, "VENDOR_API_BASE": server.url}}
+        stack_kwargs = {"vendors": (vendor,), "vendor_env": env, "delivery": {vendor: "batch"}, "drain_interval": 0}
+        with LocalStack(stack_config.load(), **stack_kwargs) as stack:
+            _purchases(stack, orders)
+
+            def step():
+                stack.drain(vendor)
+                return sum(len(rows(r.json())) for r in server.received) >= len(orders)
+
+            wait_until(step, timeout=60, interval=0.2)
+            after = stack.drain(vendor)
+            lines = delivery_lines(stack.log_path(f"vendor-{vendor}"))
+    assert {ln["outcome"] for ln in lines} == {"delivered"} and len(lines) == len(orders)
+    assert len(server.received) < len(orders)  # batched: fewer requests than events
+    assert any(r.path.split("?")[0] == path and len(rows(r.json())) > 1 for r in server.received)
+    assert after["messages"] == 0 and after["stopped"] == "empty"
