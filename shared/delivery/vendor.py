@@ -33,7 +33,7 @@ from typing import Any
 
 from shared import jsonlog, local_guard, personal_data, secrets
 from shared import settings as env_settings
-from shared.delivery import batching, client, consent_policy, http, ratelimit, tokens
+from shared.delivery import batching, client, consent_policy, geo, http, ratelimit, tokens
 from shared.delivery.envelope import EnvelopeError, PushMessage, decode_push
 from shared.delivery.outcome import Outcome
 from shared.privacy import rules as privacy_rules
@@ -459,6 +459,9 @@ class Vendor:
         }
         if plan.consent:
             record["consent"] = plan.consent
+        # Where the location this vendor's copy carries came from (after its privacy rules):
+        # lb, sender or unknown (shared/delivery/geo.py); unknown: no location field was sent.
+        record["geo"] = geo.provenance(plan.event if plan.event is not None else event)
         secret_values = [values.get(key, "") for key in self.secret_names]
         if attempt.detail:
             # A vendor may echo what it was sent (a token in an error message): redacted too.

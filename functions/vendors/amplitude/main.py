@@ -20,7 +20,7 @@ import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from shared.delivery import Attempt, Outcome, Reject, Vendor, VendorRequest, analytics, entry
+from shared.delivery import Attempt, Outcome, Reject, Vendor, VendorRequest, analytics, entry, geo
 from shared.delivery import eventdata as ed
 from shared.delivery.batching import list_batch
 from shared.delivery.http import Response
@@ -107,6 +107,15 @@ def amplitude_event(event: dict[str, Any], settings: Mapping[str, str]) -> dict[
     ip = ed.client_ip(event)
     if ip:
         out["ip"] = ip
+    else:
+        # Amplitude's location fields are names ("United States", "California") and setting
+        # one resets the others (https://amplitude.com/docs/data/understand-ip-address-and-location,
+        # https://amplitude.com/docs/get-started/user-property-definitions). We have codes for
+        # country and region, so only the city's name goes, and only when there is no IP whose
+        # lookup it would reset.
+        city = geo.location(event).get("city")
+        if city:
+            out["city"] = city
     return out
 
 

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from shared import hashing
-from shared.delivery import Reject, Skip, VendorRequest
+from shared.delivery import Reject, Skip, VendorRequest, geo
 from shared.delivery import eventdata as ed
 from shared.ga4 import mp_validation as limits
 
@@ -173,10 +173,13 @@ _LOCATION_KEYS = {
 
 
 def _user_location(event: dict[str, Any]) -> dict[str, str]:
-    """The sender's ``user_location`` back from ``event_location`` (collect adds none to MP events)."""
-    location = event.get("event_location")
-    location = location if isinstance(location, dict) else {}
-    return {wire: str(location[key]) for key, wire in _LOCATION_KEYS.items() if location.get(key)}
+    """``user_location`` from the validated ``event_location`` (shared/delivery/geo.py): the load
+    balancer's, or a Measurement Protocol sender's. ``region_id`` is "The ISO 3166 country and
+    subdivision. For example, US-CA" and ``country_id`` ISO 3166-1 alpha-2; ``user_location``
+    "takes precedence over ``ip_override``"
+    (https://developers.google.com/analytics/devguides/collection/protocol/ga4/reference#geographic_information)."""
+    found = geo.location(event)
+    return {wire: found[key] for key, wire in _LOCATION_KEYS.items() if key in found}
 
 
 def _finite(value: Any) -> Any:

@@ -3,7 +3,8 @@
 Every event, under its GA4 name (``MIXPANEL_EVENT_MAP`` renames), deduplicated by
 ``$insert_id`` = ``event_id``; ``distinct_id`` by the shared identity rule (user_id, else
 client_id); ``time`` in ms; page, referrer, UTM, device and the event's parameters as
-properties; the IP for Mixpanel's geolocation. A 400 is a partial success: the events named
+properties; the IP for Mixpanel's geolocation, ``mp_country_code`` and ``$city`` from the
+load balancer's location. A 400 is a partial success: the events named
 in ``failed_records`` are rejected, the others were ingested. Batch mode merges the pulled
 events into one ``/import`` array (up to 2,000 events, 2 MB). Skipped when
 ``analytics_storage`` is denied. Settings ``MIXPANEL_PROJECT_ID``, ``MIXPANEL_REGION``
@@ -24,7 +25,7 @@ import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from shared.delivery import Attempt, Reject, Vendor, VendorRequest, analytics, entry
+from shared.delivery import Attempt, Reject, Vendor, VendorRequest, analytics, entry, geo
 from shared.delivery import eventdata as ed
 from shared.delivery.batching import array_batch
 from shared.delivery.http import Response
@@ -68,6 +69,15 @@ def properties(event: dict[str, Any], settings: Mapping[str, str]) -> dict[str, 
     ip = ed.client_ip(event)
     if ip:
         props["ip"] = ip  # geolocation ($city, $region, mp_country_code); Mixpanel discards the IP
+    # The load balancer's location wins over the IP's: "The manually defined geolocation
+    # properties will be prioritized over the location derived from the IP address"
+    # (https://docs.mixpanel.com/docs/tracking-best-practices/geolocation#define-geolocation-properties).
+    # mp_country_code is the 2-letter code; $region is a name there ("California") and we only
+    # have a code, so it is left to the IP.
+    where = geo.location(event)
+    for key, source in (("mp_country_code", "country"), ("$city", "city")):
+        if source in where:
+            props[key] = where[source]
     url, referrer = ed.page_url(event), ed.text(event, "page_referrer")
     for key, value in (
         ("$current_url", url),

@@ -23,7 +23,7 @@ import functions_framework.aio
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from shared.delivery import Reject, Vendor, VendorRequest, analytics, entry
+from shared.delivery import Reject, Vendor, VendorRequest, analytics, entry, geo
 from shared.delivery import eventdata as ed
 from shared.delivery.batching import BatchApi
 
@@ -192,6 +192,13 @@ def build_request(event: dict[str, Any], settings: Mapping[str, str]) -> VendorR
             context[key] = value
     if page:
         context["page"] = page
+    # Spec: Common Fields, context.location "containing city, country, latitude, longitude,
+    # region and speed", its example a country *name* ("United States")
+    # (https://segment.com/docs/connections/spec/common/#context). We hold codes for country and
+    # region (destinations such as Amplitude read names there), so only the city goes.
+    city = geo.location(event).get("city")
+    if city:
+        context["location"] = {"city": city}
     utm = analytics.campaign(event)
     if utm:
         # Segment's campaign object names utm_campaign "name" (Spec: Common Fields, context).
