@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import gzip
 
+import brotli
 import pytest
 
 from shared.collect_app import CollectConfig, Collector, HttpRequest
+from shared.first_party import scripts as scripts_module
 from shared.first_party.scripts import ScriptConfig, ScriptServer
 from tests.recording import RecordingPublisher
 from tests.upstream_tag import FIXTURE_GTAG, FIXTURE_GTM, UpstreamTag
@@ -255,11 +257,50 @@ def test_upstream_cookies_hsts_alt_svc_and_cors_never_pass(query):
 def test_gzip_when_accepted():
     with UpstreamTag() as up:
         c = collector(up)
-        zipped = get(c, "/gtag/js", f"id={GTAG}", **{"accept-encoding": "gzip, deflate, br"})
+        zipped = get(c, "/gtag/js", f"id={GTAG}", **{"accept-encoding": "gzip, deflate"})
         assert zipped.headers["Content-Encoding"] == "gzip" and gzip.decompress(zipped.body) == FIXTURE_GTAG.encode()
         plain = get(c, "/gtag/js", f"id={GTAG}", **{"accept-encoding": "gzip;q=0, identity"})
         assert "Content-Encoding" not in plain.headers and plain.body == FIXTURE_GTAG.encode()
         assert zipped.headers["ETag"] == plain.headers["ETag"] and zipped.headers["Vary"] == "Accept-Encoding"
+
+
+@pytest.mark.parametrize(
+    ("accept", "encoding"),
+    [
+        ("gzip, deflate, br", "br"),
+        ("br", "br"),
+        ("br;q=0, gzip", "gzip"),
+        ("br;q=0.0, gzip;q=0.5", "gzip"),
+        ("gzip;q=1, br;q=0.5", "gzip"),
+        ("br;q=0.8, gzip;q=0.8", "br"),
+        ("*", "br"),
+        ("*;q=0.5, br;q=0", "gzip"),
+        ("br;q=0, gzip;q=0", ""),
+        ("identity", ""),
+        ("", ""),
+        ("br;q=nonsense, gzip", "gzip"),
+    ],
+)
+def test_brotli_gzip_or_identity_by_accept_encoding_q_values(accept, encoding):
+    with UpstreamTag() as up:
+        c = collector(up)
+        response = get(c, "/gtag/js", f"id={GTAG}", **{"accept-encoding": accept})
+        assert response.status == 200 and response.headers["Vary"] == "Accept-Encoding"
+        assert response.headers.get("Content-Encoding", "") == encoding
+        decode = {"br": brotli.decompress, "gzip": gzip.decompress, "": bytes}[encoding]
+        assert decode(response.body) == FIXTURE_GTAG.encode()
+
+
+def test_each_encoding_is_compressed_once_per_cached_copy(monkeypatch):
+    calls: list[str] = []
+    real = scripts_module.compress
+    monkeypatch.setattr(scripts_module, "compress", lambda body, enc: calls.append(enc) or real(body, enc))
+    with UpstreamTag() as up:
+        c = collector(up)
+        for _ in range(3):
+            for accept in ("br", "gzip", "identity"):
+                assert get(c, "/gtag/js", f"id={GTAG}", **{"accept-encoding": accept}).status == 200
+        assert sorted(calls) == ["br", "gzip"] and up.calls == 1
 
 
 # -- alias paths and the loader --------------------------------------------------------------------
