@@ -13,6 +13,7 @@ identifier cookies decided by ``shared.first_party.cookies`` (docs/first-party.m
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import json
 import os
@@ -24,7 +25,7 @@ from typing import Any
 from shared import collect_secrets, jsonlog, settings
 from shared.event import encode_event, message_attributes, stable_event_id
 from shared.first_party import cookies as first_party_cookies
-from shared.first_party.scripts import ScriptConfig, ScriptServer
+from shared.first_party.scripts import GatewayContext, ScriptConfig, ScriptServer
 from shared.ga4 import limits, mp, mp_validation, signature
 from shared.ga4.client_hints import HINT_PARAMS, client_hints
 from shared.ga4.context import (
@@ -210,8 +211,19 @@ class Collector:
 
     async def handle(self, request: HttpRequest) -> HttpResponse:
         """Answer one request; never raises for bad input (4xx with a JSON reason instead)."""
-        if self.scripts.serves(request.path):
-            script = await self.scripts.handle(request.method, request.path, request.query, request.headers)
+        hit_path = self.scripts.gateway_hit_path(request.path)
+        if hit_path is not None:
+            # Gateway mode: /<path>/g/collect hits are ingested here, not proxied to Google.
+            request = dataclasses.replace(request, path=hit_path)
+        elif self.scripts.serves(request.path):
+            context = None
+            if self.scripts.config.gateway_path:
+                headers = request.headers
+                context = GatewayContext(
+                    client_ip(headers, request.remote_addr, self.config.trusted_proxy_hops),
+                    event_location(headers, edge_authenticated(headers, self._edge_secrets)),
+                )
+            script = await self.scripts.handle(request.method, request.path, request.query, request.headers, context)
             return HttpResponse(script.status, script.headers, script.body)
         outcome = _Outcome()
         cors: dict[str, str] = {"Vary": "Origin"}
