@@ -278,9 +278,13 @@ module "collect" {
   tag_server_container_url = var.tag_server_container_url
   tag_cache_seconds        = var.tag_cache_seconds
   tag_stale_seconds        = var.tag_stale_seconds
-  max_events               = var.collect_max_events
-  body_read_seconds        = var.collect_body_read_seconds
-  publishing               = var.collect_publishing
+  # Google tag gateway mode (docs/first-party.md "Gateway mode").
+  script_gateway_path        = var.script_gateway_path
+  script_gateway_tag_id      = var.script_gateway_tag_id
+  script_gateway_placeholder = var.script_gateway_placeholder
+  max_events                 = var.collect_max_events
+  body_read_seconds          = var.collect_body_read_seconds
+  publishing                 = var.collect_publishing
   # infra/edge.tf: client IP, the load balancer's edge secret, the request-log exclusion.
   trusted_proxy_hops  = local.trusted_proxy_hops
   edge_auth_secret_id = local.behind_load_balancer ? google_secret_manager_secret_version.edge_auth[0].secret : null
@@ -354,6 +358,10 @@ module "custom_domain" {
   labels          = var.labels
   # infra/edge.tf: the X-Edge-Auth value collect checks before trusting geo headers.
   edge_auth_secret = local.behind_load_balancer ? random_password.edge_auth[0].result : ""
+  # Google tag routes (and the gateway path) go to a backend that adds geo headers.
+  script_alias_paths = keys(var.tag_aliases)
+  gateway_path       = var.script_gateway_path
+  hit_geo_headers    = var.geo_headers_on_hits
 
   depends_on = [time_sleep.apis_ready]
 }

@@ -132,6 +132,42 @@ variable "tag_aliases" {
   }
 }
 
+variable "script_gateway_path" {
+  description = "Google tag gateway path (SCRIPT_GATEWAY_PATH, docs/first-party.md \"Gateway mode\"), e.g. \"/metrics\": everything under it is proxied to <tag id>.fps.goog, except /<path>/g/collect hits, which collect ingests. / and 6-10 letters or digits, without gtm, gtag, google, analytics or collect. Empty: no gateway."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.script_gateway_path == "" || (can(regex("^/[A-Za-z0-9]{6,10}$", var.script_gateway_path)) && !can(regex("(?i)gtm|gtag|google|analytics|collect", var.script_gateway_path)))
+    error_message = "script_gateway_path must be / and 6-10 letters or digits, without gtm, gtag, google, analytics or collect (e.g. /metrics)."
+  }
+}
+
+variable "script_gateway_tag_id" {
+  description = "The Google tag id the gateway path serves (SCRIPT_GATEWAY_TAG_ID): the upstream is https://<id>.fps.goog. Required with script_gateway_path."
+  type        = string
+  default     = ""
+  validation {
+    condition     = var.script_gateway_tag_id == "" || can(regex("^(GTM|G|GT|AW|DC)-[A-Z0-9]{4,}$", var.script_gateway_tag_id))
+    error_message = "script_gateway_tag_id must be a Google tag id such as G-XXXXXXXXXX or GTM-XXXXXXX (upper case)."
+  }
+}
+
+variable "script_gateway_placeholder" {
+  description = "The placeholder measurement path Google's gateway responses carry (SCRIPT_GATEWAY_PLACEHOLDER), rewritten to script_gateway_path in JavaScript bodies and redirects."
+  type        = string
+  default     = "PHP_GTG_REPLACE_PATH"
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_]{4,64}$", var.script_gateway_placeholder))
+    error_message = "script_gateway_placeholder must be 4-64 letters, digits or _."
+  }
+}
+
+variable "geo_headers_on_hits" {
+  description = "With domain_mode = load_balancer: also add the geo headers on collect's hits (they fill event location for vendors, docs/privacy.md \"Geo\"). Custom request headers are billed per request; false keeps them on the Google tag routes only."
+  type        = bool
+  default     = true
+}
+
 variable "tag_upstream_origin" {
   description = "Where collect fetches the Google tag scripts from (TAG_UPSTREAM_ORIGIN): an origin, never taken from a request."
   type        = string

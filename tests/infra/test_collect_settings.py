@@ -38,6 +38,9 @@ ROOT_VARIABLES = {
     "tag_server_container_url": ("TAG_SERVER_CONTAINER_URL", ""),
     "tag_cache_seconds": ("TAG_CACHE_SECONDS", scripts.MAX_TTL_SECONDS),
     "tag_stale_seconds": ("TAG_STALE_SECONDS", scripts.DEFAULT_STALE_SECONDS),
+    "script_gateway_path": ("SCRIPT_GATEWAY_PATH", ""),
+    "script_gateway_tag_id": ("SCRIPT_GATEWAY_TAG_ID", ""),
+    "script_gateway_placeholder": ("SCRIPT_GATEWAY_PLACEHOLDER", scripts.DEFAULT_PLACEHOLDER),
     "collect_max_events": ("COLLECT_MAX_EVENTS", limits.DEFAULT_MAX_EVENTS),
     "collect_body_read_seconds": ("BODY_READ_SECONDS", 5),
 }

@@ -52,11 +52,16 @@ def test_collect_refuses_the_raw_run_app_url_behind_the_load_balancer(modules):
 
 
 def test_the_load_balancer_adds_geo_headers_and_the_edge_secret(modules):
-    backend = modules["custom_domain"].of_type("google_compute_backend_service")["this"]
-    headers = backend["custom_request_headers"]
+    domain = modules["custom_domain"]
+    # Both backend services (hits; Google tag routes) add the edge secret; geo: see
+    # tests/infra/test_script_routing.py (always on the script backend, optional on hits).
+    headers = str(domain.locals["geo_headers"]) + str(domain.locals["edge_auth_header"])
     for header in ("X-Client-Geo-Country:{client_region}", "X-Client-Geo-Region:{client_region_subdivision}",
                    "X-Client-Geo-City:{client_city}", "X-Edge-Auth:${var.edge_auth_secret}"):
         assert header in headers
+    for backend in domain.of_type("google_compute_backend_service").values():
+        assert "local.geo_headers" in backend["custom_request_headers"]
+        assert "local.edge_auth_header" in backend["custom_request_headers"]
     assert modules["custom_domain"].variables["edge_auth_secret"]["sensitive"] is True
     root = modules["root"]
     assert "random_password.edge_auth[0].result" in root.calls["custom_domain"]["edge_auth_secret"]

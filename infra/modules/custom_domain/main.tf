@@ -11,6 +11,20 @@
 locals {
   lb      = var.mode == "load_balancer" ? 1 : 0
   mapping = var.mode == "domain_mapping" ? 1 : 0
+
+  geo_headers = [
+    "X-Client-Geo-Country:{client_region}",
+    "X-Client-Geo-Region:{client_region_subdivision}",
+    "X-Client-Geo-City:{client_city}",
+  ]
+  edge_auth_header = var.edge_auth_secret == "" ? [] : ["X-Edge-Auth:${var.edge_auth_secret}"]
+  # Google tag routes (shared/first_party/scripts.py) go to the script backend, which always
+  # adds geo (region-specific tag settings; the gateway's X-Forwarded-CountryRegion).
+  script_paths = concat(
+    ["/gtm.js", "/gtag/*", "/ns.html"],
+    var.script_alias_paths,
+    var.gateway_path == "" ? [] : [var.gateway_path, "${var.gateway_path}/*"],
+  )
 }
 
 resource "google_compute_global_address" "this" {
@@ -44,14 +58,12 @@ resource "google_compute_backend_service" "this" {
 
   # The visitor's geo as the load balancer sees it, and the secret that proves to collect
   # these headers came from here: collect trusts geo headers only with X-Edge-Auth
-  # (shared/ga4/context.py), since a client can send any header.
+  # (shared/ga4/context.py), since a client can send any header. Custom headers are billed
+  # per request: hit_geo_headers = false leaves them off the hits (the script backend below
+  # keeps them).
   custom_request_headers = concat(
-    [
-      "X-Client-Geo-Country:{client_region}",
-      "X-Client-Geo-Region:{client_region_subdivision}",
-      "X-Client-Geo-City:{client_city}",
-    ],
-    var.edge_auth_secret == "" ? [] : ["X-Edge-Auth:${var.edge_auth_secret}"],
+    var.hit_geo_headers ? local.geo_headers : [],
+    local.edge_auth_header,
   )
 
   backend {
@@ -64,12 +76,60 @@ resource "google_compute_backend_service" "this" {
   }
 }
 
+# The same collect service behind a second backend service that adds the geo headers on the
+# script routes only, as Google's sGTM region-specific settings guide does (first-party
+# reference §1.1): custom headers are billed per million requests, scripts are few.
+resource "google_compute_backend_service" "scripts" {
+  count = local.lb
+
+  project               = var.project_id
+  name                  = "${var.name_prefix}-collect-scripts"
+  load_balancing_scheme = "EXTERNAL_MANAGED"
+  protocol              = "HTTPS"
+  security_policy       = var.security_policy
+
+  custom_request_headers = concat(local.geo_headers, local.edge_auth_header)
+
+  backend {
+    group = google_compute_region_network_endpoint_group.this[0].id
+  }
+
+  log_config {
+    enable      = true
+    sample_rate = 0.01
+  }
+}
+
 resource "google_compute_url_map" "https" {
   count = local.lb
 
   project         = var.project_id
   name            = "${var.name_prefix}-https"
   default_service = google_compute_backend_service.this[0].id
+
+  host_rule {
+    hosts        = ["*"]
+    path_matcher = "collect"
+  }
+
+  path_matcher {
+    name            = "collect"
+    default_service = google_compute_backend_service.this[0].id
+
+    path_rule {
+      paths   = local.script_paths
+      service = google_compute_backend_service.scripts[0].id
+    }
+
+    # Gateway hits are collect's own ingestion (the hit backend); the longest path wins.
+    dynamic "path_rule" {
+      for_each = var.gateway_path == "" ? [] : [var.gateway_path]
+      content {
+        paths   = ["${path_rule.value}/g/collect"]
+        service = google_compute_backend_service.this[0].id
+      }
+    }
+  }
 }
 
 # The name carries a hash of the domain: a new DOMAIN creates a new certificate next to the

@@ -52,3 +52,21 @@ variable "edge_auth_secret" {
   default     = ""
   sensitive   = true
 }
+
+variable "hit_geo_headers" {
+  description = "Add the geo headers (X-Client-Geo-*) on collect's hit backend too. They fill each event's location for vendors (docs/privacy.md \"Geo\"); custom request headers are billed per request, so false saves that on every hit. The script backend always adds them."
+  type        = bool
+  default     = true
+}
+
+variable "script_alias_paths" {
+  description = "Alias paths of the Google tag (TAG_ALIASES keys) routed, with /gtm.js, /gtag/* and /ns.html, to the script backend service that adds geo headers."
+  type        = list(string)
+  default     = []
+}
+
+variable "gateway_path" {
+  description = "SCRIPT_GATEWAY_PATH: the Google tag gateway path (e.g. /metrics) routed to the script backend service; its /g/collect hits go to the hit backend. Empty: no gateway."
+  type        = string
+  default     = ""
+}

@@ -59,10 +59,14 @@ locals {
     TAG_SERVER_CONTAINER_URL = var.tag_server_container_url
     TAG_CACHE_SECONDS        = tostring(var.tag_cache_seconds)
     TAG_STALE_SECONDS        = tostring(var.tag_stale_seconds)
-    COLLECT_MAX_EVENTS       = tostring(var.max_events)
-    BODY_READ_SECONDS        = tostring(var.body_read_seconds)
-    PUBLISH_TIMEOUT_SECONDS  = tostring(var.publishing.timeout_seconds)
-    PUBLISH_MAX_IN_FLIGHT    = tostring(var.publishing.max_in_flight)
+    # Google tag gateway mode (docs/first-party.md "Gateway mode").
+    SCRIPT_GATEWAY_PATH        = var.script_gateway_path
+    SCRIPT_GATEWAY_TAG_ID      = var.script_gateway_tag_id
+    SCRIPT_GATEWAY_PLACEHOLDER = var.script_gateway_placeholder
+    COLLECT_MAX_EVENTS         = tostring(var.max_events)
+    BODY_READ_SECONDS          = tostring(var.body_read_seconds)
+    PUBLISH_TIMEOUT_SECONDS    = tostring(var.publishing.timeout_seconds)
+    PUBLISH_MAX_IN_FLIGHT      = tostring(var.publishing.max_in_flight)
     # X-Forwarded-For entries our own proxies append after the visitor's (shared/ga4/context.py).
     TRUSTED_PROXY_HOPS = var.trusted_proxy_hops
     # functions-framework sizes its worker pool from THREADS: match the concurrency.

@@ -93,6 +93,24 @@ variable "tag_aliases" {
   default     = {}
 }
 
+variable "script_gateway_path" {
+  description = "SCRIPT_GATEWAY_PATH: Google tag gateway path; empty: no gateway."
+  type        = string
+  default     = ""
+}
+
+variable "script_gateway_tag_id" {
+  description = "SCRIPT_GATEWAY_TAG_ID: the tag id whose <id>.fps.goog the gateway path proxies to."
+  type        = string
+  default     = ""
+}
+
+variable "script_gateway_placeholder" {
+  description = "SCRIPT_GATEWAY_PLACEHOLDER: the placeholder path rewritten in gateway JavaScript and redirects."
+  type        = string
+  default     = "PHP_GTG_REPLACE_PATH"
+}
+
 variable "tag_upstream_origin" {
   description = "TAG_UPSTREAM_ORIGIN: the origin scripts are fetched from."
   type        = string
