@@ -24,8 +24,10 @@ from typing import Any
 
 from shared import collect_secrets, jsonlog, settings
 from shared.event import encode_event, message_attributes, stable_event_id
+from shared.first_party import cookie_keeper
 from shared.first_party import cookies as first_party_cookies
 from shared.first_party.scripts import GatewayContext, ScriptConfig, ScriptServer
+from shared.ga4 import consent as consent_codec
 from shared.ga4 import limits, mp, mp_validation, signature
 from shared.ga4.client_hints import HINT_PARAMS, client_hints
 from shared.ga4.context import (
@@ -118,6 +120,10 @@ class CollectConfig:
     edge_auth_secrets: tuple[str, ...] = ()
     # HMAC keys of signed server-to-server requests (X-Signature); two during a rotation.
     mp_signing_secrets: tuple[str, ...] = ()
+    # Cookie keeper (shared/first_party/cookie_keeper.py): off unless COOKIE_KEEPER is set;
+    # its salt is a secret (environment locally, Secret Manager in the cloud).
+    cookie_keeper: cookie_keeper.KeeperConfig = field(default_factory=cookie_keeper.KeeperConfig)
+    cookie_keeper_salt: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         # Browsers cap cookies at 400 days: a larger setting is clamped, with a warning.
@@ -143,6 +149,8 @@ class CollectConfig:
             trusted_proxy_hops=trusted_hops_from_env(),
             edge_auth_secrets=settings.env_list("EDGE_AUTH_SECRETS"),
             mp_signing_secrets=settings.env_list("MP_SIGNING_SECRETS"),
+            cookie_keeper=cookie_keeper.KeeperConfig.from_env(),
+            cookie_keeper_salt=settings.env_str("COOKIE_KEEPER_SALT").strip(),
         )
 
 
@@ -168,7 +176,11 @@ class Collector:
     """Turns GA4 hits and Measurement Protocol requests into published normalized events."""
 
     def __init__(
-        self, publish: Publish, config: CollectConfig | None = None, keys: collect_secrets.KeySource | None = None
+        self,
+        publish: Publish,
+        config: CollectConfig | None = None,
+        keys: collect_secrets.KeySource | None = None,
+        keeper: cookie_keeper.CookieKeeper | None = None,
     ) -> None:
         self._publish = publish
         self.config = config or CollectConfig.from_env()
@@ -179,6 +191,13 @@ class Collector:
             self.config.debug_token,
             self.config.mp_signing_secrets,
             self.config.edge_auth_secrets,
+            self.config.cookie_keeper_salt,
+        )
+        # None when COOKIE_KEEPER is off: no store client, no work per hit.
+        self.keeper = keeper or (
+            cookie_keeper.CookieKeeper.from_config(self.config.cookie_keeper)
+            if self.config.cookie_keeper.enabled
+            else None
         )
         self.cookie_policy = first_party_cookies.CookiePolicy(
             domain=self.config.cookie_domain or "auto",
@@ -353,10 +372,17 @@ class Collector:
             len(value) for name, value in headers.items() if name[:6] in ("sec-ch", "cookie")
         )
         cookies = parse_cookies(headers["cookie"]) if "cookie" in headers else {}
+        overflow = len(lines) - max_events
+        keeper = None
+        if self.keeper is not None and cookies:
+            keeper = await self._keeper_plan(cookies, shared_params, lines[:max_events])
+            if keeper is not None and keeper[1].restore:
+                # Restored cookies count as sent by the browser: copied into the events and,
+                # for SERVER_COOKIES families, re-issued instead of regenerated.
+                cookies = {**keeper[1].restored, **cookies}
         identifiers = self.cookie_policy.for_request(cookies, headers.get("host", ""))
         tid = shared_params.get("tid", "")
 
-        overflow = len(lines) - max_events
         if overflow > 0:
             lines = lines[:max_events]  # the rest is counted below, never parsed
         for index, line in enumerate(lines):
@@ -408,7 +434,45 @@ class Collector:
             )
         response = await self._publish_and_answer(outcome, cors)
         response.cookies.extend(identifiers.set_cookie_headers())
+        if keeper is not None and self.keeper is not None:
+            key, plan = keeper
+            # A managed family's cookie was just re-issued with the same value by the policy.
+            reissued = set(identifiers.managed or ()) if not identifiers.ad_denied else set()
+            response.cookies.extend(cookie_keeper.restore_headers(plan, identifiers.domain(), reissued))
+            await self.keeper.save(key, plan)
         return response
+
+    async def _keeper_plan(
+        self, jar: Mapping[str, str], shared_params: Mapping[str, str], lines: Sequence[str]
+    ) -> tuple[str, cookie_keeper.Plan] | None:
+        """The cookie keeper's store key and plan for this hit, or ``None`` (nothing to do).
+
+        Consent is the most restrictive of the request's lines, as for the identifier cookies;
+        analytics denied or no ``FPID`` → no master id, nothing looked up.
+        """
+        assert self.keeper is not None
+        master = cookie_keeper.master_id(jar)
+        if master is None:
+            return None
+        ad_denied = analytics_denied = False
+        for line in lines:
+            consent = consent_codec.from_gtag({**shared_params, **parse_pairs(line)} if line else shared_params)
+            ad_denied = ad_denied or consent.get("ad_storage") == "denied"
+            analytics_denied = analytics_denied or consent.get("analytics_storage") == "denied"
+        if analytics_denied:
+            return None
+        salt = self._keys.current().cookie_keeper_salt
+        if not salt:
+            jsonlog.warning("cookie keeper skipped", step="lookup", reason="salt_unavailable")
+            return None
+        key = cookie_keeper.document_id(salt, master)
+        record, found = await self.keeper.lookup(key)
+        if not found:
+            return None  # store down or slow: serve the hit, restore and store nothing
+        plan = cookie_keeper.decide(
+            self.keeper.config, jar, record, ad_denied=ad_denied, analytics_denied=False, now=time.time()
+        )
+        return key, plan
 
     def _line_problem(self, params: Mapping[str, str]) -> dict[str, str] | None:
         version = params.get("v", "2")

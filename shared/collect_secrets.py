@@ -34,6 +34,9 @@ if TYPE_CHECKING:
     from shared.collect_app import CollectConfig
 
 NAMES = ("MP_API_SECRETS", "DEBUG_TOKEN", "MP_SIGNING_SECRETS", "EDGE_AUTH_SECRETS")
+# Read only when the cookie keeper is on (shared/first_party/cookie_keeper.py): its store key salt.
+KEEPER_SALT = "COOKIE_KEEPER_SALT"
+MIN_SALT_CHARS = 16
 RETRY_SECONDS = 30.0
 
 
@@ -50,6 +53,7 @@ class Keys:
     debug_token: bytes = b""
     edge_auth_secrets: tuple[bytes, ...] = ()
     verifier: signature.Verifier = field(default_factory=lambda: signature.Verifier(()))
+    cookie_keeper_salt: bytes = b""
     # Secrets that could not be read even once (Secret Manager unreachable since start-up).
     unread: frozenset[str] = frozenset()
 
@@ -64,6 +68,7 @@ class Keys:
             debug_token=values.get("DEBUG_TOKEN", "").strip().encode("utf-8"),
             edge_auth_secrets=tuple(s.encode("utf-8") for s in _split(values.get("EDGE_AUTH_SECRETS", ""))),
             verifier=verifier,
+            cookie_keeper_salt=values.get(KEEPER_SALT, "").strip().encode("utf-8"),
             unread=unread,
         )
 
@@ -85,12 +90,14 @@ class StaticKeys:
         debug_token: str = "",
         mp_signing_secrets: Sequence[str] = (),
         edge_auth_secrets: Sequence[str] = (),
+        cookie_keeper_salt: str = "",
     ) -> StaticKeys:
         values = {
             "MP_API_SECRETS": ",".join(mp_api_secrets),
             "DEBUG_TOKEN": debug_token,
             "MP_SIGNING_SECRETS": ",".join(mp_signing_secrets),
             "EDGE_AUTH_SECRETS": ",".join(edge_auth_secrets),
+            KEEPER_SALT: cookie_keeper_salt,
         }
         return cls(Keys.build(values, signature.Verifier(())))
 
@@ -170,10 +177,15 @@ class RefreshingKeys:
 def from_env(config: CollectConfig) -> KeySource:
     """The key source for this process: Secret Manager when ``SECRETS_BACKEND=secretmanager``
     (read once here, before serving), else the environment values of ``config``."""
+    keeper = config.cookie_keeper.enabled
     if secrets.backend() == "secretmanager":
-        source = RefreshingKeys()
+        source = RefreshingKeys(names=NAMES + (KEEPER_SALT,) if keeper else NAMES)
         source.refresh()
         return source
+    salt = config.cookie_keeper_salt
+    if keeper and len(salt) < MIN_SALT_CHARS:
+        # A short or missing salt makes the store keys guessable from client ids.
+        raise ValueError(f"COOKIE_KEEPER is on: {KEEPER_SALT} must hold at least {MIN_SALT_CHARS} characters")
     return StaticKeys.from_values(
-        config.mp_api_secrets, config.debug_token, config.mp_signing_secrets, config.edge_auth_secrets
+        config.mp_api_secrets, config.debug_token, config.mp_signing_secrets, config.edge_auth_secrets, salt
     )
