@@ -105,6 +105,8 @@ SERVICES=(
     # Batch mode's scheduler; the Data Manager API of googleads (enabled up front whether or
     # not those are used: enabling an API costs nothing, and Terraform enables them too).
     cloudscheduler.googleapis.com datamanager.googleapis.com
+    # The cookie keeper's store (infra/cookie_keeper.tf; off by default, enabling costs nothing).
+    firestore.googleapis.com
 )
 if [[ "$DOMAIN_MODE" == "load_balancer" ]]; then SERVICES+=(compute.googleapis.com); fi
 

@@ -33,6 +33,7 @@ locals {
     ],
     var.enable_event_archive || var.enable_delivery_ledger ? ["bigquery.googleapis.com"] : [],
     var.domain_mode == "load_balancer" ? ["compute.googleapis.com"] : [],
+    var.cookie_keeper.mode != "off" ? ["firestore.googleapis.com"] : [], # infra/cookie_keeper.tf
     # googleads sends through the Data Manager API as its own service account (no secret).
     contains(keys(module.vendor_config.vendors), "googleads") ? ["datamanager.googleapis.com"] : [],
   )
@@ -289,6 +290,11 @@ module "collect" {
   trusted_proxy_hops  = local.trusted_proxy_hops
   edge_auth_secret_id = local.behind_load_balancer ? google_secret_manager_secret_version.edge_auth[0].secret : null
   exclude_request_log = var.exclude_collect_request_log
+  # infra/cookie_keeper.tf: settings, the salt secret and the store (only when it is on).
+  cookie_keeper                = var.cookie_keeper
+  cookie_keeper_database       = local.cookie_keeper_database
+  cookie_keeper_collection     = local.cookie_keeper_collection
+  cookie_keeper_salt_secret_id = local.cookie_keeper_on ? google_secret_manager_secret_version.cookie_keeper_salt[0].secret : null
 
   depends_on = [time_sleep.apis_ready, time_sleep.iam_propagation]
 }

@@ -442,3 +442,26 @@ variable "exclude_collect_request_log" {
   type        = bool
   default     = true
 }
+
+variable "cookie_keeper" {
+  description = "Cookie keeper (docs/first-party.md \"Cookie keeper\"): mode off (default), restore_only or keep; cookies: a subset of the default list (empty: all of _ga, _ga_*, _gcl_aw, _gcl_au, _fbp, _fbc, _ttp, _scid, _epik); ttl_days: how long a record outlives its last write (Firestore TTL, max 400); timeout_ms: the bound on each store call per hit. On: a Firestore database, a TTL policy and a salt secret are created."
+  type = object({
+    mode       = optional(string, "off")
+    cookies    = optional(list(string), [])
+    ttl_days   = optional(number, 400)
+    timeout_ms = optional(number, 300)
+  })
+  default = {}
+  validation {
+    condition     = contains(["off", "restore_only", "keep"], var.cookie_keeper.mode)
+    error_message = "cookie_keeper.mode must be off, restore_only or keep."
+  }
+  validation {
+    condition     = alltrue([for c in var.cookie_keeper.cookies : contains(["_ga", "_ga_*", "_gcl_aw", "_gcl_au", "_fbp", "_fbc", "_ttp", "_scid", "_epik"], c)])
+    error_message = "cookie_keeper.cookies entries must be among _ga, _ga_*, _gcl_aw, _gcl_au, _fbp, _fbc, _ttp, _scid, _epik."
+  }
+  validation {
+    condition     = var.cookie_keeper.ttl_days >= 1 && var.cookie_keeper.ttl_days <= 400 && var.cookie_keeper.timeout_ms >= 1 && var.cookie_keeper.timeout_ms <= 5000
+    error_message = "cookie_keeper.ttl_days must be 1..400 and cookie_keeper.timeout_ms 1..5000."
+  }
+}

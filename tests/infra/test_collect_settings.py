@@ -237,7 +237,7 @@ def test_collect_reads_its_secrets_at_runtime(modules, collect_locals):
 def test_collect_may_read_exactly_its_own_secrets(modules):
     collect = modules["ingest_function"]
     grants = collect.of_type("google_secret_manager_secret_iam_member")
-    assert set(grants) == {"reads_own_secrets", "reads_edge_auth"}
+    assert set(grants) == {"reads_own_secrets", "reads_edge_auth", "reads_cookie_keeper_salt"}
     own = grants["reads_own_secrets"]
     assert own["for_each"] == "${google_secret_manager_secret.this}"
     assert own["secret_id"] == "${each.value.secret_id}" and own["role"] == "roles/secretmanager.secretAccessor"
@@ -246,6 +246,11 @@ def test_collect_may_read_exactly_its_own_secrets(modules):
     assert (
         edge["secret_id"] == "${var.edge_auth_secret_id}"
         and edge["count"] == "${var.edge_auth_secret_id == null ? 0 : 1}"
+    )
+    salt = grants["reads_cookie_keeper_salt"]
+    assert (
+        salt["secret_id"] == "${var.cookie_keeper_salt_secret_id}"
+        and salt["count"] == "${var.cookie_keeper_salt_secret_id == null ? 0 : 1}"
     )
     # No project-wide secret access for anyone.
     for name, module in modules.items():

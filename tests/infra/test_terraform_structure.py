@@ -157,7 +157,9 @@ def test_collect_function_settings(modules):
     collect = modules["ingest_function"]
     function = collect.of_type("google_cloudfunctions2_function")["this"]
     service = block(function, "service_config")
-    assert service["environment_variables"] == "${merge(local.settings, local.secret_refs)}"
+    assert service["environment_variables"] == (
+        "${merge(local.settings, local.secret_refs, local.cookie_keeper_settings, local.cookie_keeper_secret_refs)}"
+    )
     env = collect.locals["settings"]
     for name in ("EVENTS_TOPIC", "GOOGLE_CLOUD_PROJECT", "ALLOWED_MEASUREMENT_IDS", "ALLOWED_ORIGINS", "COOKIE_DOMAIN"):
         assert name in env, name
@@ -223,6 +225,8 @@ def test_collect_iam_is_least_privilege(modules):
             "${google_service_account.this.member}",
         ),
         ("google_cloud_run_v2_service_iam_member", "roles/run.invoker", "allUsers"),
+        # The cookie keeper's store, conditioned on its database (test_cookie_keeper_infra.py).
+        ("google_project_iam_member", "roles/datastore.user", "${google_service_account.this.member}"),
     }
     publish = modules["ingest_function"].of_type("google_pubsub_topic_iam_member")["publishes_events"]
     assert publish["topic"] == "${var.events_topic_id}"
@@ -243,7 +247,13 @@ def test_no_broad_roles_anywhere(modules):
     assert project_grants["build"]["member"] == "${google_service_account.build.member}"
     assert sorted(re.findall(r"roles/[\w.]+", str(project_grants["build"]["for_each"]))) == ["roles/run.builder"]
     for name, module in modules.items():
-        if name != "root":
+        if name == "ingest_function":
+            # Firestore has no per-database IAM resource: the cookie keeper's grant is a project
+            # grant with an IAM condition naming its database (and exists only when it is on).
+            grants = module.of_type("google_project_iam_member")
+            assert set(grants) == {"cookie_keeper_store"}
+            assert "databases/${var.cookie_keeper_database}" in grants["cookie_keeper_store"]["condition"][0]["expression"]
+        elif name != "root":
             assert not module.of_type("google_project_iam_member"), f"{name} grants project-wide roles"
 
 

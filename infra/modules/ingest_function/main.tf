@@ -121,7 +121,8 @@ resource "google_cloudfunctions2_function" "this" {
     all_traffic_on_latest_revision   = true
     service_account_email            = google_service_account.this.email
 
-    environment_variables = merge(local.settings, local.secret_refs)
+    # The cookie keeper's settings and salt reference exist only when it is on (cookie_keeper.tf).
+    environment_variables = merge(local.settings, local.secret_refs, local.cookie_keeper_settings, local.cookie_keeper_secret_refs)
   }
 
   lifecycle {
@@ -135,6 +136,8 @@ resource "google_cloudfunctions2_function" "this" {
     google_pubsub_topic_iam_member.publishes_events,
     google_secret_manager_secret_iam_member.reads_own_secrets,
     google_secret_manager_secret_iam_member.reads_edge_auth,
+    google_secret_manager_secret_iam_member.reads_cookie_keeper_salt,
+    google_project_iam_member.cookie_keeper_store,
   ]
 }
 

@@ -229,3 +229,37 @@ variable "exclude_request_log" {
   type        = bool
   default     = true
 }
+
+variable "cookie_keeper" {
+  description = "COOKIE_KEEPER (mode: off, restore_only or keep), COOKIE_KEEPER_COOKIES, COOKIE_KEEPER_TTL_DAYS and COOKIE_KEEPER_TIMEOUT_MS (docs/first-party.md \"Cookie keeper\")."
+  type = object({
+    mode       = string
+    cookies    = list(string)
+    ttl_days   = number
+    timeout_ms = number
+  })
+  default = {
+    mode       = "off"
+    cookies    = []
+    ttl_days   = 400
+    timeout_ms = 300
+  }
+}
+
+variable "cookie_keeper_database" {
+  description = "COOKIE_KEEPER_DATABASE: the keeper's Firestore database ID."
+  type        = string
+  default     = "(default)"
+}
+
+variable "cookie_keeper_collection" {
+  description = "COOKIE_KEEPER_COLLECTION: the Firestore collection of the keeper's records."
+  type        = string
+  default     = "cookie_keeper"
+}
+
+variable "cookie_keeper_salt_secret_id" {
+  description = "Secret Manager secret (ID or full name) holding COOKIE_KEEPER_SALT, read at runtime. Null: the keeper is off."
+  type        = string
+  default     = null
+}
