@@ -73,9 +73,15 @@ def test_every_documented_setting_reaches_collect(modules, collect_locals):
         documented
     )
     env = collect_locals["settings"]
+    # The cookie keeper's settings are passed only when it is on (test_cookie_keeper_infra.py).
+    keeper_env = collect_locals["cookie_keeper_settings"]
     secret_names = modules["ingest_function"].variables["secret_names"]["default"]
     for name in documented - set(NOT_VARIABLES):
-        if name in collect_secrets.NAMES:
+        if name == collect_secrets.KEEPER_SALT:
+            assert f"SECRET_{name}" in collect_locals["cookie_keeper_secret_refs"], name
+        elif name.startswith("COOKIE_KEEPER"):
+            assert name in keeper_env, f"{name} is documented but Terraform does not pass it"
+        elif name in collect_secrets.NAMES:
             # A secret, referenced as SECRET_<NAME> (test_collect_reads_its_secrets_at_runtime).
             assert name in secret_names or f"SECRET_{name}" in collect_locals["secret_refs"], name
         else:
