@@ -380,6 +380,7 @@ class Collector:
                 # Restored cookies count as sent by the browser: copied into the events and,
                 # for SERVER_COOKIES families, re-issued instead of regenerated.
                 cookies = {**keeper[1].restored, **cookies}
+                check_size_from -= sum(len(name) + len(value) for name, value in keeper[1].restored.items())
         identifiers = self.cookie_policy.for_request(cookies, headers.get("host", ""))
         tid = shared_params.get("tid", "")
 
