@@ -186,6 +186,7 @@ class Collector:
         self.config = config or CollectConfig.from_env()
         # The secrets: the config's (environment) values, or Secret Manager's refreshed off
         # the request path (shared.collect_secrets; functions/collect/main.py picks).
+        self._salt_warned_at = float("-inf")
         self._keys = keys or collect_secrets.StaticKeys.from_values(
             self.config.mp_api_secrets,
             self.config.debug_token,
@@ -464,7 +465,11 @@ class Collector:
             return None
         salt = self._keys.current().cookie_keeper_salt
         if not salt:
-            jsonlog.warning("cookie keeper skipped", step="lookup", reason="salt_unavailable")
+            # Until Secret Manager answers: one warning a minute, not one per hit.
+            now = time.monotonic()
+            if now - self._salt_warned_at >= 60.0:
+                self._salt_warned_at = now
+                jsonlog.warning("cookie keeper skipped", step="lookup", reason="salt_unavailable")
             return None
         key = cookie_keeper.document_id(salt, master)
         record, found = await self.keeper.lookup(key)
