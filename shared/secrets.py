@@ -39,7 +39,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -97,6 +97,12 @@ class SecretCache:
         with self._lock:
             self._values[reference] = _Cached(value, now)
         return value
+
+    def is_fresh(self, reference: str) -> bool:
+        """Whether :meth:`get` would answer from memory, without a fetch."""
+        with self._lock:
+            cached = self._values.get(reference)
+        return cached is not None and self._clock() - cached.fetched < self._ttl
 
     def clear(self) -> None:
         with self._lock:
@@ -164,6 +170,19 @@ def reset() -> None:
 def backend() -> str:
     """The configured backend: ``env`` (default) or ``secretmanager``."""
     return (os.environ.get("SECRETS_BACKEND") or "env").strip().lower()
+
+
+def would_fetch(names: Iterable[str]) -> bool:
+    """Whether reading any of ``names`` now would call Secret Manager (a blocking network
+    read, up to 5 s): async callers then read them in a worker thread, not on the loop."""
+    if backend() != "secretmanager":
+        return False
+    cache = _shared_cache()
+    for name in names:
+        reference = os.environ.get(f"SECRET_{name}", "").strip()
+        if reference and not cache.is_fresh(reference):
+            return True
+    return False
 
 
 def get(name: str) -> str:

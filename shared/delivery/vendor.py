@@ -21,6 +21,7 @@ The order of one delivery, all of it generic (a vendor folder only declares and 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -264,6 +265,16 @@ class Vendor:
             batch.settings_cache[self.name] = dict(values)
         return values
 
+    def _secrets_due(self) -> bool:
+        """Whether :meth:`settings` would call Secret Manager now (not cached for this batch)."""
+        batch = batching.current_batch()
+        if batch is not None and self.name in batch.settings_cache:
+            return False
+        prefix = self.name.upper()
+        names = [f"{prefix}_{key}" for key in self.secret_names]
+        names.append(f"{prefix}_CLIENT_ID_HMAC_KEY")
+        return secrets.would_fetch(names)
+
     def declared_consent(self) -> consent_policy.ConsentPolicy:
         """The declared consent policy (``required_consent`` alone: needed to send)."""
         if self.consent is not None:
@@ -421,14 +432,17 @@ class Vendor:
         return status, payload
 
     async def adeliver(self, message: PushMessage) -> Attempt:
-        """Gate, map, send and log one message; the only ``await`` is the vendor request."""
+        """Gate, map, send and log one message; it awaits only the vendor request and, once per
+        cache period, a Secret Manager read in a worker thread."""
         started = time.perf_counter()
         event = message.event
         log_requests = env_settings.env_bool("LOG_REQUESTS")
         plan = Plan(None, None)
         values: dict[str, str] = {}
         try:
-            values = self.settings()
+            # A Secret Manager read blocks for up to 5 s once per cache period: off the loop,
+            # so the other deliveries in flight on this instance keep going meanwhile.
+            values = await asyncio.to_thread(self.settings) if self._secrets_due() else self.settings()
         except secrets.SecretUnavailable as exc:
             attempt = Attempt(Outcome.RETRYING, reason="secret_unavailable", detail=str(exc))
         else:

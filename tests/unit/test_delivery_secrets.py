@@ -3,7 +3,9 @@ against a real local gRPC server implementing SecretManagerService.AccessSecretV
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 from concurrent import futures
 
 import grpc
@@ -20,8 +22,9 @@ REFERENCE = "projects/tagging-test/secrets/meta-access-token/versions/latest"
 class FakeSecretManager:
     """A real gRPC server speaking the Secret Manager wire protocol for one method."""
 
-    def __init__(self, values: dict[str, str], failure: grpc.StatusCode | None = None):
+    def __init__(self, values: dict[str, str], failure: grpc.StatusCode | None = None, delay: float = 0.0):
         self.values = values
+        self.delay = delay  # seconds before answering: a slow Secret Manager
         self.failure = failure  # answer every call with this status (a permission or outage error)
         self.calls: list[str] = []
         self._lock = threading.Lock()
@@ -43,6 +46,7 @@ class FakeSecretManager:
     def _access(self, request, context):
         with self._lock:
             self.calls.append(request.name)
+        time.sleep(self.delay)
         if self.failure is not None:
             context.abort(self.failure, "refused")
         if request.name not in self.values:
@@ -179,3 +183,41 @@ def test_secret_manager_backend_without_reference_falls_back_to_the_env_value(mo
     monkeypatch.delenv("SECRET_TIKTOK_ACCESS_TOKEN", raising=False)
     monkeypatch.setenv("TIKTOK_ACCESS_TOKEN", "injected")
     assert secrets.get("TIKTOK_ACCESS_TOKEN") == "injected"
+
+
+def test_a_slow_secret_read_does_not_stall_the_other_deliveries_on_the_loop(monkeypatch):
+    # The async runtime serves many messages on one event loop: a 0.5 s Secret Manager read
+    # (once per cache period) must run in a worker thread while the loop keeps turning.
+    from functions.vendors.tiktok.main import VENDOR as TIKTOK
+    from shared.delivery.envelope import decode_push
+    from tests.unit.test_delivery_runtime import event, push
+
+    with FakeSecretManager({}, delay=0.5) as server:
+        monkeypatch.setenv("SECRETS_BACKEND", "secretmanager")
+        monkeypatch.setenv("SECRET_MANAGER_ENDPOINT", f"127.0.0.1:{server.port}")
+        monkeypatch.setenv("SECRET_TIKTOK_ACCESS_TOKEN", "projects/p/secrets/TIKTOK_ACCESS_TOKEN/versions/latest")
+        monkeypatch.setenv("TIKTOK_PIXEL_CODE", "CTEST")
+        monkeypatch.delenv("TIKTOK_ACCESS_TOKEN", raising=False)
+        message = decode_push(push(event()))
+
+        async def scenario() -> tuple[int, str]:
+            ticks = 0
+            done = asyncio.Event()
+
+            async def ticker() -> None:
+                nonlocal ticks
+                while not done.is_set():
+                    ticks += 1
+                    await asyncio.sleep(0.01)
+
+            task = asyncio.create_task(ticker())
+            attempt = await TIKTOK.adeliver(message)
+            done.set()
+            await task
+            return ticks, attempt.outcome.value
+
+        ticks, outcome = asyncio.run(scenario())
+    assert outcome == "dry_run"
+    assert server.calls  # the read happened ...
+    assert ticks >= 20  # ... and the loop ran on meanwhile (a blocking read gives 1)
+    assert not secrets.would_fetch(["TIKTOK_ACCESS_TOKEN"])  # now cached: the next read stays on the loop
