@@ -330,6 +330,12 @@ class FirestoreStore:
         await self._collection().document(key).delete()
 
 
+def _consume(task: asyncio.Future[Any]) -> None:
+    """Collect the outcome of a read nobody waits for any more (no "never retrieved" noise)."""
+    if not task.cancelled():
+        task.exception()
+
+
 @dataclass
 class CookieKeeper:
     """The keeper of one collect process: decisions plus bounded, never-failing store I/O."""
@@ -343,10 +349,14 @@ class CookieKeeper:
 
     async def lookup(self, key: str) -> tuple[Record | None, bool]:
         """The stored record (``None``: none), and whether the lookup worked; bounded in time."""
+        read = asyncio.ensure_future(self.store.get(key))
         try:
             async with asyncio.timeout(self.config.timeout_seconds):
-                return await self.store.get(key), True
+                return await asyncio.shield(read), True
         except TimeoutError:
+            # The hit goes on without it, but the read is not cancelled: on a new instance it is
+            # the one opening the store's connection, which then serves the next hits warm.
+            read.add_done_callback(_consume)
             self._skip("lookup", "timeout")
         except Exception as exc:  # noqa: BLE001 - a store failure must never fail the hit
             self._skip("lookup", type(exc).__name__)

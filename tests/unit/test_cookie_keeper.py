@@ -186,6 +186,30 @@ def test_a_failing_or_slow_store_never_fails_the_hit(store, capsys):
     assert "cookie keeper skipped" in text and "111.222" not in text and FBP not in text
 
 
+def test_a_lookup_that_times_out_still_finishes_and_warms_the_store():
+    # A new instance's first read opens the Firestore connection and may miss the budget: that
+    # hit is served without the keeper, but the read carries on so the next hit finds it warm.
+    class FirstReadSlow(MemoryStore):
+        def __init__(self) -> None:
+            super().__init__()
+            self.finished = 0
+
+        async def get(self, key: str) -> ck.Record | None:
+            await asyncio.sleep(0.3 if self.finished == 0 else 0.0)
+            self.finished += 1
+            return self.records.get(key)
+
+    async def scenario() -> tuple[bool, bool, int]:
+        store = FirstReadSlow()
+        keeper = ck.CookieKeeper(ck.KeeperConfig(mode="keep", timeout_seconds=0.1), store)
+        _, first_ok = await keeper.lookup("k")
+        await asyncio.sleep(0.4)
+        _, second_ok = await keeper.lookup("k")
+        return first_ok, second_ok, store.finished
+
+    assert asyncio.run(scenario()) == (False, True, 2)
+
+
 def test_restore_only_through_collect_writes_nothing():
     store = MemoryStore()
     key = ck.document_id(SALT.encode(), "111.222")
