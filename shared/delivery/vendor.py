@@ -255,8 +255,11 @@ class Vendor:
         if batch is not None and self.name in batch.settings_cache:
             return dict(batch.settings_cache[self.name])
         prefix = self.name.upper()
-        names = dict.fromkeys((*self.setting_names, *RUNTIME_SETTINGS, self.measurement_id_setting))
-        values = {key: os.environ.get(f"{prefix}_{key}", "").strip() for key in names}
+        values = dict(
+            env_settings.memo(
+                ("vendor_settings", prefix, self.setting_names, self.measurement_id_setting), self._env_settings
+            )
+        )
         for key in self.secret_names:
             values[key] = secrets.get(f"{prefix}_{key}")
         if values.get("CLIENT_ID_MODE", "").lower() == "anonymize":
@@ -264,6 +267,12 @@ class Vendor:
         if batch is not None:
             batch.settings_cache[self.name] = dict(values)
         return values
+
+    def _env_settings(self) -> dict[str, str]:
+        """The settings from environment variables (secrets aside), read now."""
+        prefix = self.name.upper()
+        names = dict.fromkeys((*self.setting_names, *RUNTIME_SETTINGS, self.measurement_id_setting))
+        return {key: os.environ.get(f"{prefix}_{key}", "").strip() for key in names}
 
     def _secrets_due(self) -> bool:
         """Whether :meth:`settings` would call Secret Manager now (not cached for this batch)."""

@@ -11,6 +11,8 @@ import json
 import pytest
 from google.pubsub_v1.types import PubsubMessage, ReceivedMessage
 
+from shared import settings as env_settings
+from shared.delivery import Vendor, VendorRequest
 from shared.delivery.drain import decode_pulled
 from shared.delivery.envelope import EnvelopeError, decode_push
 from shared.event import decode_event, encode_event
@@ -72,6 +74,48 @@ def test_an_envelope_json_refuses_is_refused_with_json_reason():
             json.loads(body)
         except ValueError as exc:
             assert str(exc) in str(caught.value)
+
+
+def test_memo_follows_every_change_of_the_environment(monkeypatch):
+    calls = []
+
+    def read():
+        calls.append(1)
+        return env_settings.env_str("FASTPATH_PROBE")
+
+    monkeypatch.setenv("FASTPATH_PROBE", "a")
+    assert env_settings.memo("probe", read) == "a"
+    assert env_settings.memo("probe", read) == "a"
+    assert len(calls) == 1  # kept while the environment is unchanged
+    monkeypatch.setenv("FASTPATH_PROBE", "b")
+    assert env_settings.memo("probe", read) == "b"
+    monkeypatch.delenv("FASTPATH_PROBE")
+    assert env_settings.memo("probe", read) == ""
+
+
+def test_memo_does_not_keep_an_error(monkeypatch):
+    monkeypatch.setenv("FASTPATH_INT", "x")
+    for _ in range(2):
+        with pytest.raises(ValueError, match="FASTPATH_INT"):
+            env_settings.memo("int", lambda: env_settings.env_int("FASTPATH_INT", 1))
+    monkeypatch.setenv("FASTPATH_INT", "3")
+    assert env_settings.memo("int", lambda: env_settings.env_int("FASTPATH_INT", 1)) == 3
+
+
+def test_vendor_settings_follow_the_environment_and_are_the_callers_own(monkeypatch):
+    vendor = Vendor(
+        name="fastpath", build_request=lambda e, s: VendorRequest("POST", "https://x.invalid/"), setting_names=("URL",)
+    )
+    monkeypatch.setenv("FASTPATH_URL", " https://one.example/ ")
+    first = vendor.settings()
+    assert first["URL"] == "https://one.example/"
+    first["URL"] = "changed by the caller"
+    assert vendor.settings()["URL"] == "https://one.example/"
+    monkeypatch.setenv("FASTPATH_URL", "https://two.example/")
+    monkeypatch.setenv("FASTPATH_EVENTS", "purchase")
+    values = vendor.settings()
+    assert values["URL"] == "https://two.example/"
+    assert values["EVENTS"] == "purchase"
 
 
 def test_a_pulled_message_is_read_from_its_raw_protobuf():
