@@ -6,7 +6,9 @@ pulled message is read from its raw protobuf."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
+import math
 
 import pytest
 from google.pubsub_v1.types import PubsubMessage, ReceivedMessage
@@ -15,6 +17,7 @@ from shared import settings as env_settings
 from shared.delivery import Vendor, VendorRequest
 from shared.delivery.drain import decode_pulled
 from shared.delivery.envelope import EnvelopeError, decode_push
+from shared.delivery.vendor import _check_json
 from shared.event import decode_event, encode_event
 
 # Each is read by json differently from orjson (or refused by one of them).
@@ -74,6 +77,31 @@ def test_an_envelope_json_refuses_is_refused_with_json_reason():
             json.loads(body)
         except ValueError as exc:
             assert str(exc) in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"a": 1, "b": [1.5, "x", None, True]},
+        {"a": math.nan},
+        {"a": [math.inf]},
+        {"a": -math.inf},
+        {1: "non-str key"},
+        {"a": 2**70},
+        {"a": "\ud800"},
+        {"a": dt.datetime(2024, 1, 1)},
+        {"a": b"bytes"},
+        {"a": {1, 2}},
+        {"a": (1, 2)},
+        "a text body",
+        [{"a": None}],
+    ],
+)
+def test_the_body_check_gives_json_dumps_verdict(body):
+    def strict(value):
+        json.dumps(value, allow_nan=False)
+
+    assert _outcome(_check_json, body) == _outcome(strict, body)
 
 
 def test_memo_follows_every_change_of_the_environment(monkeypatch):
