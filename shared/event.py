@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from typing import Any
 
 import orjson
@@ -18,8 +17,11 @@ CONSENT_PURPOSES = ("ad_storage", "analytics_storage", "ad_user_data", "ad_perso
 # Pub/Sub caps attribute values at 1024 bytes.
 _MAX_ATTRIBUTE_BYTES = 1024
 # orjson reads an integer beyond 64 bits as a float where json keeps it exact: data with a
-# run of 19+ digits (the shortest such integer) is read by json instead.
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+# run of 19+ digits (the shortest such integer) is read by json instead. Found by mapping
+# every digit to "0" and looking for 19 of them: two C passes, several times cheaper than
+# the regular expression [0-9]{19}, which cost more than the parse itself.
+_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
+_LONG_RUN = b"0" * 19
 
 
 def stable_event_id(*parts: str) -> str:
@@ -65,7 +67,7 @@ def fast_loads(data: bytes) -> Any:
     envelope and an event) when orjson reads it exactly as ``json.loads`` would; otherwise
     :data:`UNREAD`, and the caller reads it with json: what orjson refuses (NaN, 1e400, lone
     surrogates, invalid UTF-8, UTF-16) gets json's own result or error."""
-    if not isinstance(data, (bytes, bytearray)) or _LONG_DIGITS.search(data) is not None:
+    if not isinstance(data, (bytes, bytearray)) or _LONG_RUN in data.translate(_DIGITS_AS_ZERO):
         return UNREAD
     try:
         return orjson.loads(data)
