@@ -339,7 +339,7 @@ class Vendor:
             policy = consent_policy.effective(self.declared_consent(), values)
         except ValueError as exc:
             return Plan(None, misconfigured(None, f"{self.name.upper()}_CONSENT_*: {exc}"), debug, consent=consent)
-        decision = consent_policy.decide(policy, event, attributes, values.get("CONSENT_NOT_SET", ""))
+        decision = consent_policy.decide(policy, event, attributes, values.get("CONSENT_NOT_SET", ""), consent)
         if not decision.send:
             return gated(Outcome.SKIPPED, decision.reason)
         if not decision.personal_data:
