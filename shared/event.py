@@ -16,6 +16,12 @@ CONSENT_PURPOSES = ("ad_storage", "analytics_storage", "ad_user_data", "ad_perso
 
 # Pub/Sub caps attribute values at 1024 bytes.
 _MAX_ATTRIBUTE_BYTES = 1024
+# orjson reads an integer beyond 64 bits as a float where json keeps it exact: data with a
+# run of 19+ digits (the shortest such integer) is read by json instead. Found by mapping
+# every digit to "0" and looking for 19 of them: two C passes, several times cheaper than
+# the regular expression [0-9]{19}, which cost more than the parse itself.
+_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
+_LONG_RUN = b"0" * 19
 
 
 def stable_event_id(*parts: str) -> str:
@@ -53,9 +59,27 @@ def encode_event(event: dict[str, Any]) -> bytes:
         return json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+UNREAD: Any = object()  # what fast_loads returns when json must read the data
+
+
+def fast_loads(data: bytes) -> Any:
+    """``data`` read by orjson (several times faster than json, and every delivery reads an
+    envelope and an event) when orjson reads it exactly as ``json.loads`` would; otherwise
+    :data:`UNREAD`, and the caller reads it with json: what orjson refuses (NaN, 1e400, lone
+    surrogates, invalid UTF-8, UTF-16) gets json's own result or error."""
+    if not isinstance(data, (bytes, bytearray)) or _LONG_RUN in data.translate(_DIGITS_AS_ZERO):
+        return UNREAD
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return UNREAD
+
+
 def decode_event(data: bytes) -> dict[str, Any]:
     """Inverse of :func:`encode_event`; raises ``ValueError`` on anything but a JSON object."""
-    event = json.loads(data.decode("utf-8"))
+    event = fast_loads(data)
+    if event is UNREAD:
+        event = json.loads(data.decode("utf-8"))
     if not isinstance(event, dict):
         raise ValueError("message data is not a JSON object")
     return event

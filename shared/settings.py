@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def env_str(name: str, default: str = "") -> str:
@@ -51,3 +56,37 @@ def project_id() -> str:
         or os.environ.get("GCP_PROJECT")
         or "tagging-local"
     )
+
+
+# CPython's dict of the raw environment behind os.environ (None elsewhere: no memo).
+_ENVIRON_DATA: Any = getattr(os.environ, "_data", None)
+_memo: dict[Hashable, Any] = {}
+_memo_environ: dict[Any, Any] | None = None
+_memo_generation = 0
+_memo_lock = threading.Lock()
+
+
+def memo(key: Hashable, compute: Callable[[], T]) -> T:
+    """``compute()``, a value read from environment variables, kept until the environment
+    changes (any variable set, changed or removed through ``os.environ``, as tests do).
+
+    Checking costs one C-level comparison of the environment (about a microsecond), where
+    reading a vendor's two dozen settings through ``os.environ`` costs tens: the delivery
+    runtime reads them per message. An exception from ``compute`` is raised, not kept.
+    """
+    global _memo_environ, _memo_generation
+    if _ENVIRON_DATA is None:
+        return compute()
+    with _memo_lock:
+        if _memo_environ != _ENVIRON_DATA:
+            _memo.clear()
+            _memo_environ = dict(_ENVIRON_DATA)
+            _memo_generation += 1
+        elif key in _memo:
+            return _memo[key]  # type: ignore[no-any-return]
+        generation = _memo_generation
+    value = compute()
+    with _memo_lock:
+        if generation == _memo_generation:  # the environment did not change meanwhile
+            _memo[key] = value
+    return value

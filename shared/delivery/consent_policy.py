@@ -109,9 +109,12 @@ def decide(
     event: Mapping[str, Any],
     attributes: Mapping[str, str] | None = None,
     not_set: str = "granted",
+    state: dict[str, str] | None = None,
 ) -> Decision:
-    """Apply ``policy`` to the event's consent. ``not_set`` is what an unset purpose counts as."""
-    state = consent_state(event, attributes)
+    """Apply ``policy`` to the event's consent. ``not_set`` is what an unset purpose counts as;
+    ``state``: :func:`consent_state` of this event and attributes, when the caller has it."""
+    if state is None:
+        state = consent_state(event, attributes)
     not_set_denied = (not_set or "granted").strip().lower() == "denied"
 
     def denied(purpose: str) -> bool:

@@ -169,7 +169,9 @@ def _pull(subscriber: Any, subscription: str, max_messages: int, timeout: float)
         # Nothing to pull within the wait (the emulator holds an empty pull open) or the
         # service hiccuped: either way this drain is done, the next tick tries again.
         return []
-    return list(response.received_messages)
+    # The raw protobuf messages, not their proto-plus wrappers: every field read through a
+    # wrapper costs several times more, and a drain reads five fields of each message.
+    return list(type(response).pb(response).received_messages)
 
 
 def _answer(subscriber: Any, subscription: str, ack_ids: list[str], nack_ids: list[str]) -> None:

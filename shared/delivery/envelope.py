@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.event import decode_event
+from shared.event import UNREAD, decode_event, fast_loads
 
 
 class EnvelopeError(ValueError):
@@ -28,8 +28,10 @@ class PushMessage:
 
 def decode_push(body: bytes) -> PushMessage:
     """Parse ``{"message": {"data": base64, "attributes": {...}, "messageId": ...}, ...}``."""
+    envelope = fast_loads(body)
     try:
-        envelope = json.loads(body)
+        if envelope is UNREAD:
+            envelope = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EnvelopeError(f"body is not JSON: {exc}") from None
     if not isinstance(envelope, dict) or not isinstance(envelope.get("message"), dict):

@@ -32,6 +32,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from shared import jsonlog, local_guard, personal_data, secrets
 from shared import settings as env_settings
 from shared.delivery import batching, client, consent_policy, geo, http, ratelimit, tokens
@@ -255,8 +257,11 @@ class Vendor:
         if batch is not None and self.name in batch.settings_cache:
             return dict(batch.settings_cache[self.name])
         prefix = self.name.upper()
-        names = dict.fromkeys((*self.setting_names, *RUNTIME_SETTINGS, self.measurement_id_setting))
-        values = {key: os.environ.get(f"{prefix}_{key}", "").strip() for key in names}
+        values = dict(
+            env_settings.memo(
+                ("vendor_settings", prefix, self.setting_names, self.measurement_id_setting), self._env_settings
+            )
+        )
         for key in self.secret_names:
             values[key] = secrets.get(f"{prefix}_{key}")
         if values.get("CLIENT_ID_MODE", "").lower() == "anonymize":
@@ -264,6 +269,12 @@ class Vendor:
         if batch is not None:
             batch.settings_cache[self.name] = dict(values)
         return values
+
+    def _env_settings(self) -> dict[str, str]:
+        """The settings from environment variables (secrets aside), read now."""
+        prefix = self.name.upper()
+        names = dict.fromkeys((*self.setting_names, *RUNTIME_SETTINGS, self.measurement_id_setting))
+        return {key: os.environ.get(f"{prefix}_{key}", "").strip() for key in names}
 
     def _secrets_due(self) -> bool:
         """Whether :meth:`settings` would call Secret Manager now (not cached for this batch)."""
@@ -328,7 +339,7 @@ class Vendor:
             policy = consent_policy.effective(self.declared_consent(), values)
         except ValueError as exc:
             return Plan(None, misconfigured(None, f"{self.name.upper()}_CONSENT_*: {exc}"), debug, consent=consent)
-        decision = consent_policy.decide(policy, event, attributes, values.get("CONSENT_NOT_SET", ""))
+        decision = consent_policy.decide(policy, event, attributes, values.get("CONSENT_NOT_SET", ""), consent)
         if not decision.send:
             return gated(Outcome.SKIPPED, decision.reason)
         if not decision.personal_data:
@@ -378,7 +389,7 @@ class Vendor:
             )
             return Plan(None, attempt, debug, vendor_event, consent)
         try:
-            json.dumps(request.json, allow_nan=False)
+            _check_json(request.json)
         except (TypeError, ValueError) as exc:
             # The event carried a value JSON cannot hold (NaN, Infinity) through the mapping:
             # no resend can make it valid.
@@ -629,6 +640,27 @@ def _safe_error(exc: BaseException, values: Mapping[str, str], vendor: Vendor) -
     """A transport error's text, with credentials out of it (URLs may carry tokens)."""
     text = http.redact_text(str(exc), [values.get(key, "") for key in vendor.secret_names])
     return type(exc).__name__ + ": " + text[:300]
+
+
+# What json.dumps refuses, orjson refuses too (with these options), except NaN and Infinity,
+# which it writes as null.
+_ORJSON_STRICT = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
+
+
+def _check_json(body: Any) -> None:
+    """Raise ``TypeError``/``ValueError`` as ``json.dumps(body, allow_nan=False)`` would.
+
+    orjson proves most bodies valid about ten times faster (once per delivery); a body it
+    refuses, or whose encoding holds a ``null`` (maybe a NaN or an Infinity), gets json's
+    own verdict. orjson's native types beyond JSON's (UUID, Enum) are not passed through;
+    no mapping builds them.
+    """
+    try:
+        encoded = orjson.dumps(body, option=_ORJSON_STRICT)
+    except TypeError:  # orjson.JSONEncodeError: big ints, non-str keys, surrogates ...
+        encoded = None
+    if encoded is None or b"null" in encoded:
+        json.dumps(body, allow_nan=False)
 
 
 _IP_KEYS = frozenset({"client_ip_address", "ip", "ip_override", "ip_address"})

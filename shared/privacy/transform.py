@@ -77,7 +77,11 @@ def for_vendor(event: dict[str, Any], vendor: str, kind: str, settings: Mapping[
     Raises :class:`PrivacyMisconfigured` when anonymization is on without its key."""
     if "bot" in event and event.get("bot") is not True:
         # Nothing to flag: a human's event reaches vendors exactly as before bot detection.
-        event = {key: value for key, value in event.items() if key not in BOT_KEYS}
+        # A C-level copy and two pops: same keys in the same order as a filtering comprehension,
+        # at a fraction of its cost (every delivered event passes here).
+        event = dict(event)
+        for key in BOT_KEYS:
+            event.pop(key, None)
     rules = rule_set.for_vendor(rule_set.decode(settings.get("TRANSFORMATIONS") or ""), vendor, kind)
     ip_mode = (settings.get("IP_TRUNCATION") or "").strip().lower()
     anonymize_cid = (settings.get("CLIENT_ID_MODE") or "").strip().lower() == "anonymize"
