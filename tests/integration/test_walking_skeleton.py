@@ -76,7 +76,10 @@ def test_every_sample_event_reaches_the_target_once(target, sample_hits):
 
 def test_target_failing_three_times_still_gets_the_event(target):
     target.play(Reply(503), Reply(500), Reply(429, headers={"Retry-After": "1"}))
-    with _stack(target) as stack:
+    # The configured local backoff (5-10 s) would spend 25 s waiting: the retry is the point.
+    with _stack(
+        target, retry=RetryPolicy(max_delivery_attempts=10, minimum_backoff_seconds=1, maximum_backoff_seconds=2)
+    ) as stack:
         response = requests.post(
             f"{stack.collect_url}/g/collect?v=2&tid=G-TEST&cid=7.8&en=purchase&dl=https%3A%2F%2Fexample.com%2F",
             timeout=10,
