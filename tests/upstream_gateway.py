@@ -15,10 +15,11 @@ headers). Paths (under any prefix, which the gateway must keep):
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.upstream_tag import LoopbackServer
 
 PLACEHOLDER = "PHP_GTG_REPLACE_PATH"
 FIXTURE_GATEWAY_JS = (
@@ -39,7 +40,7 @@ class GatewaySeen:
 
 
 @dataclass
-class UpstreamGateway:
+class UpstreamGateway(LoopbackServer):
     """``with UpstreamGateway() as up:``; ``up.origin`` is its http://127.0.0.1:<port>."""
 
     mode: str = "ok"
@@ -93,17 +94,5 @@ class UpstreamGateway:
                 if body and self.command != "HEAD":
                     self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
+        self._serve(Handler)
         return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    @property
-    def calls(self) -> int:
-        return len(self.seen)

@@ -18,6 +18,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 FIXTURE_GTAG = r"""/* FIXTURE standing in for gtag.js (tests/upstream_tag.py): NOT Google's code. */
@@ -71,8 +72,30 @@ class Seen:
     headers: dict[str, str]
 
 
+class LoopbackServer:
+    """A ``ThreadingHTTPServer`` on a free loopback port, served from a thread; ``origin`` is
+    its ``http://127.0.0.1:<port>``; leaving the ``with`` block stops it."""
+
+    seen: list[Any]
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    @property
+    def calls(self) -> int:
+        return len(self.seen)
+
+
 @dataclass
-class UpstreamTag:
+class UpstreamTag(LoopbackServer):
     """Start with ``with UpstreamTag() as up:``; ``up.origin`` is its http://127.0.0.1:<port>."""
 
     mode: str = "ok"
@@ -128,17 +151,5 @@ class UpstreamTag:
                 if body:
                     self.wfile.write(body)
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
+        self._serve(Handler)
         return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-    @property
-    def calls(self) -> int:
-        return len(self.seen)
