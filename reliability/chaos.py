@@ -11,6 +11,7 @@ check passes. The short form (``short=True``) is what ``make test`` runs.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import tempfile
@@ -733,6 +734,13 @@ def run_scenario(
     log_root = Path(log_root or tempfile.mkdtemp(prefix="chaos-"))
     log_dir = log_root / re.sub(r"[^a-z0-9]+", "-", scenario.name.lower()).strip("-")
     config = stack_config.load()
+    if retry is None:
+        # Without a backoff (below) a failed message comes back about once a second, by push or
+        # by a drain every second, so make run's 32 attempts (305 s of backoff there) would be
+        # a ~32 s window here: no longer than the outages and 429 storms under test, which then
+        # dead-letter events the configured backoff would have delivered. The cloud's 100
+        # attempts keep the window past every scenario, as the cloud's hours-long one does.
+        retry = dataclasses.replace(config.local_retry, max_delivery_attempts=config.cloud_retry.max_delivery_attempts)
     started = time.monotonic()
     with MockVendor() as vendor:
         run_holder: dict[str, Run] = {}
